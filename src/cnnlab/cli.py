@@ -1,0 +1,265 @@
+"""The ``cnnlab`` command line: one small function per subcommand, calling the API.
+
+Errors a user can cause (:class:`~cnnlab.errors.CnnlabError`) are printed as
+one paragraph without a traceback, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cnnlab.errors import CnnlabError, ConfigError
+
+EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
+
+
+def _train(args: argparse.Namespace) -> int:
+    from cnnlab.train.config import TrainConfig
+    from cnnlab.train.evaluate import evaluate_run
+    from cnnlab.train.trainer import Trainer
+
+    overrides = _train_overrides(args)
+    if args.resume:
+        unsupported = sorted(set(overrides) - {"epochs", "device"})
+        if unsupported or args.config:
+            given = ", ".join("--" + k.replace("_", "-") for k in unsupported) or "--config"
+            raise ConfigError(
+                "--resume continues a run with its own config.yaml; only --epochs and --device "
+                f"may change (got {given})."
+            )
+        trainer = Trainer.resume(args.resume, quiet=args.quiet, **overrides)
+        _check_resume_needed(trainer)
+    else:
+        config = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
+        trainer = Trainer(config.replace(**overrides), args.out, quiet=args.quiet)
+    try:
+        run_dir = trainer.fit()
+    except KeyboardInterrupt:
+        print(
+            f"\nInterrupted. The last completed epoch is saved in {trainer.run_dir}.\n"
+            f"Resume with: cnnlab train --resume {trainer.run_dir}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    report = evaluate_run(run_dir, device=trainer.config.device)
+    _print_report(report)
+    print(f"run directory: {run_dir}")
+    print(f"report: {run_dir / 'report.html'}")
+    return 0
+
+
+def _check_resume_needed(trainer) -> None:
+    if trainer.epoch >= trainer.config.epochs:
+        raise ConfigError(
+            f"{trainer.run_dir} has already trained {trainer.epoch} epochs; pass a larger "
+            f"--epochs to continue it."
+        )
+
+
+def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = [
+        "model",
+        "dataset",
+        "data_dir",
+        "epochs",
+        "batch_size",
+        "lr",
+        "optimizer",
+        "seed",
+        "scheduler",
+        "weight_decay",
+        "momentum",
+        "label_smoothing",
+        "grad_clip",
+        "early_stopping",
+        "val_fraction",
+        "normalization",
+        "warmup_epochs",
+        "device",
+    ]
+    overrides = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if args.nesterov:
+        overrides["nesterov"] = True
+    if args.download:
+        overrides["download"] = True
+    if args.model_arg:
+        overrides["model_kwargs"] = dict(_parse_key_value(kv) for kv in args.model_arg)
+    return overrides
+
+
+def _parse_key_value(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--model-arg expects KEY=VALUE, got {text!r}.")
+    return key, yaml.safe_load(value)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from cnnlab.train.evaluate import evaluate_run
+
+    report = evaluate_run(
+        args.run, dataset=args.dataset, data_dir=args.data_dir, split=args.split, device=args.device
+    )
+    _print_report(report)
+    print(f"metrics: {Path(args.run) / 'metrics.json'}")
+    return 0
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from cnnlab.metrics import format_classification_report
+
+    print(format_classification_report(report))
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from cnnlab.data import load_image
+    from cnnlab.runs import load_run
+
+    run = load_run(args.run)
+    channels, height, width = run.input_shape
+    images = torch.stack([load_image(p, channels, (height, width)) for p in args.images])
+    probs = run.predict_proba(images)
+    k = min(args.top_k, len(run.classes))
+    for path, row in zip(args.images, probs, strict=True):
+        top = row.topk(k)
+        ranked = ", ".join(
+            f"{run.classes[i]} {p:.3f}" for p, i in zip(top.values, top.indices, strict=True)
+        )
+        print(f"{path}: {ranked}")
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from cnnlab.models import create_model
+    from cnnlab.models.summary import format_layer_table, layer_table
+
+    shape = _parse_shape(args.input)
+    kwargs = {"input_size": shape[1]} if args.model.startswith("lenet5") else {}
+    model = create_model(args.model, num_classes=args.num_classes, in_chans=shape[0], **kwargs)
+    print(format_layer_table(layer_table(model, shape)))
+    return 0
+
+
+def _parse_shape(text: str) -> tuple[int, int, int]:
+    try:
+        channels, height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--input expects CxHxW such as 3x224x224, got {text!r}.") from None
+    if min(channels, height, width) < 1:
+        raise ConfigError(f"--input dimensions must be positive, got {text!r}.")
+    return channels, height, width
+
+
+def _models(args: argparse.Namespace) -> int:
+    from cnnlab.models import list_models, model_description
+
+    for name in list_models():
+        print(f"{name:<24} {model_description(name)}")
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from cnnlab.data import list_datasets
+
+    for name, description in list_datasets():
+        print(f"{name:<16} {description}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from cnnlab.report import build_report
+    from cnnlab.runs import read_meta
+
+    read_meta(args.run)
+    print(build_report(args.run))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnnlab", description="Convolutional neural networks: train, evaluate, explain."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a model; writes a run directory")
+    train.add_argument("--model", help="model name (see `cnnlab models`; default lenet5)")
+    train.add_argument(
+        "--model-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="model option, e.g. bn=true (repeatable)",
+    )
+    train.add_argument("--dataset", help="data set name (see `cnnlab datasets`; default digits)")
+    train.add_argument("--data-dir", help="where the data set's files are")
+    train.add_argument("--download", action="store_true", help="download missing data files")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="(peak) learning rate")
+    train.add_argument("--optimizer", help="sgd, adagrad, adadelta, rmsprop, adam, adamw")
+    train.add_argument("--momentum", type=float)
+    train.add_argument("--nesterov", action="store_true")
+    train.add_argument("--weight-decay", type=float)
+    train.add_argument("--scheduler", help="constant, step, cosine, onecycle, plateau")
+    train.add_argument("--warmup-epochs", type=float)
+    train.add_argument("--label-smoothing", type=float)
+    train.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
+    train.add_argument(
+        "--early-stopping",
+        type=int,
+        metavar="PATIENCE",
+        help="stop after this many epochs without improvement",
+    )
+    train.add_argument("--val-fraction", type=float)
+    train.add_argument("--normalization", help="channel (mean/std), image (mean image), none")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device")
+    train.add_argument("--out", help="run directory to create (default runs/MODEL-DATASET-TIME)")
+    train.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
+    train.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.set_defaults(func=_train)
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a run on a split")
+    evaluate.add_argument("run")
+    evaluate.add_argument("--dataset", help="evaluate on another data set (classes by name)")
+    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--split", default="test", choices=("train", "val", "test"))
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.set_defaults(func=_evaluate)
+
+    predict = sub.add_parser("predict", help="top-k classes for image files")
+    predict.add_argument("run")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--top-k", type=int, default=5)
+    predict.set_defaults(func=_predict)
+
+    summary = sub.add_parser("summary", help="layer table of a model")
+    summary.add_argument("model")
+    summary.add_argument("--input", default="1x32x32", metavar="CxHxW")
+    summary.add_argument("--num-classes", type=int, default=10)
+    summary.set_defaults(func=_summary)
+
+    sub.add_parser("models", help="list the models").set_defaults(func=_models)
+    sub.add_parser("datasets", help="list the data sets").set_defaults(func=_datasets)
+
+    report = sub.add_parser("report", help="rebuild a run's report.html")
+    report.add_argument("run")
+    report.set_defaults(func=_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CnnlabError as exc:
+        print(f"cnnlab {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR

@@ -1,0 +1,104 @@
+"""Decode one image file (PNG, JPEG, GIF, WebP, BMP, ...) into a uint8 ``(C, H, W)`` tensor.
+
+Decoding uses ``torchvision.io.decode_image`` and falls back to Pillow for formats
+torchvision cannot read (BMP, TIFF, ...).  Channels are converted to what the
+model expects: grey -> RGB repeats the channel, RGB -> grey takes the ITU-R 601
+luminance ``0.299 R + 0.587 G + 0.114 B``, an alpha channel is dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision.transforms.v2.functional as TF
+from PIL import Image, UnidentifiedImageError
+from torchvision.io import ImageReadMode, decode_image
+
+from cnnlab.errors import ConfigError, DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_palette_png(data: bytes) -> bool:
+    # IHDR is the first chunk; its colour-type byte sits at offset 25 (PNG spec, §11.2.2).
+    return data.startswith(_PNG_SIGNATURE) and len(data) > 25 and data[25] == 3
+
+
+def decode_native(data: bytes, name: str | os.PathLike = "<bytes>") -> torch.Tensor:
+    """Decode encoded image bytes to uint8 ``(C, H, W)`` with the file's own channels (1-4)."""
+    if _is_palette_png(data):  # torchvision would return the palette indices
+        return _decode_with_pil(data, name)
+    try:
+        image = decode_image(
+            torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.UNCHANGED
+        )
+    except (RuntimeError, ValueError):
+        image = _decode_with_pil(data, name)
+    if image.ndim == 4:  # animated GIF: first frame
+        image = image[0]
+    if image.dtype != torch.uint8:  # 16-bit PNG
+        image = TF.to_dtype(image, torch.uint8, scale=True)
+    return image
+
+
+def _decode_with_pil(data: bytes, name: str | os.PathLike) -> torch.Tensor:
+    try:
+        with Image.open(io.BytesIO(data)) as pil:
+            has_colour = pil.mode not in ("1", "L", "LA", "I", "I;16", "F")
+            pil = pil.convert("RGB" if has_colour else "L")
+            array = np.asarray(pil)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(
+            f"Cannot decode image {str(name)!r}: {exc}. "
+            "Expected a PNG, JPEG, GIF, WebP or BMP file."
+        ) from exc
+    tensor = torch.from_numpy(array.copy())
+    return tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1)
+
+
+def to_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
+    """Convert a uint8 ``(C, H, W)`` image with 1-4 channels to 1 (grey) or 3 (RGB) channels."""
+    if channels not in (1, 3):
+        raise ConfigError(f"in_chans must be 1 or 3 for image files, got {channels}.")
+    native = image.shape[0]
+    if native in (2, 4):  # grey+alpha, RGBA: drop alpha
+        image, native = image[: native - 1], native - 1
+    if native == channels:
+        return image
+    if channels == 3:
+        return image.expand(3, -1, -1).contiguous()
+    return TF.rgb_to_grayscale(image, num_output_channels=1)
+
+
+def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize a uint8 ``(C, H, W)`` image to ``size = (H, W)`` (bilinear, antialiased)."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    return TF.resize(image, list(size), antialias=True)
+
+
+def read_image(
+    path: str | os.PathLike, channels: int, size: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """Read ``path`` as uint8 ``(channels, H, W)``, resized to ``size`` if given."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"Cannot read image {str(path)!r}: {exc.strerror}.") from exc
+    image = to_channels(decode_native(data, path), channels)
+    return image if size is None else resize(image, size)
+
+
+def load_image(path: str | os.PathLike, in_chans: int, size: tuple[int, int]) -> torch.Tensor:
+    """Read any PNG/JPEG/... file as a float ``(in_chans, H, W)`` tensor in [0, 1] of ``size``.
+
+    Raises :class:`DataError` naming the file if it cannot be read or decoded.
+    """
+    return read_image(path, in_chans, size).float().div_(255)

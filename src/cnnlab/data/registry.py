@@ -1,0 +1,112 @@
+"""The data set registry: ``load_data(name, ...)`` and ``list_datasets()``.
+
+Each entry maps a name to a one-line description and a function returning the
+official ``(train, test)`` sets, or ``(all samples, None)`` for data sets without
+an official test split; :func:`load_data` applies the split rules of
+:mod:`cnnlab.data` to either.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from cnnlab.data.cifar import load_cifar
+from cnnlab.data.datasets import DataSplits, ImageDataset
+from cnnlab.data.digits import load_digits
+from cnnlab.data.idx import load_idx_dataset
+from cnnlab.data.imagefolder import load_imagefolder
+from cnnlab.data.splits import TEST_FRACTION, TEST_SPLIT_SEED, stratified_split
+from cnnlab.errors import ConfigError, check_choice
+
+Source = Callable[..., tuple[ImageDataset, ImageDataset | None]]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    description: str
+    source: Source  # (data_dir, *, download, image_size) -> (train, test or None)
+
+
+def _idx(name: str, data_dir, *, download: bool, image_size: int | None):
+    return load_idx_dataset(name, data_dir, download=download)
+
+
+def _cifar(name: str, data_dir, *, download: bool, image_size: int | None):
+    return load_cifar(name, data_dir, download=download)
+
+
+def _digits(data_dir, *, download: bool, image_size: int | None):
+    return load_digits(), None
+
+
+def _imagefolder(data_dir, *, download: bool, image_size: int | None):
+    return load_imagefolder(data_dir, image_size=image_size), None
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "digits": DatasetInfo(
+        "scikit-learn handwritten digits, 1797 images, 1x32x32, 10 classes (embedded, no download)",
+        _digits,
+    ),
+    "mnist": DatasetInfo(
+        "MNIST handwritten digits, 60k/10k, 1x28x28, 10 classes", partial(_idx, "mnist")
+    ),
+    "fashion-mnist": DatasetInfo(
+        "Fashion-MNIST clothing, 60k/10k, 1x28x28, 10 classes", partial(_idx, "fashion-mnist")
+    ),
+    "kmnist": DatasetInfo(
+        "Kuzushiji-MNIST cursive Japanese, 60k/10k, 1x28x28, 10 classes", partial(_idx, "kmnist")
+    ),
+    "cifar10": DatasetInfo(
+        "CIFAR-10 objects, 50k/10k, 3x32x32, 10 classes", partial(_cifar, "cifar10")
+    ),
+    "cifar100": DatasetInfo(
+        "CIFAR-100 objects, 50k/10k, 3x32x32, 100 fine classes", partial(_cifar, "cifar100")
+    ),
+    "imagefolder": DatasetInfo(
+        "your images: data_dir/<class>/<image> or a .tar/.tar.gz of that layout", _imagefolder
+    ),
+}
+
+
+def list_datasets() -> list[tuple[str, str]]:
+    """``(name, one-line description)`` of every data set ``load_data`` knows."""
+    return [(name, info.description) for name, info in DATASETS.items()]
+
+
+def load_data(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    download: bool = False,
+    image_size: int | None = None,
+) -> DataSplits:
+    """Load data set ``name`` and split it into train / val / test (rules: :mod:`cnnlab.data`).
+
+    Parameters
+    ----------
+    name : one of :func:`list_datasets`.
+    data_dir : folder with the data set files (default ``$CNNLAB_DATA/<name>``); for
+        ``imagefolder`` the image folder or archive itself.
+    val_fraction : fraction of each class of the training pool held out for validation.
+    seed : chooses the validation split (the test split never depends on it).
+    download : fetch missing official files (mnist, fashion-mnist, kmnist, cifar10, cifar100).
+    image_size : ``imagefolder`` only: resize every image to ``image_size`` x ``image_size``.
+    """
+    check_choice("data set", name, DATASETS)
+    if image_size is not None and name != "imagefolder":
+        raise ConfigError(
+            f"image_size only applies to imagefolder, not {name!r}; "
+            "resize inside the model or with a transform instead."
+        )
+    pool, test = DATASETS[name].source(data_dir, download=download, image_size=image_size)
+    if test is None:
+        pool_idx, test_idx = stratified_split(pool.labels, TEST_FRACTION, TEST_SPLIT_SEED)
+        pool, test = pool.subset(pool_idx), pool.subset(test_idx)
+    train_idx, val_idx = stratified_split(pool.labels, val_fraction, seed)
+    return DataSplits(name, pool.subset(train_idx), pool.subset(val_idx), test, pool.classes)

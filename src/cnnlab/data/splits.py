@@ -1,0 +1,42 @@
+"""Deterministic stratified splits.
+
+Each class is shuffled with a ``numpy.random.default_rng(seed)`` stream and
+``round(fraction * n_class)`` of its samples are held out (at least one when the
+class has two or more samples and ``fraction > 0``), so every split keeps the
+class proportions and the same seed always gives the same split.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cnnlab.errors import ConfigError
+
+# Seed of the test split carved from data sets without an official one.  It is a
+# constant, not the user's seed, so that the test set never changes between runs.
+TEST_SPLIT_SEED = 20_261_122
+TEST_FRACTION = 0.2
+
+
+def stratified_split(
+    labels: torch.Tensor, fraction: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split sample indices into ``(kept, held_out)``, holding out ``fraction`` of each class.
+
+    Both index tensors are sorted, so the subsets keep the original sample order.
+    """
+    if not 0 <= fraction < 1:
+        raise ConfigError(f"A split fraction must be in [0, 1), got {fraction!r}.")
+    rng = np.random.default_rng(seed)
+    labels_np = labels.numpy()
+    held: list[np.ndarray] = []
+    for cls in np.unique(labels_np):
+        members = np.flatnonzero(labels_np == cls)
+        count = round(fraction * len(members))
+        if fraction > 0 and len(members) >= 2:
+            count = min(max(count, 1), len(members) - 1)
+        held.append(rng.permutation(members)[:count])
+    held_idx = np.sort(np.concatenate(held)) if held else np.empty(0, np.int64)
+    kept_idx = np.setdiff1d(np.arange(len(labels_np)), held_idx)
+    return torch.from_numpy(kept_idx).long(), torch.from_numpy(held_idx).long()

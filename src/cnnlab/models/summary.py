@@ -1,0 +1,203 @@
+"""Layer table of a model: output shape, parameters, multiply-adds, receptive field.
+
+The table of the lecture (and of LeCun et al. 1998 for LeNet-5): one row per
+layer that has parameters or changes the shape of its input; parameter-free
+shape-preserving layers (activations, dropout) are folded into the row above.
+Shapes come from one forward pass of a zero batch of size 1 with forward
+hooks.
+
+Per row:
+
+* parameters: the module's own parameters, K·(F·F·D/groups) + K for a conv;
+* multiply-adds (MACs): K·(F·F·D/groups)·H_out·W_out for a conv (only the
+  connected kernels for :class:`~cnnlab.nn.conv.PartialConv2d`),
+  in·out for a linear layer, k²·C·H_out·W_out for
+  :class:`~cnnlab.nn.pool.Subsample2d`; normalization, pooling and
+  activations are not counted (as in ``torch.utils.flop_counter``, which counts
+  FLOPs = 2·MACs);
+* receptive field: side of the input window one unit sees, from the recurrence
+  r_l = r_{l−1} + (k_l − 1)·d_l·j_{l−1}, j_l = j_{l−1}·s_l (Araujo et al. 2019).
+  It assumes that the rows form a chain (true for LeNet, AlexNet, VGG; for
+  branching networks it follows the order of execution and is approximate).
+  A layer that sees the whole map (linear after flatten, global pooling) has
+  k = s = the map's side; a layer it cannot interpret (transposed conv)
+  makes the column unknown ("-") from there on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.modules.conv import _ConvNd, _ConvTransposeNd
+from torch.nn.modules.utils import _pair
+
+from cnnlab.errors import ConfigError
+from cnnlab.metrics.cost import count_parameters
+from cnnlab.nn.conv import PartialConv2d
+from cnnlab.nn.pool import Subsample2d
+
+_FOLDED = (nn.Flatten, nn.Unflatten, nn.Identity)
+
+__all__ = ["LayerRow", "count_parameters", "format_layer_table", "layer_table"]
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of :func:`layer_table`; ``receptive_field`` is None when unknown."""
+
+    name: str
+    kind: str
+    kernel: str
+    output_shape: tuple[int, ...]
+    params: int
+    macs: int
+    receptive_field: int | None
+
+
+def layer_table(
+    model: nn.Module, input_shape: tuple[int, int, int] | None = None
+) -> list[LayerRow]:
+    """Rows for the input and every layer of ``model`` on a (C, H, W) input.
+
+    ``input_shape`` defaults to the model's ``input_shape`` attribute (set by
+    models whose head depends on the input size).  The model is run in eval
+    mode under ``torch.no_grad`` and put back in its previous modes.
+    """
+    input_shape = input_shape or getattr(model, "input_shape", None)
+    if input_shape is None:
+        raise ConfigError("layer_table needs input_shape=(C, H, W) for this model.")
+    calls = _trace(model, tuple(input_shape))
+    rows = [LayerRow("input", "Input", "", tuple(input_shape), 0, 0, 1)]
+    rf, jump, side = 1, 1, input_shape[1]
+    seen: set[int] = set()
+    for name, module, x_shape, y_shape in calls:
+        own = sum(p.numel() for p in module.parameters(recurse=False))
+        is_leaf = next(module.children(), None) is None
+        if not own and not (is_leaf and x_shape != y_shape and not isinstance(module, _FOLDED)):
+            continue
+        geometry = _geometry(module, x_shape, y_shape, side)
+        if geometry is None or rf is None:
+            rf = None
+        else:
+            k, s, d = geometry
+            rf, jump = rf + (k - 1) * d * jump, jump * s
+        side = y_shape[2] if len(y_shape) == 4 else 1
+        rows.append(
+            LayerRow(
+                name,
+                type(module).__name__,
+                _kernel_text(module),
+                tuple(y_shape[1:]),
+                0 if id(module) in seen else own,
+                _macs(module, x_shape, y_shape),
+                rf,
+            )
+        )
+        seen.add(id(module))
+    return rows
+
+
+def format_layer_table(rows: list[LayerRow]) -> str:
+    """The rows as a fixed-width text table with a totals line."""
+    header = ("Layer", "Type", "Kernel/stride", "Output", "Params", "MACs", "RF")
+    body = [
+        (
+            r.name,
+            r.kind,
+            r.kernel,
+            "x".join(map(str, r.output_shape)),
+            f"{r.params:,}",
+            f"{r.macs:,}",
+            "-" if r.receptive_field is None else str(r.receptive_field),
+        )
+        for r in rows
+    ]
+    params, macs = sum(r.params for r in rows), sum(r.macs for r in rows)
+    total = ("Total", "", "", "", f"{params:,}", f"{macs:,}", "")
+    widths = [max(len(line[i]) for line in [header, *body, total]) for i in range(len(header))]
+
+    def fmt(line: tuple[str, ...]) -> str:
+        cells = [
+            c.ljust(w) if i < 4 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    rule = "-" * len(fmt(tuple("-" * w for w in widths)))
+    return "\n".join([fmt(header), rule, *map(fmt, body), rule, fmt(total)])
+
+
+def _trace(model: nn.Module, input_shape: tuple[int, ...]):
+    """(name, module, input shape, output shape) of every module call, in order."""
+    calls = []
+
+    def hook(name: str):
+        def record(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+            if args and isinstance(args[0], torch.Tensor) and isinstance(output, torch.Tensor):
+                calls.append((name, module, tuple(args[0].shape), tuple(output.shape)))
+
+        return record
+
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    modes = {m: m.training for m in model.modules()}
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n]
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape, device=device))
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, training in modes.items():
+            module.training = training
+    return calls
+
+
+def _geometry(module: nn.Module, x_shape, y_shape, side: int) -> tuple[int, int, int] | None:
+    """(kernel, stride, dilation) of ``module`` along the height, for the RF recurrence.
+
+    ``side`` is the height of the last feature map, which a linear layer after
+    a flatten sees whole.
+    """
+    if isinstance(module, _ConvTransposeNd):
+        return None
+    if hasattr(module, "kernel_size") and hasattr(module, "stride"):
+        dilation = getattr(module, "dilation", 1)
+        return _pair(module.kernel_size)[0], _pair(module.stride)[0], _pair(dilation)[0]
+    if len(x_shape) == 4 and len(y_shape) == 4:
+        h_in, h_out = x_shape[2], y_shape[2]
+        if h_in == h_out:
+            return 1, 1, 1
+        return math.ceil(h_in / h_out), h_in // h_out, 1
+    if len(x_shape) == 4:
+        return x_shape[2], x_shape[2], 1
+    return side, side, 1
+
+
+def _kernel_text(module: nn.Module) -> str:
+    if not hasattr(module, "kernel_size"):
+        return ""
+    kh, kw = _pair(module.kernel_size)
+    stride = getattr(module, "stride", None)
+    return f"{kh}x{kw}" + ("" if stride is None else f"/{_pair(stride)[0]}")
+
+
+def _macs(module: nn.Module, x_shape, y_shape) -> int:
+    """Multiply-adds of one call on a batch of one (conv- and linear-type layers only)."""
+    if isinstance(module, PartialConv2d):
+        return module.weight.numel() * math.prod(y_shape[2:])
+    if isinstance(module, _ConvTransposeNd):
+        per_input = module.out_channels // module.groups * math.prod(module.kernel_size)
+        return per_input * math.prod(x_shape[1:])
+    if isinstance(module, _ConvNd):
+        per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
+        return per_output * math.prod(y_shape[1:])
+    if isinstance(module, nn.Linear):
+        return module.in_features * math.prod(y_shape[1:])
+    if isinstance(module, Subsample2d):
+        return module.kernel_size**2 * math.prod(y_shape[1:])
+    return 0

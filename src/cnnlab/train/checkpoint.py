@@ -1,0 +1,118 @@
+"""Checkpoints as safetensors: weights, optimizer, scheduler and RNG state.
+
+Nothing is ever unpickled.  A state (any nesting of dicts, lists, tensors and
+JSON scalars, such as ``optimizer.state_dict()``) is split into its tensors,
+stored by path in a safetensors file, and a JSON skeleton stored in the file's
+metadata under ``"cnnlab"``, in which each tensor is replaced by a reference
+``{"__tensor__": "path"}``.  Writes are atomic; :func:`load_state` turns
+truncated or tampered files into :class:`~cnnlab.errors.CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from cnnlab.errors import CheckpointError
+from cnnlab.fileio import atomic_path, sha256_file
+
+_TENSOR = "__tensor__"
+_INT_KEYS = "__int_keys__"
+
+
+def _split(obj: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, torch.Tensor):
+        tensors[path] = obj.detach().to("cpu").contiguous().clone()
+        return {_TENSOR: path}
+    if isinstance(obj, dict):
+        int_keys = all(isinstance(k, int) for k in obj) and bool(obj)
+        out = {str(k): _split(v, f"{path}.{k}", tensors) for k, v in obj.items()}
+        if int_keys:
+            out[_INT_KEYS] = True
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_split(v, f"{path}.{i}", tensors) for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} at {path!r} in a checkpoint")
+
+
+def _join(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if _TENSOR in obj:
+            return tensors[obj[_TENSOR]]
+        int_keys = obj.pop(_INT_KEYS, False)
+        return {(int(k) if int_keys else k): _join(v, tensors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_join(v, tensors) for v in obj]
+    return obj
+
+
+def save_state(path: str | os.PathLike, state: dict[str, Any]) -> str:
+    """Write ``state`` atomically to ``path``; return the file's sha256."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _split(state, "s", tensors)
+    payload = st_save(tensors, metadata={"cnnlab": json.dumps(skeleton)})
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(payload)
+    return sha256_file(path)
+
+
+def load_state(path: str | os.PathLike, expected_sha256: str | None = None) -> dict[str, Any]:
+    """Read a state written by :func:`save_state`, optionally verifying its sha256."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint {path} does not exist.")
+    if expected_sha256 is not None and sha256_file(path) != expected_sha256:
+        raise CheckpointError(
+            f"Checkpoint {path} does not match the sha256 recorded in meta.json: the file was "
+            "modified or truncated after it was written. Re-train, or restore the file."
+        )
+    data = path.read_bytes()
+    try:
+        tensors = st_load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + header_len])
+        skeleton = json.loads(header["__metadata__"]["cnnlab"])
+    except (SafetensorError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(
+            f"Checkpoint {path} is not a valid cnnlab safetensors file ({exc}). It may be "
+            "truncated or corrupt; re-train or restore it from a backup."
+        ) from exc
+    return _join(skeleton, tensors)
+
+
+def save_weights(path: str | os.PathLike, model: torch.nn.Module) -> str:
+    """Write a model's state dict as plain safetensors (loadable by any tool)."""
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    payload = st_save(tensors, metadata={"format": "pt"})
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(payload)
+    return sha256_file(path)
+
+
+def load_weights(
+    path: str | os.PathLike, expected_sha256: str | None = None
+) -> dict[str, torch.Tensor]:
+    """Read a state dict written by :func:`save_weights`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Weights file {path} does not exist.")
+    if expected_sha256 is not None and sha256_file(path) != expected_sha256:
+        raise CheckpointError(
+            f"Weights file {path} does not match the sha256 recorded in meta.json: it was "
+            "modified or truncated after training. Re-train, or restore the file."
+        )
+    try:
+        return st_load(path.read_bytes())
+    except (SafetensorError, ValueError) as exc:
+        raise CheckpointError(
+            f"Weights file {path} is not a valid safetensors file ({exc}); it may be truncated."
+        ) from exc

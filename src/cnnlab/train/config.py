@@ -1,0 +1,104 @@
+"""The training configuration: every knob of a run in one visible place.
+
+A :class:`TrainConfig` is saved as ``config.yaml`` in the run directory and can
+be given back with ``cnnlab train --config FILE``; command-line flags override
+the values in the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cnnlab.errors import ConfigError, check_choice, check_positive
+from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
+
+NORMALIZATIONS = ("channel", "image", "none")
+MONITORS = ("val_acc", "val_loss")
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run (see ``cnnlab train --help``)."""
+
+    model: str = "lenet5"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    dataset: str = "digits"
+    data_dir: str | None = None
+    val_fraction: float = 0.1
+    normalization: str = "channel"
+    epochs: int = 30
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    scheduler: str = "cosine"
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    grad_clip: float | None = None
+    early_stopping: int | None = None
+    monitor: str = "val_acc"
+    seed: int = 0
+    device: str = "cpu"
+    download: bool = False
+
+    def __post_init__(self) -> None:
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("scheduler", self.scheduler, SCHEDULERS)
+        check_choice("normalization", self.normalization, NORMALIZATIONS)
+        check_choice("monitor", self.monitor, MONITORS)
+        check_positive("epochs", self.epochs)
+        check_positive("batch_size", self.batch_size)
+        check_positive("lr", self.lr)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_positive("warmup_epochs", self.warmup_epochs, allow_zero=True)
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}.")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
+        if self.grad_clip is not None:
+            check_positive("grad_clip", self.grad_clip)
+        if self.early_stopping is not None:
+            check_positive("early_stopping", self.early_stopping)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(
+                f"Unknown configuration keys {unknown}. Valid keys are: {', '.join(sorted(names))}."
+            )
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConfigError(f"Bad configuration: {exc}.") from exc
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> TrainConfig:
+        path = Path(path)
+        try:
+            values = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"Config file {path} is not valid YAML: {exc}.") from exc
+        if not isinstance(values, dict):
+            raise ConfigError(f"Config file {path} must hold a mapping of keys to values.")
+        return cls.from_dict(values)
+
+    def replace(self, **overrides: Any) -> TrainConfig:
+        return dataclasses.replace(self, **overrides)

@@ -1,0 +1,320 @@
+"""The training loop.
+
+A readable loop in the spirit of nanoGPT's ``train.py``: for each epoch, one
+pass over the shuffled training split, one over the validation split, then the
+bookkeeping (history, best checkpoint, last checkpoint, early stopping).
+Callbacks get ``on_epoch_end(trainer, row)`` and nothing else.
+
+Determinism: the model is initialised from ``seed``, the data order of epoch
+``e`` depends only on ``(seed, e)``, and the global RNG state (dropout) is
+saved with every ``last.safetensors``, so a resumed run ends with the same
+weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+import cnnlab
+from cnnlab import runs
+from cnnlab.data import DataSplits, channel_stats, load_data, make_loader, mean_image
+from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
+from cnnlab.fileio import write_json, write_text
+from cnnlab.train.checkpoint import load_state, save_state, save_weights
+from cnnlab.train.config import TrainConfig
+from cnnlab.train.optim import build_optimizer, build_scheduler
+
+
+class Callback(Protocol):
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None: ...
+
+
+def normalization_stats(config: TrainConfig, data: DataSplits) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std for :class:`~cnnlab.nn.norm.Normalize`, from the training split only."""
+    channels = data.input_shape[0]
+    if config.normalization == "none":
+        return torch.zeros(channels), torch.ones(channels)
+    mean, std = channel_stats(data.train)
+    if config.normalization == "image":
+        return mean_image(data.train), std
+    return mean, std
+
+
+def default_run_dir(config: TrainConfig, root: str | os.PathLike = "runs") -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{config.model}-{config.dataset}-{stamp}"
+
+
+class Trainer:
+    """Train ``config`` into ``run_dir``; see :meth:`fit` and :meth:`resume`."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: str | os.PathLike | None = None,
+        *,
+        callbacks: Sequence[Callback] = (),
+        quiet: bool = False,
+        log: Callable[[str], None] | None = None,
+        data: DataSplits | None = None,
+    ):
+        self.config = config
+        self.callbacks = list(callbacks)
+        self.quiet = quiet
+        self.log = log or (lambda msg: None if quiet else print(msg, file=sys.stderr))
+        self.device = torch.device(config.device)
+        # Everything that can fail on bad input happens before the run directory exists.
+        self.data = data or load_data(
+            config.dataset,
+            config.data_dir,
+            val_fraction=config.val_fraction,
+            seed=config.seed,
+            download=config.download,
+        )
+        torch.manual_seed(config.seed)
+        mean, std = normalization_stats(config, self.data)
+        self.model = runs.build_classifier(
+            config.model, config.model_kwargs, self.data.classes, self.data.input_shape, mean, std
+        ).to(self.device)
+        self.steps_per_epoch = math.ceil(len(self.data.train) / config.batch_size)
+        self.optimizer = build_optimizer(
+            config.optimizer,
+            self.model.parameters(),
+            config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+        )
+        self.scheduler = build_scheduler(
+            config.scheduler,
+            self.optimizer,
+            epochs=config.epochs,
+            steps_per_epoch=self.steps_per_epoch,
+            warmup_epochs=config.warmup_epochs,
+        )
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+        self.epoch = 0
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.bad_epochs = 0
+        self.history: list[dict[str, Any]] = []
+
+    # ----------------------------------------------------------------- resume
+    @classmethod
+    def resume(
+        cls,
+        run_dir: str | os.PathLike,
+        epochs: int | None = None,
+        device: str | None = None,
+        **kwargs: Any,
+    ) -> Trainer:
+        """Continue ``run_dir`` from ``last.safetensors`` up to ``epochs`` in total."""
+        run_dir = Path(run_dir)
+        if not (run_dir / runs.CONFIG).is_file() or not (run_dir / runs.LAST).is_file():
+            raise CheckpointError(
+                f"Cannot resume {run_dir}: it needs {runs.CONFIG} and {runs.LAST}, written by "
+                "`cnnlab train`. Check the path."
+            )
+        config = TrainConfig.from_yaml(run_dir / runs.CONFIG)
+        if epochs is not None:
+            config = config.replace(epochs=epochs)
+        if device is not None:
+            config = config.replace(device=device)
+        trainer = cls(config, run_dir, **kwargs)
+        trainer._load_last()
+        return trainer
+
+    def _load_last(self) -> None:
+        state = load_state(self.run_dir / runs.LAST)
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.load_state_dict(state["scheduler"])
+            else:
+                self.scheduler.last_epoch = state["scheduler"]["last_epoch"]
+            torch.set_rng_state(state["rng"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(
+                f"{self.run_dir / runs.LAST} does not match this run's configuration ({exc})."
+            ) from exc
+        trainer_state = state["trainer"]
+        self.epoch = trainer_state["epoch"]
+        self.best = trainer_state["best"]
+        self.best_epoch = trainer_state["best_epoch"]
+        self.bad_epochs = trainer_state["bad_epochs"]
+        self.history = trainer_state["history"]
+
+    def _save_last(self) -> None:
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler_state = self.scheduler.state_dict()
+        else:
+            scheduler_state = {"last_epoch": self.scheduler.last_epoch}
+        save_state(
+            self.run_dir / runs.LAST,
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": scheduler_state,
+                "rng": torch.get_rng_state(),
+                "trainer": {
+                    "epoch": self.epoch,
+                    "best": self.best,
+                    "best_epoch": self.best_epoch,
+                    "bad_epochs": self.bad_epochs,
+                    "history": self.history,
+                },
+            },
+        )
+
+    def _save_best(self, row: dict[str, Any]) -> None:
+        sha = save_weights(self.run_dir / runs.BEST, self.model)
+        write_json(
+            self.run_dir / runs.META,
+            {
+                "cnnlab_version": cnnlab.__version__,
+                "model": self.config.model,
+                "model_kwargs": self.config.model_kwargs,
+                "dataset": self.config.dataset,
+                "classes": self.data.classes,
+                "input_shape": list(self.data.input_shape),
+                "normalization": self.config.normalization,
+                "epoch": row["epoch"],
+                "metric": {"name": self.config.monitor, "value": row[self.config.monitor]},
+                "weights_sha256": sha,
+            },
+        )
+
+    # ------------------------------------------------------------------- loop
+    def fit(self) -> Path:
+        """Train until ``config.epochs`` (or early stopping); return the run directory."""
+        cfg = self.config
+        if self.epoch == 0:
+            self._start_run_dir()
+        while self.epoch < cfg.epochs:
+            started = time.perf_counter()
+            train_loss, train_acc = self._train_epoch()
+            val_loss, val_acc = self.evaluate_split(self.data.val)
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(val_loss)
+            self.epoch += 1
+            row = {
+                "epoch": self.epoch,
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "time": time.perf_counter() - started,
+            }
+            self.history.append(row)
+            self._bookkeeping(row)
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, row)
+            if cfg.early_stopping is not None and self.bad_epochs >= cfg.early_stopping:
+                self.log(
+                    f"early stopping: {cfg.monitor} has not improved for "
+                    f"{self.bad_epochs} epochs (best {self.best:.4f} at epoch {self.best_epoch})"
+                )
+                break
+        return self.run_dir
+
+    def _start_run_dir(self) -> None:
+        if (self.run_dir / runs.LAST).exists() or (self.run_dir / runs.META).exists():
+            raise ConfigError(
+                f"{self.run_dir} already holds a run. Continue it with "
+                f"`cnnlab train --resume {self.run_dir}`, or choose another --out."
+            )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_text(self.run_dir / runs.CONFIG, self.config.to_yaml())
+        self._save_last()
+
+    def _bookkeeping(self, row: dict[str, Any]) -> None:
+        write_text(self.run_dir / runs.HISTORY, "".join(f"{json.dumps(r)}\n" for r in self.history))
+        value = row[self.config.monitor]
+        sign = 1.0 if self.config.monitor == "val_acc" else -1.0
+        if self.best is None or sign * (value - self.best) > 0:
+            self.best, self.best_epoch, self.bad_epochs = value, row["epoch"], 0
+            self._save_best(row)
+        else:
+            self.bad_epochs += 1
+        self._save_last()
+        self.log(
+            f"epoch {row['epoch']:>3}/{self.config.epochs}  "
+            f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}  "
+            f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}  "
+            f"lr {row['lr']:.2e}  {row['time']:.1f}s"
+        )
+
+    def _train_epoch(self) -> tuple[float, float]:
+        cfg = self.config
+        self.model.train()
+        loader = make_loader(
+            self.data.train,
+            cfg.batch_size,
+            shuffle=True,
+            seed=cfg.seed,
+            epoch=self.epoch,
+            device=self.device,
+        )
+        per_step = not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        seen = 0
+        bar = tqdm(
+            loader,
+            desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+            leave=False,
+            disable=True if self.quiet else None,
+            dynamic_ncols=True,
+        )
+        for step, (images, labels) in enumerate(bar):
+            logits = self.model(images)
+            loss = self.criterion(logits, labels)
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"The loss became {loss.item()} at epoch {self.epoch + 1}, step {step + 1}. "
+                    f"The last good checkpoint is kept in {self.run_dir / runs.LAST}. Lower the "
+                    "learning rate (--lr), add --grad-clip, or check the data."
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.optimizer.step()
+            if per_step:
+                self.scheduler.step()
+            loss_sum += loss.detach() * len(labels)
+            correct += (logits.argmax(1) == labels).sum()
+            seen += len(labels)
+            if not bar.disable and step % 10 == 0:
+                bar.set_postfix(
+                    loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.4f}"
+                )
+        bar.close()
+        return loss_sum.item() / seen, correct.item() / seen
+
+    @torch.inference_mode()
+    def evaluate_split(self, dataset) -> tuple[float, float]:
+        """Mean loss and accuracy of the current model on ``dataset``."""
+        self.model.eval()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for images, labels in make_loader(dataset, 512, shuffle=False, device=self.device):
+            logits = self.model(images)
+            loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
+            correct += (logits.argmax(1) == labels).sum().item()
+            seen += len(labels)
+        return loss_sum / max(seen, 1), correct / max(seen, 1)

@@ -1,0 +1,29 @@
+"""Shared fixtures: where the shared data sets are, and a tiny trained run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def shared_dataset(relative: str) -> Path:
+    """Path of a file or folder under ../shared/datasets, or skip the test."""
+    path = SHARED_DATASETS / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared data sets are not on this machine)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory) -> Path:
+    """A LeNet-5 run trained briefly on the embedded digits data set."""
+    from cnnlab import TrainConfig, Trainer
+    from cnnlab.train.evaluate import evaluate_run
+
+    run_dir = tmp_path_factory.mktemp("runs") / "digits"
+    Trainer(TrainConfig(epochs=3, seed=1), run_dir, quiet=True).fit()
+    evaluate_run(run_dir)
+    return run_dir

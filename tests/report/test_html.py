@@ -1,0 +1,92 @@
+"""The HTML report is self-contained, escaped and robust to missing files."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from cnnlab.errors import CheckpointError
+from cnnlab.fileio import write_json
+from cnnlab.metrics import classification_report
+from cnnlab.report import SECTIONS, Section, build_report, figure_to_png, plot_learning_curves
+
+NASTY = "<b>cat&dog"
+HISTORY = [
+    {
+        "epoch": e,
+        "train_loss": 2.0 / e,
+        "val_loss": 2.2 / e,
+        "train_acc": 0.3 * e,
+        "val_acc": 0.25 * e,
+    }
+    for e in (1, 2, 3)
+]
+
+
+def make_run(run_dir, split_key: str | None = "test"):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text("model: lenet5\ndataset: digits\nlr: 0.1\n")
+    (run_dir / "history.jsonl").write_text("".join(json.dumps(row) + "\n" for row in HISTORY))
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 3, 40)
+    y_pred = np.where(rng.random(40) < 0.7, y_true, rng.integers(0, 3, 40))
+    report = classification_report(y_true, y_pred, class_names=[NASTY, "bird", "fish"])
+    write_json(run_dir / "metrics.json", {split_key: report} if split_key else report)
+    (run_dir / "figures").mkdir(exist_ok=True)
+    (run_dir / "figures" / "learning_curves.png").write_bytes(
+        figure_to_png(plot_learning_curves(HISTORY))
+    )
+    return run_dir
+
+
+def external_urls(page: str) -> list[str]:
+    return re.findall(r"""(?:src|href)\s*=\s*["']?\s*(https?:[^"'\s>]*)""", page, re.IGNORECASE)
+
+
+@pytest.mark.parametrize("split_key", ["test", None])
+def test_report_is_self_contained_and_escaped(tmp_path, split_key):
+    path = build_report(make_run(tmp_path / "run", split_key))
+    assert path == tmp_path / "run" / "report.html"
+    page = path.read_text()
+    assert "data:image/png;base64," in page
+    assert NASTY not in page
+    assert "&lt;b&gt;cat&amp;dog" in page
+    assert external_urls(page) == []
+    assert "lenet5 on digits" in page
+    for heading in ("Configuration", "Learning curves", "Final metrics", "Confusion matrices"):
+        assert f"<h2>{heading}</h2>" in page
+    assert page.count("<img") >= 3  # learning curves + two confusion matrices
+
+
+def test_report_builds_from_an_empty_run_dir(tmp_path):
+    page = build_report(tmp_path).read_text()
+    assert "<h1>" in page and "<h2>" not in page
+
+
+def test_report_survives_a_corrupt_file(tmp_path):
+    run_dir = make_run(tmp_path / "run")
+    (run_dir / "metrics.json").write_text("{not json")
+    page = build_report(run_dir).read_text()
+    assert "Could not render" in page and "Learning curves" in page
+
+
+def test_unclaimed_figures_appear_under_other_figures(tmp_path):
+    run_dir = make_run(tmp_path / "run")
+    png = (run_dir / "figures" / "learning_curves.png").read_bytes()
+    (run_dir / "figures" / "grad_cam.png").write_bytes(png)
+    page = build_report(run_dir).read_text()
+    assert "<h2>Other figures</h2>" in page and "grad cam" in page
+
+
+def test_callers_can_add_sections(tmp_path):
+    extra = Section("Robustness", lambda run_dir: "<p>robust accuracy 0.42</p>")
+    page = build_report(make_run(tmp_path / "run"), sections=[*SECTIONS, extra]).read_text()
+    assert "<h2>Robustness</h2><p>robust accuracy 0.42</p>" in page
+
+
+def test_missing_run_dir_raises_checkpoint_error(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        build_report(tmp_path / "nope")

@@ -1,0 +1,71 @@
+import math
+
+import pytest
+import torch
+
+from cnnlab.errors import ConfigError, UnknownNameError
+from cnnlab.train.optim import OPTIMIZERS, build_optimizer, build_scheduler
+
+
+def _params():
+    return [torch.nn.Parameter(torch.ones(2))]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_every_optimizer_reduces_a_quadratic(name):
+    param = torch.nn.Parameter(torch.tensor([3.0, -2.0]))
+    lr = 1.0 if name == "adadelta" else 0.05
+    optimizer = build_optimizer(name, [param], lr)
+    for _ in range(50):
+        optimizer.zero_grad()
+        (param**2).sum().backward()
+        optimizer.step()
+    assert (param**2).sum().item() < 13.0 * 0.9
+
+
+def test_adamw_decays_weights_decoupled_from_the_gradient():
+    param = torch.nn.Parameter(torch.tensor([1.0]))
+    optimizer = build_optimizer("adamw", [param], 0.1, weight_decay=0.5)
+    param.grad = torch.zeros(1)
+    optimizer.step()
+    assert param.item() == pytest.approx(1.0 - 0.1 * 0.5)
+
+
+def test_unknown_optimizer_lists_the_valid_names():
+    with pytest.raises(UnknownNameError, match="adamw"):
+        build_optimizer("sgdd", _params(), 0.1)
+
+
+def test_negative_learning_rate_is_refused():
+    with pytest.raises(ConfigError, match="lr must be > 0"):
+        build_optimizer("sgd", _params(), -1.0)
+
+
+def _lrs(name, epochs=4, steps=10, **kwargs):
+    optimizer = build_optimizer("sgd", _params(), 1.0)
+    scheduler = build_scheduler(name, optimizer, epochs=epochs, steps_per_epoch=steps, **kwargs)
+    lrs = []
+    for _ in range(epochs * steps):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return lrs
+
+
+def test_cosine_with_warmup_rises_linearly_then_follows_half_a_cosine():
+    lrs = _lrs("cosine", warmup_epochs=1)
+    assert lrs[:10] == pytest.approx([(i + 1) / 10 for i in range(10)])
+    expected = [0.5 * (1 + math.cos(math.pi * i / 30)) for i in range(30)]
+    assert lrs[10:] == pytest.approx(expected)
+
+
+def test_step_schedule_divides_by_gamma_every_step_epochs():
+    lrs = _lrs("step", step_epochs=2, gamma=0.1)
+    assert lrs[0] == 1.0 and lrs[19] == 1.0
+    assert lrs[20] == pytest.approx(0.1) and lrs[39] == pytest.approx(0.1)
+
+
+def test_onecycle_peaks_at_the_given_rate():
+    lrs = _lrs("onecycle")
+    assert max(lrs) == pytest.approx(1.0, rel=1e-3)
+    assert lrs[0] < 0.1 and lrs[-1] < 1e-3

@@ -1,0 +1,115 @@
+import json
+
+import pytest
+import torch
+
+from cnnlab import TrainConfig, Trainer, load_run
+from cnnlab.errors import ConfigError, TrainingDivergedError, UnknownNameError
+from cnnlab.train.checkpoint import load_state, load_weights
+
+FAST = {"epochs": 3, "seed": 3, "model": "simple_cnn", "model_kwargs": {"dropout": 0.3}}
+
+
+class InterruptAfter:
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, row):
+        if row["epoch"] == self.epoch:
+            raise KeyboardInterrupt
+
+
+def _history(run_dir):
+    return [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+
+
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
+    Trainer(TrainConfig(**FAST), tmp_path / "whole", quiet=True).fit()
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(
+            TrainConfig(**FAST), tmp_path / "cut", quiet=True, callbacks=[InterruptAfter(2)]
+        ).fit()
+    assert len(_history(tmp_path / "cut")) == 2
+    Trainer.resume(tmp_path / "cut", quiet=True).fit()
+    whole = load_state(tmp_path / "whole" / "last.safetensors")["model"]
+    resumed = load_state(tmp_path / "cut" / "last.safetensors")["model"]
+    for key in whole:
+        torch.testing.assert_close(resumed[key], whole[key], rtol=0, atol=0)
+    losses = [row["train_loss"] for row in _history(tmp_path / "whole")]
+    assert [row["train_loss"] for row in _history(tmp_path / "cut")] == losses
+
+
+def test_resume_can_extend_the_number_of_epochs(tmp_path):
+    Trainer(TrainConfig(**{**FAST, "epochs": 1}), tmp_path / "run", quiet=True).fit()
+    Trainer.resume(tmp_path / "run", epochs=2, quiet=True).fit()
+    assert [row["epoch"] for row in _history(tmp_path / "run")] == [1, 2]
+
+
+def test_best_checkpoint_is_the_epoch_with_the_best_validation_accuracy(tmp_path):
+    run_dir = Trainer(TrainConfig(**FAST), tmp_path / "run", quiet=True).fit()
+    history = _history(run_dir)
+    meta = json.loads((run_dir / "meta.json").read_text())
+    best = max(history, key=lambda row: row["val_acc"])
+    assert meta["epoch"] == best["epoch"]
+    assert meta["metric"] == {"name": "val_acc", "value": best["val_acc"]}
+    load_weights(run_dir / "model.safetensors", meta["weights_sha256"])
+
+
+def test_loaded_run_reproduces_the_validation_accuracy(tmp_path):
+    trainer = Trainer(TrainConfig(**FAST), tmp_path / "run", quiet=True)
+    run_dir = trainer.fit()
+    run = load_run(run_dir)
+    images, labels = trainer.data.val.images.float() / 255, trainer.data.val.labels
+    accuracy = (run.predict_proba(images).argmax(1) == labels).float().mean().item()
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert accuracy == pytest.approx(meta["metric"]["value"])
+
+
+def test_same_seed_gives_the_same_history(tmp_path):
+    rows = []
+    for name in ("a", "b"):
+        run_dir = Trainer(TrainConfig(**{**FAST, "epochs": 2}), tmp_path / name, quiet=True).fit()
+        rows.append([(r["train_loss"], r["val_acc"]) for r in _history(run_dir)])
+    assert rows[0] == rows[1]
+
+
+class NanAfter:
+    """A cross-entropy that returns NaN from its ``n``-th call on: a diverging run."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def __call__(self, logits, labels):
+        self.calls += 1
+        loss = torch.nn.functional.cross_entropy(logits, labels)
+        return loss * float("nan") if self.calls >= self.n else loss
+
+
+def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    trainer = Trainer(TrainConfig(**FAST), tmp_path / "run", quiet=True)
+    trainer.criterion = NanAfter(trainer.steps_per_epoch + 5)
+    with pytest.raises(TrainingDivergedError, match="Lower the learning rate"):
+        trainer.fit()
+    state = load_state(tmp_path / "run" / "last.safetensors")
+    assert state["trainer"]["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path):
+    config = TrainConfig(epochs=30, lr=1e-12, scheduler="constant", early_stopping=2)
+    run_dir = Trainer(config, tmp_path / "run", quiet=True).fit()
+    history = _history(run_dir)
+    assert len({row["val_acc"] for row in history}) == 1
+    assert len(history) == 3
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path):
+    Trainer(TrainConfig(**{**FAST, "epochs": 1}), tmp_path / "run", quiet=True).fit()
+    with pytest.raises(ConfigError, match="--resume"):
+        Trainer(TrainConfig(**{**FAST, "epochs": 1}), tmp_path / "run", quiet=True).fit()
+
+
+def test_bad_model_name_fails_before_a_run_directory_is_created(tmp_path):
+    with pytest.raises(UnknownNameError, match="lenet5"):
+        Trainer(TrainConfig(model="lenet6"), tmp_path / "run", quiet=True)
+    assert not (tmp_path / "run").exists()
