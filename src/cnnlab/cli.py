@@ -87,6 +87,8 @@ def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["nesterov"] = True
     if args.download:
         overrides["download"] = True
+    if args.augment is not None:
+        overrides["augment"] = [spec for spec in args.augment.split(",") if spec]
     if args.model_arg:
         overrides["model_kwargs"] = dict(_parse_key_value(kv) for kv in args.model_arg)
     return overrides
@@ -218,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--val-fraction", type=float)
     train.add_argument("--normalization", help="channel (mean/std), image (mean image), none")
+    train.add_argument(
+        "--augment", metavar="LIST", help="batched augmentations, e.g. flip,crop:4 ('' for none)"
+    )
     train.add_argument("--seed", type=int)
     train.add_argument("--device")
     train.add_argument("--out", help="run directory to create (default runs/MODEL-DATASET-TIME)")

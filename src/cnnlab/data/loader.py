@@ -19,11 +19,15 @@ from cnnlab.data.datasets import FolderImageDataset, ImageDataset, TensorImageDa
 from cnnlab.errors import check_positive
 
 
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """A CPU generator whose state depends only on ``(seed, epoch)``."""
+    state = np.random.SeedSequence([seed, epoch]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 31 ^ int(state[1]))
+
+
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The sample order of ``epoch``: a permutation of ``range(n)`` fixed by ``(seed, epoch)``."""
-    state = np.random.SeedSequence([seed, epoch]).generate_state(2, dtype=np.uint32)
-    generator = torch.Generator().manual_seed(int(state[0]) << 31 ^ int(state[1]))
-    return torch.randperm(n, generator=generator)
+    return torch.randperm(n, generator=epoch_generator(seed, epoch))
 
 
 class Loader:

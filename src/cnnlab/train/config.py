@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from cnnlab.data.transforms import Augment
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 
@@ -32,6 +33,7 @@ class TrainConfig:
     data_dir: str | None = None
     val_fraction: float = 0.1
     normalization: str = "channel"
+    augment: list[str] = field(default_factory=lambda: ["crop:2"])
     epochs: int = 30
     batch_size: int = 32
     optimizer: str = "adam"
@@ -41,7 +43,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     scheduler: str = "cosine"
     warmup_epochs: float = 0.0
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
     grad_clip: float | None = None
     early_stopping: int | None = None
     monitor: str = "val_acc"
@@ -54,6 +56,7 @@ class TrainConfig:
         check_choice("scheduler", self.scheduler, SCHEDULERS)
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_choice("monitor", self.monitor, MONITORS)
+        Augment(self.augment)  # validates the names and arguments
         check_positive("epochs", self.epochs)
         check_positive("batch_size", self.batch_size)
         check_positive("lr", self.lr)

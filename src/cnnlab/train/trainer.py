@@ -30,6 +30,8 @@ from tqdm.auto import tqdm
 import cnnlab
 from cnnlab import runs
 from cnnlab.data import DataSplits, channel_stats, load_data, make_loader, mean_image
+from cnnlab.data.loader import epoch_generator
+from cnnlab.data.transforms import Augment
 from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from cnnlab.fileio import write_json, write_text
 from cnnlab.train.checkpoint import load_state, save_state, save_weights
@@ -104,6 +106,7 @@ class Trainer:
             steps_per_epoch=self.steps_per_epoch,
             warmup_epochs=config.warmup_epochs,
         )
+        self.augment = Augment(config.augment)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
         self.epoch = 0
@@ -270,6 +273,8 @@ class Trainer:
             epoch=self.epoch,
             device=self.device,
         )
+        # A stream of its own (not the sample order's), fixed by (seed, epoch): resumable.
+        generator = epoch_generator(cfg.seed + 1, self.epoch)
         per_step = not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), dtype=torch.long, device=self.device)
@@ -282,6 +287,8 @@ class Trainer:
             dynamic_ncols=True,
         )
         for step, (images, labels) in enumerate(bar):
+            if self.augment:
+                images = self.augment(images, generator)
             logits = self.model(images)
             loss = self.criterion(logits, labels)
             if not torch.isfinite(loss):

@@ -1,0 +1,53 @@
+import pytest
+import torch
+
+from cnnlab.data.transforms import Augment, random_crop, random_flip
+from cnnlab.errors import ConfigError, UnknownNameError
+
+
+def _images(batch=64, size=6):
+    return torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+def test_random_crop_is_a_translation_with_zero_fill():
+    images = _images()
+    out = random_crop(images, torch.Generator().manual_seed(1), padding=2)
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    for i in range(len(images)):
+        offsets = [
+            (dy, dx)
+            for dy in range(5)
+            for dx in range(5)
+            if torch.equal(out[i], padded[i, :, dy : dy + 6, dx : dx + 6])
+        ]
+        assert offsets, f"image {i} is not a crop of its padded self"
+
+
+def test_random_crop_draws_different_offsets_per_image():
+    images = torch.ones(256, 1, 4, 4)
+    out = random_crop(images, torch.Generator().manual_seed(0), padding=2)
+    assert len({tuple(o.flatten().tolist()) for o in out}) > 10
+
+
+def test_random_flip_flips_about_half_and_keeps_the_rest():
+    images = _images(batch=1000)
+    out = random_flip(images, torch.Generator().manual_seed(0))
+    flipped = torch.tensor([torch.equal(o, i.flip(-1)) for o, i in zip(out, images, strict=True)])
+    kept = torch.tensor([torch.equal(o, i) for o, i in zip(out, images, strict=True)])
+    assert bool((flipped | kept).all())
+    assert 400 < int(flipped.sum()) < 600
+
+
+def test_same_generator_seed_gives_the_same_augmentation():
+    augment = Augment(["flip", "crop:3"])
+    first = augment(_images(), torch.Generator().manual_seed(5))
+    second = augment(_images(), torch.Generator().manual_seed(5))
+    assert torch.equal(first, second)
+
+
+def test_augment_specs_are_validated():
+    with pytest.raises(UnknownNameError, match="crop"):
+        Augment(["rotate"])
+    with pytest.raises(ConfigError, match="crop:4"):
+        Augment(["crop:x"])
+    assert not Augment([])
