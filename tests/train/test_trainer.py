@@ -96,11 +96,21 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_
 
 
 def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path):
-    config = TrainConfig(epochs=30, lr=1e-12, scheduler="constant", early_stopping=2)
-    run_dir = Trainer(config, tmp_path / "run", quiet=True).fit()
-    history = _history(run_dir)
-    assert len({row["val_acc"] for row in history}) == 1
-    assert len(history) == 3
+    trainer = Trainer(
+        TrainConfig(**{**FAST, "epochs": 30}, early_stopping=2), tmp_path / "run", quiet=True
+    )
+    trainer.evaluate_split = lambda dataset: (0.5, 0.8)  # validation never improves
+    trainer.fit()
+    assert len(_history(tmp_path / "run")) == 3
+    assert json.loads((tmp_path / "run" / "meta.json").read_text())["epoch"] == 1
+
+
+def test_validation_accuracy_ties_are_broken_by_the_lower_loss(tmp_path):
+    trainer = Trainer(TrainConfig(**FAST), tmp_path / "run", quiet=True)
+    scores = iter([(0.3, 1.0), (0.1, 1.0), (0.2, 1.0)])
+    trainer.evaluate_split = lambda dataset: next(scores)
+    trainer.fit()
+    assert json.loads((tmp_path / "run" / "meta.json").read_text())["epoch"] == 2
 
 
 def test_an_existing_run_is_never_overwritten(tmp_path):

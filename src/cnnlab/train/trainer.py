@@ -40,6 +40,8 @@ from cnnlab.train.optim import build_optimizer, build_scheduler
 
 
 class Callback(Protocol):
+    """Called after every epoch; may set ``trainer.stop_requested = True`` to end training."""
+
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None: ...
 
 
@@ -110,10 +112,11 @@ class Trainer:
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
         self.epoch = 0
-        self.best: float | None = None
+        self.best: list[float] | None = None  # score of the best epoch, see _score
         self.best_epoch = 0
         self.bad_epochs = 0
         self.history: list[dict[str, Any]] = []
+        self.stop_requested = False
 
     # ----------------------------------------------------------------- resume
     @classmethod
@@ -227,10 +230,12 @@ class Trainer:
             self._bookkeeping(row)
             for callback in self.callbacks:
                 callback.on_epoch_end(self, row)
+            if self.stop_requested:
+                break
             if cfg.early_stopping is not None and self.bad_epochs >= cfg.early_stopping:
                 self.log(
                     f"early stopping: {cfg.monitor} has not improved for "
-                    f"{self.bad_epochs} epochs (best {self.best:.4f} at epoch {self.best_epoch})"
+                    f"{self.bad_epochs} epochs (best at epoch {self.best_epoch})"
                 )
                 break
         return self.run_dir
@@ -245,12 +250,18 @@ class Trainer:
         write_text(self.run_dir / runs.CONFIG, self.config.to_yaml())
         self._save_last()
 
+    def _score(self, row: dict[str, Any]) -> list[float]:
+        """Higher is better.  Validation accuracy ties (common on small validation sets,
+        where it saturates at 1.0 early) are broken by the lower validation loss."""
+        if self.config.monitor == "val_acc":
+            return [row["val_acc"], -row["val_loss"]]
+        return [-row["val_loss"]]
+
     def _bookkeeping(self, row: dict[str, Any]) -> None:
         write_text(self.run_dir / runs.HISTORY, "".join(f"{json.dumps(r)}\n" for r in self.history))
-        value = row[self.config.monitor]
-        sign = 1.0 if self.config.monitor == "val_acc" else -1.0
-        if self.best is None or sign * (value - self.best) > 0:
-            self.best, self.best_epoch, self.bad_epochs = value, row["epoch"], 0
+        score = self._score(row)
+        if self.best is None or score > self.best:
+            self.best, self.best_epoch, self.bad_epochs = score, row["epoch"], 0
             self._save_best(row)
         else:
             self.bad_epochs += 1
