@@ -139,12 +139,11 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from cnnlab.models import create_model
+    from cnnlab.models.registry import create_model_for_input
     from cnnlab.models.summary import format_layer_table, layer_table
 
     shape = _parse_shape(args.input)
-    kwargs = {"input_size": shape[1]} if args.model.startswith("lenet5") else {}
-    model = create_model(args.model, num_classes=args.num_classes, in_chans=shape[0], **kwargs)
+    model = create_model_for_input(args.model, args.num_classes, shape)
     print(format_layer_table(layer_table(model, shape)))
     return 0
 

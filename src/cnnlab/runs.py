@@ -16,7 +16,6 @@ Layout (see DESIGN.md)::
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from collections import OrderedDict
@@ -28,7 +27,7 @@ import torch
 from torch import nn
 
 from cnnlab.errors import CheckpointError
-from cnnlab.models.registry import _get_builder, create_model
+from cnnlab.models.registry import create_model_for_input
 from cnnlab.nn.norm import Normalize
 from cnnlab.train.checkpoint import load_state, load_weights
 from cnnlab.train.config import TrainConfig
@@ -46,10 +45,7 @@ def build_classifier(
     std: torch.Tensor,
 ) -> nn.Sequential:
     """The network ``model`` behind a :class:`Normalize`: takes images in [0, 1]."""
-    kwargs = dict(model_kwargs)
-    if "input_size" in inspect.signature(_get_builder(model)).parameters:
-        kwargs.setdefault("input_size", input_shape[1])
-    net = create_model(model, num_classes=len(classes), in_chans=input_shape[0], **kwargs)
+    net = create_model_for_input(model, len(classes), input_shape, **model_kwargs)
     return nn.Sequential(OrderedDict(normalize=Normalize(mean, std), net=net))
 
 

@@ -125,8 +125,9 @@ def test_predict_names_an_unreadable_image(capsys, digits_run, tmp_path):
     assert code == 2 and "notes.png" in err
 
 
-def test_summary_prints_the_lenet5_table_of_the_lecture(capsys):
-    code, out, _ = run_cli(capsys, "summary", "lenet5")
+@pytest.mark.parametrize("shape", ["1x32x32", "1x28x28"])
+def test_summary_prints_the_lenet5_table_of_the_lecture(capsys, shape):
+    code, out, _ = run_cli(capsys, "summary", "lenet5", "--input", shape)
     assert code == 0
     for number in ("156", "1,516", "48,120", "10,164"):
         assert number in out

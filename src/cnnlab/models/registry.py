@@ -7,6 +7,7 @@ shown by ``cnnlab models``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from torch import nn
@@ -66,3 +67,16 @@ def create_model(name: str, num_classes: int = 10, in_chans: int = 1, **kwargs) 
         return builder(num_classes=int(num_classes), in_chans=int(in_chans), **kwargs)
     except TypeError as exc:
         raise ConfigError(f"Bad options for model {name!r}: {exc}.") from exc
+
+
+def create_model_for_input(
+    name: str, num_classes: int, input_shape: tuple[int, int, int], **kwargs
+) -> nn.Module:
+    """:func:`create_model` for images of ``input_shape`` (C, H, W).
+
+    Builders whose geometry depends on the image size (LeNet-5's 32x32 versus
+    28x28) declare an ``input_size`` argument; it is filled in from ``input_shape``.
+    """
+    if "input_size" in inspect.signature(_get_builder(name)).parameters:
+        kwargs.setdefault("input_size", input_shape[1])
+    return create_model(name, num_classes=num_classes, in_chans=input_shape[0], **kwargs)
