@@ -85,6 +85,8 @@ def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.nesterov:
         overrides["nesterov"] = True
+    if args.no_channels_last:
+        overrides["channels_last"] = False
     if args.download:
         overrides["download"] = True
     if args.augment is not None:
@@ -224,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--seed", type=int)
     train.add_argument("--device")
+    train.add_argument(
+        "--no-channels-last",
+        action="store_true",
+        help="keep NCHW memory layout (default: channels-last, faster on CPU)",
+    )
     train.add_argument("--out", help="run directory to create (default runs/MODEL-DATASET-TIME)")
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
     train.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")

@@ -49,7 +49,7 @@ def test_best_checkpoint_is_the_epoch_with_the_best_validation_accuracy(tmp_path
     run_dir = Trainer(TrainConfig(**FAST), tmp_path / "run", quiet=True).fit()
     history = _history(run_dir)
     meta = json.loads((run_dir / "meta.json").read_text())
-    best = max(history, key=lambda row: row["val_acc"])
+    best = max(history, key=lambda row: (row["val_acc"], -row["val_loss"]))
     assert meta["epoch"] == best["epoch"]
     assert meta["metric"] == {"name": "val_acc", "value": best["val_acc"]}
     load_weights(run_dir / "model.safetensors", meta["weights_sha256"])

@@ -49,6 +49,7 @@ class TrainConfig:
     monitor: str = "val_acc"
     seed: int = 0
     device: str = "cpu"
+    channels_last: bool = True
     download: bool = False
 
     def __post_init__(self) -> None:

@@ -92,6 +92,10 @@ class Trainer:
         self.model = runs.build_classifier(
             config.model, config.model_kwargs, self.data.classes, self.data.input_shape, mean, std
         ).to(self.device)
+        if config.channels_last:
+            # NHWC lets oneDNN pick faster convolution kernels: 1.5-1.65x training
+            # throughput for LeNet-5 on 2 CPU cores (benchmarks/RESULTS.md).
+            self.model.to(memory_format=torch.channels_last)
         self.steps_per_epoch = math.ceil(len(self.data.train) / config.batch_size)
         self.optimizer = build_optimizer(
             config.optimizer,
