@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnlab.errors import CheckpointError
+from cnnlab.errors import CheckpointError, ConfigError
 from cnnlab.models.registry import create_model_for_input
 from cnnlab.nn.norm import Normalize
 from cnnlab.train.checkpoint import load_state, load_weights
@@ -95,6 +95,8 @@ def load_run(run_dir: str | os.PathLike, weights: str = "best") -> Run:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"Run directory {run_dir} does not exist.")
+    if weights not in ("best", "last"):
+        raise ConfigError(f"weights must be 'best' or 'last', got {weights!r}.")
     meta = read_meta(run_dir)
     config = TrainConfig.from_yaml(run_dir / CONFIG)
     if weights == "best":

@@ -123,3 +123,13 @@ def test_bad_model_name_fails_before_a_run_directory_is_created(tmp_path):
     with pytest.raises(UnknownNameError, match="lenet5"):
         Trainer(TrainConfig(model="lenet6"), tmp_path / "run", quiet=True)
     assert not (tmp_path / "run").exists()
+
+
+def test_load_run_gives_the_last_weights_on_request(tmp_path):
+    trainer = Trainer(TrainConfig(**FAST), tmp_path / "run", quiet=True)
+    trainer.fit()
+    last = load_run(tmp_path / "run", weights="last").model.state_dict()
+    for key, value in trainer.model.state_dict().items():
+        torch.testing.assert_close(last[key], value, rtol=0, atol=0)
+    with pytest.raises(ConfigError, match="'best' or 'last'"):
+        load_run(tmp_path / "run", weights="first")
