@@ -133,3 +133,23 @@ def test_load_run_gives_the_last_weights_on_request(tmp_path):
         torch.testing.assert_close(last[key], value, rtol=0, atol=0)
     with pytest.raises(ConfigError, match="'best' or 'last'"):
         load_run(tmp_path / "run", weights="first")
+
+
+@pytest.mark.parametrize("mode", ["channel", "image", "none"])
+def test_normalization_statistics_come_from_the_training_split(tmp_path, mode):
+    from cnnlab.data import channel_stats, mean_image
+
+    trainer = Trainer(
+        TrainConfig(**{**FAST, "epochs": 1}, normalization=mode), tmp_path / "r", quiet=True
+    )
+    normalize = trainer.model.normalize
+    mean, std = channel_stats(trainer.data.train)
+    expected_mean = {
+        "channel": mean[:, None, None],
+        "image": mean_image(trainer.data.train),
+        "none": torch.zeros(1, 1, 1),
+    }[mode]
+    expected_std = torch.ones(1, 1, 1) if mode == "none" else std[:, None, None]
+    torch.testing.assert_close(normalize.mean, expected_mean)
+    torch.testing.assert_close(normalize.std, expected_std)
+    assert normalize.mean.shape == ((1, 32, 32) if mode == "image" else (1, 1, 1))
