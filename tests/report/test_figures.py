@@ -93,3 +93,17 @@ def test_image_grid_and_misclassified_gallery_render(tmp_path):
 def test_image_grid_rejects_wrong_layout():
     with pytest.raises(ConfigError, match="N, C, H, W"):
         image_grid(np.zeros((2, 8, 8)))
+
+
+def test_best_epoch_breaks_accuracy_ties_by_validation_loss_like_the_trainer():
+    from cnnlab.report.figures import best_epoch_index
+
+    history = [
+        {"epoch": 1, "val_acc": 0.9, "val_loss": 0.1},
+        {"epoch": 2, "val_acc": 1.0, "val_loss": 0.3},
+        {"epoch": 3, "val_acc": 1.0, "val_loss": 0.2},
+        {"epoch": 4, "val_acc": 1.0, "val_loss": 0.2},
+    ]
+    assert best_epoch_index(history) == 2
+    assert best_epoch_index([{"val_loss": 0.5}, {"val_loss": 0.4}]) == 1
+    assert best_epoch_index([{"train_loss": 0.5}]) is None

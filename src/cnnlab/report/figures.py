@@ -74,11 +74,16 @@ def _column(history: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
 
 
 def best_epoch_index(history: Sequence[Mapping[str, Any]]) -> int | None:
-    """Row of the best epoch: highest ``val_acc``, else lowest ``val_loss``, else None."""
-    for key, pick in (("val_acc", np.nanargmax), ("val_loss", np.nanargmin)):
-        values = _column(history, key)
-        if not np.all(np.isnan(values)):
-            return int(pick(values))
+    """Row of the best epoch, by the Trainer's rule: highest ``val_acc`` with ties broken
+    by the lowest ``val_loss``; without accuracies the lowest ``val_loss``; else None."""
+    accuracy, loss = _column(history, "val_acc"), _column(history, "val_loss")
+    if not np.all(np.isnan(accuracy)):
+        candidates = np.flatnonzero(accuracy == np.nanmax(accuracy))
+        if np.all(np.isnan(loss[candidates])):
+            return int(candidates[0])
+        return int(candidates[np.nanargmin(loss[candidates])])
+    if not np.all(np.isnan(loss)):
+        return int(np.nanargmin(loss))
     return None
 
 
