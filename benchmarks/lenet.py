@@ -39,12 +39,11 @@ class TestAccuracyLog:
 
     def __init__(self, data, target: float | None = None):
         self.data, self.target, self.rows = data, target, []
-        self.train_seconds = 0.0
 
     def on_epoch_end(self, trainer, row):
-        self.train_seconds += row["time"]
         _, acc = trainer.evaluate_split(self.data.test)
-        self.rows.append((row["epoch"], self.train_seconds, acc))
+        train_seconds = sum(r["time"] for r in trainer.history)
+        self.rows.append((row["epoch"], train_seconds, acc))
         if self.target is not None and acc >= self.target:
             trainer.stop_requested = True
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from cnnlab.errors import ConfigError, UnknownNameError
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+AUGMENTATIONS = ("flip", "crop")
 
 
 def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -68,15 +69,11 @@ def _build(spec: str) -> BatchTransform:
     raise UnknownNameError("augmentation", name, AUGMENTATIONS)
 
 
-AUGMENTATIONS = ("flip", "crop")
-
-
 class Augment:
     """A sequence of batch transforms parsed from specs like ``["flip", "crop:4"]``."""
 
     def __init__(self, specs: Sequence[str]):
-        self.specs = list(specs)
-        self.transforms = [_build(spec) for spec in self.specs]
+        self.transforms = [_build(spec) for spec in specs]
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         for transform in self.transforms:

@@ -116,8 +116,7 @@ class Trainer:
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
         self.epoch = 0
-        self.best: list[float] | None = None  # score of the best epoch, see _score
-        self.best_epoch = 0
+        self.best_epoch = 0  # 0: no epoch finished yet
         self.bad_epochs = 0
         self.history: list[dict[str, Any]] = []
         self.stop_requested = False
@@ -163,7 +162,6 @@ class Trainer:
             ) from exc
         trainer_state = state["trainer"]
         self.epoch = trainer_state["epoch"]
-        self.best = trainer_state["best"]
         self.best_epoch = trainer_state["best_epoch"]
         self.bad_epochs = trainer_state["bad_epochs"]
         self.history = trainer_state["history"]
@@ -182,7 +180,6 @@ class Trainer:
                 "rng": torch.get_rng_state(),
                 "trainer": {
                     "epoch": self.epoch,
-                    "best": self.best,
                     "best_epoch": self.best_epoch,
                     "bad_epochs": self.bad_epochs,
                     "history": self.history,
@@ -263,9 +260,9 @@ class Trainer:
 
     def _bookkeeping(self, row: dict[str, Any]) -> None:
         write_text(self.run_dir / runs.HISTORY, "".join(f"{json.dumps(r)}\n" for r in self.history))
-        score = self._score(row)
-        if self.best is None or score > self.best:
-            self.best, self.best_epoch, self.bad_epochs = score, row["epoch"], 0
+        best_row = self.history[self.best_epoch - 1] if self.best_epoch else None
+        if best_row is None or self._score(row) > self._score(best_row):
+            self.best_epoch, self.bad_epochs = row["epoch"], 0
             self._save_best(row)
         else:
             self.bad_epochs += 1
