@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnnlab.errors import GeometryError
+from cnnlab.errors import ConfigError, GeometryError
 
 
 class Classifier(nn.Module):
@@ -43,3 +43,31 @@ class Classifier(nn.Module):
                 "or resize the images."
             )
         return self.head(self.features(x))
+
+
+IMAGENET_MIN_SIZE = 64  # inputs up to this side length get a CIFAR stem when none is chosen
+
+
+def resolve_stem(stem: str | None, input_size: int | None) -> str:
+    """``'cifar'`` or ``'imagenet'``: the stem asked for, else the one that suits the input.
+
+    An ImageNet stem (7x7 stride-2 conv, then a stride-2 max pool) shrinks a
+    32x32 image to 8x8 before the first block and costs most of the accuracy on
+    CIFAR; the CIFAR form (a 3x3 stride-1 conv, no max pool; He et al. 2016,
+    Sec. 4.2) keeps the resolution.  ``stem=None`` picks ``'cifar'`` for inputs
+    of at most 64 pixels.
+    """
+    if stem is None:
+        return "cifar" if input_size is not None and input_size <= IMAGENET_MIN_SIZE else "imagenet"
+    if stem not in ("cifar", "imagenet"):
+        raise ConfigError(f"stem must be 'cifar', 'imagenet' or None (automatic), got {stem!r}.")
+    return stem
+
+
+def check_input_size(model_name: str, input_size: int | None, minimum: int) -> None:
+    """Raise a :class:`GeometryError` naming the minimum when ``input_size`` is too small."""
+    if input_size is not None and input_size < minimum:
+        raise GeometryError(
+            f"{model_name} needs inputs of at least {minimum}x{minimum} pixels, got "
+            f"{input_size}x{input_size}. Resize the images or choose a CIFAR-sized model."
+        )

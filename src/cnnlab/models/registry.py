@@ -2,33 +2,96 @@
 
 A builder is a function ``builder(num_classes=..., in_chans=..., **kwargs) -> nn.Module``
 registered under a name; its docstring's first line is the one-line description
-shown by ``cnnlab models``.
+shown by ``cnnlab models``.  Registration also records what the model is
+checked against (:class:`ModelInfo`): the torchvision builder of the same
+architecture, if any, and the figures published for it, so that tests and
+``benchmarks/zoo.py`` are generated from the registry instead of typed twice.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from torch import nn
 
 from cnnlab.errors import ConfigError, UnknownNameError
+from cnnlab.models.weights import load_torchvision_weights, read_state_dict
 
 ModelBuilder = Callable[..., nn.Module]
-_REGISTRY: dict[str, ModelBuilder] = {}
 
 
-def register_model(fn: ModelBuilder | None = None, *, name: str | None = None):
-    """Register a model builder under ``name`` (default: the function's name)."""
+@dataclass(frozen=True)
+class Reference:
+    """Published figures of an architecture and where they come from.
+
+    ``params`` is the parameter count and ``macs`` the multiply-adds of one
+    forward pass at ``input_shape`` (C, H, W), for ``num_classes`` outputs;
+    ``top1`` is the published top-1 accuracy (%) on the data set the source
+    reports, when there is one.  ``source`` cites paper and table.
+    """
+
+    source: str
+    params: int | None = None
+    macs: float | None = None
+    top1: float | None = None
+    input_shape: tuple[int, int, int] = (3, 224, 224)
+    num_classes: int = 1000
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registered builder and what it is checked against.
+
+    ``torchvision`` names the builder in :mod:`torchvision.models` with the same
+    architecture (exact parameter count, loadable weights, same logits).
+    ``kwargs`` are the builder options that reproduce the ``reference`` and
+    torchvision configuration (e.g. ``num_classes=1000, in_chans=3``).
+    """
+
+    name: str
+    builder: ModelBuilder
+    torchvision: str | None = None
+    reference: Reference | None = None
+    kwargs: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register_model(
+    fn: ModelBuilder | None = None,
+    *,
+    name: str | None = None,
+    torchvision: str | None = None,
+    reference: Reference | None = None,
+    **kwargs,
+):
+    """Register a model builder under ``name`` (default: the function's name).
+
+    ``torchvision`` and ``reference`` record what the model is verified against
+    (see :class:`ModelInfo`); extra keyword arguments are the builder options
+    used for that comparison.
+    """
 
     def decorator(builder: ModelBuilder) -> ModelBuilder:
         key = name or builder.__name__
         if key in _REGISTRY:
             raise ValueError(f"model {key!r} is registered twice")
-        _REGISTRY[key] = builder
+        _REGISTRY[key] = ModelInfo(key, builder, torchvision, reference, dict(kwargs))
         return builder
 
     return decorator(fn) if fn is not None else decorator
+
+
+def model_info(name: str) -> ModelInfo:
+    """The :class:`ModelInfo` of a registered model."""
+    if name not in _REGISTRY:
+        raise UnknownNameError("model", name, _REGISTRY)
+    return _REGISTRY[name]
 
 
 def list_models() -> list[str]:
@@ -43,12 +106,16 @@ def model_description(name: str) -> str:
 
 
 def _get_builder(name: str) -> ModelBuilder:
-    if name not in _REGISTRY:
-        raise UnknownNameError("model", name, _REGISTRY)
-    return _REGISTRY[name]
+    return model_info(name).builder
 
 
-def create_model(name: str, num_classes: int = 10, in_chans: int = 1, **kwargs) -> nn.Module:
+def create_model(
+    name: str,
+    num_classes: int = 10,
+    in_chans: int = 1,
+    weights: str | os.PathLike | None = None,
+    **kwargs,
+) -> nn.Module:
     """Build the registered model ``name``.
 
     Parameters
@@ -56,6 +123,10 @@ def create_model(name: str, num_classes: int = 10, in_chans: int = 1, **kwargs) 
     name: a name from :func:`list_models`.
     num_classes: size of the classifier output.
     in_chans: number of input image channels.
+    weights: a local ``.pth`` or ``.safetensors`` state dict (torchvision's or
+        cnnlab's) to load; the head is re-initialised for a different
+        ``num_classes`` and the first convolution adapted for ``in_chans``
+        (see :func:`cnnlab.models.weights.load_torchvision_weights`).
     kwargs: family-specific options (documented on each builder).
     """
     builder = _get_builder(name)
@@ -64,9 +135,14 @@ def create_model(name: str, num_classes: int = 10, in_chans: int = 1, **kwargs) 
     if int(in_chans) < 1:
         raise ConfigError(f"in_chans must be >= 1, got {in_chans}.")
     try:
-        return builder(num_classes=int(num_classes), in_chans=int(in_chans), **kwargs)
+        model = builder(num_classes=int(num_classes), in_chans=int(in_chans), **kwargs)
     except TypeError as exc:
         raise ConfigError(f"Bad options for model {name!r}: {exc}.") from exc
+    if weights is not None:
+        report = load_torchvision_weights(model, read_state_dict(weights))
+        if report.reinitialized or report.adapted:
+            warnings.warn(f"{name} weights from {weights}: {report}", stacklevel=2)
+    return model
 
 
 def create_model_for_input(

@@ -1,6 +1,7 @@
 """Building blocks shared by all models: geometry, convolutions, pooling, activations."""
 
 from cnnlab.nn.act import Maxout, ScaledTanh, get_act, list_acts
+from cnnlab.nn.attention import CBAM, SqueezeExcite, make_divisible
 from cnnlab.nn.conv import (
     ConvNormAct,
     PartialConv2d,
@@ -8,6 +9,8 @@ from cnnlab.nn.conv import (
     conv2d,
     conv_transpose2d,
 )
+from cnnlab.nn.drop import DropPath, drop_path_rates
+from cnnlab.nn.fuse import fuse_conv_bn, reparameterize
 from cnnlab.nn.geometry import (
     conv_output_size,
     conv_transpose_output_size,
@@ -25,7 +28,9 @@ from cnnlab.nn.pool import (
 )
 
 __all__ = [
+    "CBAM",
     "ConvNormAct",
+    "DropPath",
     "FractionalMaxPool2d",
     "GlobalAvgPool2d",
     "Maxout",
@@ -34,16 +39,21 @@ __all__ = [
     "ScaledTanh",
     "SeparableConv2d",
     "SpatialPyramidPool",
+    "SqueezeExcite",
     "Subsample2d",
     "conv2d",
     "conv_output_size",
     "conv_transpose2d",
     "conv_transpose_output_size",
+    "drop_path_rates",
+    "fuse_conv_bn",
     "get_act",
     "get_norm",
     "get_pool",
     "list_acts",
+    "make_divisible",
     "pool_output_size",
     "receptive_field",
+    "reparameterize",
     "same_padding",
 ]

@@ -1,0 +1,29 @@
+"""Stochastic depth (cnnlab.nn.drop)."""
+
+import pytest
+import torch
+
+from cnnlab.errors import ConfigError
+from cnnlab.nn.drop import DropPath, drop_path_rates
+
+
+def test_drop_path_passes_everything_at_inference():
+    x = torch.randn(8, 3, 4, 4)
+    assert torch.equal(DropPath(0.5).eval()(x), x)
+
+
+def test_drop_path_drops_whole_samples_and_keeps_the_expectation():
+    torch.manual_seed(0)
+    out = DropPath(0.25).train()(torch.ones(20000, 2, 2, 2))
+    per_sample = out.flatten(1)
+    assert torch.all((per_sample == 0).all(1) | (per_sample == 1 / 0.75).all(1))
+    assert out.mean().item() == pytest.approx(1.0, abs=0.02)
+
+
+def test_drop_path_rates_rise_linearly_to_the_final_rate():
+    assert drop_path_rates(0.2, 5) == pytest.approx([0.0, 0.05, 0.1, 0.15, 0.2])
+
+
+def test_drop_probability_of_one_is_refused():
+    with pytest.raises(ConfigError, match=r"\[0, 1\)"):
+        DropPath(1.0)
