@@ -8,10 +8,26 @@ task.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
 from cnnlab.errors import ConfigError, GeometryError
+
+
+class AuxLogits(NamedTuple):
+    """Training-mode output of a network with auxiliary classifiers.
+
+    GoogLeNet (Szegedy et al. 2015, Sec. 6) adds the losses of two auxiliary
+    classifiers on intermediate layers to the main loss with weight 0.3; the
+    Trainer computes ``loss(logits) + aux_weight · Σ loss(aux_i)``.  In eval
+    mode such models return plain logits.
+    """
+
+    logits: torch.Tensor
+    aux: tuple[torch.Tensor, ...]
+    aux_weight: float
 
 
 class Classifier(nn.Module):

@@ -36,6 +36,7 @@ from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from cnnlab.fileio import write_json, write_text
 from cnnlab.train.checkpoint import load_state, save_state, save_weights
 from cnnlab.train.config import TrainConfig
+from cnnlab.train.losses import classification_loss
 from cnnlab.train.optim import build_optimizer, build_scheduler
 
 
@@ -301,8 +302,7 @@ class Trainer:
         for step, (images, labels) in enumerate(bar):
             if self.augment:
                 images = self.augment(images, generator)
-            logits = self.model(images)
-            loss = self.criterion(logits, labels)
+            loss, logits = classification_loss(self.model(images), labels, self.criterion)
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
                     f"The loss became {loss.item()} at epoch {self.epoch + 1}, step {step + 1}. "
