@@ -1,0 +1,211 @@
+"""Cost of every registered model, and its speed against torchvision's in the same run.
+
+For each model: parameters and multiply-adds at its native resolution (the
+``Reference.input_shape`` it is registered with, else 3x224x224), CPU latency
+of one image (median of ``--repeats`` forward passes) and training images/s
+(forward + backward + SGD step at batch ``--train-batch``, images of
+``--train-size`` pixels).  Models that torchvision also has are timed against
+the torchvision model right after, interleaved, so that the ratio compares like
+with like on a noisy machine; a ratio below 1 means cnnlab is slower.
+
+It also draws the "top-1 accuracy vs operations, blob size ∝ parameters" chart
+(Canziani, Paszke & Culurciello 2016, Fig. 2) from the published ImageNet
+accuracies registered with the models (``Reference.top1``, each with its source).
+
+Usage::
+
+    python benchmarks/zoo.py [--models resnet18,vgg16 | --family resnet] [--threads 2]
+
+Prints a Markdown section for ``benchmarks/RESULTS.md`` and writes the chart to
+``benchmarks/zoo_accuracy_vs_ops.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torchvision
+from matplotlib.figure import Figure
+from torch import nn
+
+from cnnlab.errors import CnnlabError
+from cnnlab.metrics.cost import count_flops, count_parameters
+from cnnlab.models import create_model, list_models, model_info
+
+CHART = Path(__file__).with_name("zoo_accuracy_vs_ops.png")
+
+
+def native_shape(name: str) -> tuple[int, int, int]:
+    ref = model_info(name).reference
+    return ref.input_shape if ref else (3, 224, 224)
+
+
+def build_pair(name: str) -> tuple[nn.Module, nn.Module | None]:
+    info = model_info(name)
+    ref = info.reference
+    kwargs = {
+        "num_classes": ref.num_classes if ref else 1000,
+        "in_chans": native_shape(name)[0],
+        **info.kwargs,
+    }
+    ours = create_model(name, **kwargs)
+    theirs = None
+    if info.torchvision:
+        theirs = torchvision.models.get_model(info.torchvision, num_classes=kwargs["num_classes"])
+    return ours, theirs
+
+
+def latency_ms(model: nn.Module, shape: tuple[int, int, int], repeats: int) -> float:
+    x = torch.rand(1, *shape)
+    model.eval()
+    with torch.inference_mode():
+        model(x)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def train_images_per_s(
+    model: nn.Module, shape: tuple[int, int, int], batch: int, steps: int
+) -> float:
+    x, y = torch.rand(batch, *shape), torch.randint(0, 1000, (batch,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    model.train()
+    times = []
+    for step in range(steps + 1):
+        start = time.perf_counter()
+        output = model(x)
+        logits = output[0] if isinstance(output, tuple) else output
+        loss = nn.functional.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step:  # the first step allocates memory and picks kernels
+            times.append(time.perf_counter() - start)
+    return batch / statistics.median(times)
+
+
+def measure(name: str, args: argparse.Namespace) -> dict:
+    torch.manual_seed(0)
+    ours, theirs = build_pair(name)
+    shape = native_shape(name)
+    size = min(args.train_size, shape[1])
+    train_shape = (shape[0], size, size)
+    row = {
+        "name": name,
+        "torchvision": model_info(name).torchvision,
+        "params": count_parameters(ours),
+        "macs": count_flops(ours, shape) / 2,
+        "shape": shape,
+        "train_shape": train_shape,
+    }
+    # Interleave the two models' timings so that machine noise hits both alike.
+    lat, tv_lat, ips, tv_ips = [], [], [], []
+    for _ in range(args.rounds):
+        lat.append(latency_ms(ours, shape, args.repeats))
+        ips.append(train_images_per_s(ours, train_shape, args.train_batch, args.steps))
+        if theirs is not None:
+            tv_lat.append(latency_ms(theirs, shape, args.repeats))
+            tv_ips.append(train_images_per_s(theirs, train_shape, args.train_batch, args.steps))
+    row["latency_ms"], row["train_ips"] = min(lat), max(ips)
+    if theirs is not None:
+        row["tv_latency_ms"], row["tv_train_ips"] = min(tv_lat), max(tv_ips)
+    return row
+
+
+def format_table(rows: list[dict], args: argparse.Namespace) -> str:
+    lines = [
+        f"Latency: batch 1 at the native resolution, median of {args.repeats} passes, best of "
+        f"{args.rounds} rounds. Training: batch {args.train_batch} of {args.train_size}x"
+        f"{args.train_size} images, SGD, median of {args.steps} steps, best of {args.rounds} "
+        f"rounds (smaller images for models whose native size is smaller). "
+        f"{torch.get_num_threads()} threads. Ratio = torchvision time / cnnlab time "
+        "(≥ 1: cnnlab at least as fast).",
+        "",
+        "| model | input | params | MACs | latency ms | vs torchvision | train img/s "
+        "| vs torchvision |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lat_ratio = ips_ratio = "–"
+        if "tv_latency_ms" in r:
+            lat_ratio = f"{r['tv_latency_ms'] / r['latency_ms']:.2f}×"
+            ips_ratio = f"{r['train_ips'] / r['tv_train_ips']:.2f}×"
+        c, h, w = r["shape"]
+        lines.append(
+            f"| {r['name']} | {c}x{h}x{w} | {r['params'] / 1e6:.2f}M | {r['macs'] / 1e9:.3f}G "
+            f"| {r['latency_ms']:.1f} | {lat_ratio} | {r['train_ips']:.1f} | {ips_ratio} |"
+        )
+    paired = [r for r in rows if "tv_latency_ms" in r]
+    if paired:
+        worst = min(
+            min(r["tv_latency_ms"] / r["latency_ms"], r["train_ips"] / r["tv_train_ips"])
+            for r in paired
+        )
+        lines += ["", f"Slowest ratio against torchvision over {len(paired)} models: {worst:.2f}×."]
+    return "\n".join(lines)
+
+
+def accuracy_chart(path: Path) -> list[str]:
+    """Top-1 vs multiply-adds, blob area ∝ parameters, from the registered references."""
+    points = []
+    for name in list_models():
+        ref = model_info(name).reference
+        if ref and ref.top1 and ref.macs and ref.params:
+            points.append((name, ref))
+    if not points:
+        return []
+    fig = Figure(figsize=(9, 6))
+    ax = fig.subplots()
+    for name, ref in points:
+        ax.scatter(ref.macs / 1e9, ref.top1, s=ref.params / 2e5, alpha=0.5)
+        ax.annotate(name, (ref.macs / 1e9, ref.top1), fontsize=7, ha="center")
+    ax.set_xscale("log")
+    ax.set_xlabel("multiply-adds per image (G, log scale)")
+    ax.set_ylabel("published ImageNet top-1 accuracy (%)")
+    ax.set_title("Accuracy vs operations; blob area ∝ parameters")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return [f"- {name}: {ref.top1} % top-1 — {ref.source}" for name, ref in points]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", help="comma-separated names (default: all registered)")
+    parser.add_argument("--family", help="only models whose name starts with this")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--train-batch", type=int, default=8)
+    parser.add_argument("--train-size", type=int, default=128)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    names = args.models.split(",") if args.models else list_models()
+    if args.family:
+        names = [n for n in names if n.startswith(args.family)]
+    rows = []
+    for name in names:
+        try:
+            rows.append(measure(name, args))
+        except (CnnlabError, RuntimeError) as exc:  # reported, the other models still run
+            print(f"{name}: skipped ({exc})")
+        else:
+            print(f"{name}: done", flush=True)
+    print("\n## Model zoo: cost and speed against torchvision\n")
+    print(format_table(rows, args))
+    sources = accuracy_chart(CHART)
+    if sources:
+        print(f"\nChart: `{CHART.name}`, from these published accuracies:\n")
+        print("\n".join(sources))
+
+
+if __name__ == "__main__":
+    main()
