@@ -81,6 +81,8 @@ def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "normalization",
         "warmup_epochs",
         "device",
+        "mixup",
+        "cutmix",
     ]
     overrides = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.nesterov:
@@ -176,6 +178,49 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _augment(args: argparse.Namespace) -> int:
+    import torch
+
+    from cnnlab.data import load_data
+    from cnnlab.data.mixing import mix_batch
+    from cnnlab.data.transforms import Augment, training_images
+    from cnnlab.report.figures import image_grid, save_figure
+
+    augment = Augment([spec for spec in args.augment.split(",") if spec])
+    data = load_data(args.dataset, data_dir=args.data_dir)
+    generator = torch.Generator().manual_seed(args.seed)
+    picks = torch.randperm(len(data.train), generator=generator)[: args.count]
+    originals = torch.stack([data.train[int(i)][0] for i in picks]).float() / 255
+    labels = torch.tensor([data.train[int(i)][1] for i in picks])
+    if augment.lighting_std is not None:
+        augment.fit(training_images(data.train))
+    rows, titles = [originals], [data.classes[int(y)] for y in labels]
+    for _ in range(args.rows):
+        images, targets = augment(originals, generator), None
+        if args.mixup > 0 or args.cutmix > 0:
+            images, targets = mix_batch(
+                images, labels, len(data.classes), generator, args.mixup, args.cutmix
+            )
+        rows.append(images)
+        titles += _target_titles(targets, labels, data.classes)
+    out = Path(args.out or f"augment-{args.dataset}.png")
+    save_figure(image_grid(torch.cat(rows), titles, ncols=len(originals)), out)
+    print(f"first row: originals; {args.rows} augmented rows: {', '.join(augment.specs)}")
+    print(f"figure: {out}")
+    return 0
+
+
+def _target_titles(targets, labels, classes: list[str]) -> list[str]:
+    """Each image's class, or its two largest mixed target weights."""
+    if targets is None:
+        return [classes[int(y)] for y in labels]
+    top = targets.topk(min(2, targets.shape[1]), dim=1)
+    return [
+        "\n".join(f"{classes[int(i)]} {w:.2f}" for w, i in zip(ws, ids, strict=True) if w > 0)
+        for ws, ids in zip(top.values, top.indices, strict=True)
+    ]
+
+
 def _report(args: argparse.Namespace) -> int:
     from cnnlab.report import build_report
     from cnnlab.runs import read_meta
@@ -224,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--augment", metavar="LIST", help="batched augmentations, e.g. flip,crop:4 ('' for none)"
     )
+    train.add_argument("--mixup", type=float, metavar="ALPHA", help="Mixup with Beta(α, α)")
+    train.add_argument("--cutmix", type=float, metavar="ALPHA", help="CutMix with Beta(α, α)")
     train.add_argument("--seed", type=int)
     train.add_argument("--device")
     train.add_argument(
@@ -259,6 +306,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the models").set_defaults(func=_models)
     sub.add_parser("datasets", help="list the data sets").set_defaults(func=_datasets)
+
+    augment = sub.add_parser("augment", help="show augmented training examples")
+    augment.add_argument("--dataset", default="digits")
+    augment.add_argument("--data-dir")
+    augment.add_argument("--augment", default="flip,crop:4", metavar="LIST")
+    augment.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA")
+    augment.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA")
+    augment.add_argument("--show", action="store_true", help="write the grid figure (default)")
+    augment.add_argument("--count", type=int, default=8, help="images per row")
+    augment.add_argument("--rows", type=int, default=3, help="augmented rows")
+    augment.add_argument("--seed", type=int, default=0)
+    augment.add_argument("--out", help="PNG path (default augment-DATASET.png)")
+    augment.set_defaults(func=_augment)
 
     report = sub.add_parser("report", help="rebuild a run's report.html")
     report.add_argument("run")

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from cnnlab.cli import main
@@ -197,3 +198,32 @@ def test_ctrl_c_saves_the_run_and_prints_the_resume_command(tmp_path):
     assert f"cnnlab train --resume {out_dir}" in err
     code = main(["train", "--resume", str(out_dir), "--epochs", "2", "--quiet"])
     assert code in (0, 2)
+
+
+def test_augment_shows_originals_and_augmented_rows(capsys, tmp_path):
+    out = tmp_path / "grid.png"
+    code, text, _ = run_cli(
+        capsys, "augment", "--augment", "flip,rotate:20", "--mixup", "0.4", "--out", str(out)
+    )
+    assert code == 0 and "flip, rotate:20" in text
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_with_mixup_and_cutmix_records_their_options(capsys, tmp_path):
+    run = tmp_path / "mix"
+    code, _, _ = run_cli(
+        capsys,
+        "train",
+        "--epochs",
+        "1",
+        "--mixup",
+        "0.2",
+        "--cutmix",
+        "1.0",
+        "--out",
+        str(run),
+        "--quiet",
+    )
+    assert code == 0
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["mixup"] == 0.2 and config["cutmix"] == 1.0

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cnnlab.data.transforms import Augment, random_crop, random_flip
+from cnnlab.data.geometric import random_crop, random_flip
+from cnnlab.data.transforms import Augment
 from cnnlab.errors import ConfigError, UnknownNameError
 
 
@@ -47,7 +48,11 @@ def test_same_generator_seed_gives_the_same_augmentation():
 
 def test_augment_specs_are_validated():
     with pytest.raises(UnknownNameError, match="crop"):
-        Augment(["rotate"])
+        Augment(["twirl"])
+    with pytest.raises(ConfigError, match=r"\[0.0, 0.5\]"):
+        Augment(["hue:0.7"])
+    with pytest.raises(ConfigError, match="takes no value"):
+        Augment(["flip:3"])
     with pytest.raises(ConfigError, match="crop:4"):
         Augment(["crop:x"])
     assert not Augment([])

@@ -1,79 +1,159 @@
-"""Batched, on-device data augmentation for training.
+"""Batched, on-device data augmentation for training, named on the command line.
 
-Each transform takes a whole batch ``(B, C, H, W)`` (float in [0, 1]) and a
-``torch.Generator`` and draws one random choice per image, without a Python
-loop over images.  Label-preserving transforms only; they are named on the
-command line as ``--augment flip,crop:4``:
+Each transform takes a whole batch ``(B, C, H, W)`` (float in [0, 1], on any
+device) and a ``torch.Generator`` on the CPU, and draws one random choice per
+image without a Python loop over images (the torchvision policies excepted).
+``--augment flip,crop:4,cutout:16`` builds ``Augment(["flip", "crop:4",
+"cutout:16"])``; each name takes an optional value after a colon:
 
-- ``flip``: horizontal flip with probability 1/2 (Krizhevsky et al. 2012, Sec. 4.1).
-- ``crop:P``: zero-pad by ``P`` pixels and crop back to the original size at a
-  random offset, i.e. a random translation by up to ±P pixels (the standard
-  CIFAR augmentation of He et al. 2016, Sec. 4.2).
+=================  ==========================================  =========
+name[:value]       what (module with the details)              default
+=================  ==========================================  =========
+flip               horizontal flip, p = 1/2 (geometric)
+crop:P             pad by P, crop back: shift by ±P px          4
+resized_crop:A     crop of area U(A, 1), aspect 3/4-4/3        0.08
+rotate:D           rotation by U(±D) degrees                    15
+translate:F        shift by U(±F) of the size                   0.1
+scale:F            zoom by U(1 ± F)                             0.1
+shear:D            shear by U(±D) degrees                       10
+lens:K             barrel/pincushion distortion, k ~ U(±K)      0.2
+brightness:F       ×U(1 ± F) (photometric)                      0.4
+contrast:F         blend with the mean grey, U(1 ± F)           0.4
+saturation:F       blend with the grey image, U(1 ± F)          0.4
+hue:F              hue rotation by U(±F) turns                  0.1
+lighting:S         AlexNet PCA lighting, α ~ N(0, S²)           0.1
+cutout:S           zero an S x S square (erasing)               8
+erase:P            Random Erasing with probability P            0.5
+autoaugment:NAME   policy imagenet, cifar10 or svhn (policies)  imagenet
+randaugment:N      N random operations                          2
+trivialaugment     one random operation, random magnitude
+=================  ==========================================  =========
+
+All of them preserve the label.  Mixup and CutMix change the targets and are
+options of their own (:mod:`cnnlab.data.mixing`, ``--mixup``/``--cutmix``).
+``lighting`` needs the training set's colour covariance: :meth:`Augment.fit`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 import torch
-import torch.nn.functional as F
 
+from cnnlab.data import erasing, geometric, photometric
+from cnnlab.data.policies import POLICIES, apply_policy
 from cnnlab.errors import ConfigError, UnknownNameError
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
-AUGMENTATIONS = ("flip", "crop")
 
 
-def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Flip each image left-right with probability 1/2."""
-    flip = torch.rand(len(images), generator=generator) < 0.5
-    return torch.where(flip.to(images.device)[:, None, None, None], images.flip(-1), images)
+@dataclass(frozen=True)
+class _Spec:
+    build: Callable[[float], BatchTransform]
+    default: float | None  # None: the name takes no value
+    kind: type = float
+    low: float = 0.0
+    high: float = float("inf")
 
 
-def random_crop(images: torch.Tensor, generator: torch.Generator, padding: int) -> torch.Tensor:
-    """Zero-pad by ``padding`` and crop each image back at its own random offset."""
-    if padding == 0:
-        return images
-    batch, _, height, width = images.shape
-    padded = F.pad(images, (padding, padding, padding, padding))
-    dy = torch.randint(0, 2 * padding + 1, (batch,), generator=generator).to(images.device)
-    dx = torch.randint(0, 2 * padding + 1, (batch,), generator=generator).to(images.device)
-    rows = (dy[:, None] + torch.arange(height, device=images.device))[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(width, device=images.device))[:, None, None, :]
-    index = torch.arange(batch, device=images.device)[:, None, None, None]
-    channels = torch.arange(images.shape[1], device=images.device)[None, :, None, None]
-    return padded[index, channels, rows, cols]
+_SPECS: dict[str, _Spec] = {
+    "flip": _Spec(lambda _: geometric.random_flip, None),
+    "crop": _Spec(lambda p: partial(geometric.random_crop, padding=p), 4, int),
+    "resized_crop": _Spec(
+        lambda a: partial(geometric.random_resized_crop, min_area=a), 0.08, high=1.0
+    ),
+    "rotate": _Spec(lambda d: partial(geometric.random_affine, degrees=d), 15, high=180),
+    "translate": _Spec(lambda f: partial(geometric.random_affine, translate=f), 0.1, high=1.0),
+    "scale": _Spec(lambda f: partial(geometric.random_affine, scale=f), 0.1, high=0.99),
+    "shear": _Spec(lambda d: partial(geometric.random_affine, shear=d), 10, high=60),
+    "lens": _Spec(lambda k: partial(geometric.random_lens, strength=k), 0.2, high=1.0),
+    "brightness": _Spec(lambda f: partial(photometric.random_brightness, spread=f), 0.4),
+    "contrast": _Spec(lambda f: partial(photometric.random_contrast, spread=f), 0.4),
+    "saturation": _Spec(lambda f: partial(photometric.random_saturation, spread=f), 0.4),
+    "hue": _Spec(lambda f: partial(photometric.random_hue, spread=f), 0.1, high=0.5),
+    "cutout": _Spec(lambda s: partial(erasing.cutout, size=s), 8, int),
+    "erase": _Spec(lambda p: partial(erasing.random_erasing, probability=p), 0.5, high=1.0),
+    "randaugment": _Spec(
+        lambda n: partial(apply_policy, policy=POLICIES["randaugment"](n)), 2, int, high=14
+    ),
+    "trivialaugment": _Spec(
+        lambda _: partial(apply_policy, policy=POLICIES["trivialaugment"](None)), None
+    ),
+}
+AUTOAUGMENT_POLICIES = ("imagenet", "cifar10", "svhn")
+AUGMENTATIONS = (*_SPECS, "lighting", "autoaugment")
 
 
-def _parse_int(name: str, arg: str | None, default: int) -> int:
-    if arg is None:
-        return default
+def _parse_value(name: str, spec: _Spec, arg: str) -> float:
+    if not arg:
+        return spec.default
+    if spec.default is None:
+        raise ConfigError(f"Augmentation {name!r} takes no value; write just {name!r}.")
     try:
-        value = int(arg)
+        value = spec.kind(arg)
     except ValueError:
+        kind = "an integer" if spec.kind is int else "a number"
         raise ConfigError(
-            f"Augmentation {name!r} takes an integer, e.g. {name}:4; got {arg!r}."
+            f"Augmentation {name!r} takes {kind}, e.g. {name}:{spec.default}; got {arg!r}."
         ) from None
-    if value < 0:
-        raise ConfigError(f"Augmentation {name!r} needs a value >= 0, got {value}.")
+    if not spec.low <= value <= spec.high:
+        raise ConfigError(
+            f"Augmentation {name!r} needs a value in [{spec.low}, {spec.high}], got {value}."
+        )
     return value
 
 
-def _build(spec: str) -> BatchTransform:
-    name, _, arg = spec.strip().partition(":")
-    if name == "flip":
-        return random_flip
-    if name == "crop":
-        padding = _parse_int(name, arg or None, 4)
-        return lambda images, generator: random_crop(images, generator, padding)
-    raise UnknownNameError("augmentation", name, AUGMENTATIONS)
+LIGHTING_SAMPLE = 10_000  # images used for the PCA lighting basis of a large set
+
+
+def training_images(dataset) -> torch.Tensor:
+    """The training images as one uint8 batch (a seeded sample of a streamed folder)."""
+    if hasattr(dataset, "images"):
+        return dataset.images
+    count = min(len(dataset), LIGHTING_SAMPLE)
+    picks = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:count]
+    return torch.stack([dataset[int(i)][0] for i in picks])
 
 
 class Augment:
     """A sequence of batch transforms parsed from specs like ``["flip", "crop:4"]``."""
 
     def __init__(self, specs: Sequence[str]):
-        self.transforms = [_build(spec) for spec in specs]
+        self.specs = [spec.strip() for spec in specs if spec.strip()]
+        self.lighting_std: float | None = None
+        self._basis: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.transforms: list[BatchTransform] = [self._build(spec) for spec in self.specs]
+
+    def _build(self, spec: str) -> BatchTransform:
+        name, _, arg = spec.partition(":")
+        if name == "autoaugment":
+            policy = arg or "imagenet"
+            if policy not in AUTOAUGMENT_POLICIES:
+                raise UnknownNameError("AutoAugment policy", policy, AUTOAUGMENT_POLICIES)
+            return partial(apply_policy, policy=POLICIES["autoaugment"](policy))
+        if name == "lighting":
+            self.lighting_std = _parse_value(name, _Spec(lambda s: s, 0.1), arg)
+            return self._lighting
+        if name not in _SPECS:
+            raise UnknownNameError("augmentation", name, AUGMENTATIONS)
+        spec_info = _SPECS[name]
+        return spec_info.build(_parse_value(name, spec_info, arg))
+
+    def fit(self, train_images: torch.Tensor) -> Augment:
+        """Learn what data-dependent transforms need (the PCA lighting basis)."""
+        if self.lighting_std is not None:
+            self._basis = photometric.lighting_basis(train_images)
+        return self
+
+    def _lighting(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if self._basis is None:
+            raise ConfigError(
+                "The 'lighting' augmentation needs the training set's colour statistics: "
+                "call Augment.fit(train_images) first."
+            )
+        return photometric.pca_lighting(images, generator, self._basis, self.lighting_std)
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         for transform in self.transforms:

@@ -34,6 +34,8 @@ class TrainConfig:
     val_fraction: float = 0.1
     normalization: str = "channel"
     augment: list[str] = field(default_factory=lambda: ["crop:2"])
+    mixup: float = 0.0  # Beta(α, α) of Mixup; 0 = off
+    cutmix: float = 0.0  # Beta(α, α) of CutMix; 0 = off
     epochs: int = 30
     batch_size: int = 32
     optimizer: str = "adam"
@@ -58,6 +60,8 @@ class TrainConfig:
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_choice("monitor", self.monitor, MONITORS)
         Augment(self.augment)  # validates the names and arguments
+        check_positive("mixup", self.mixup, allow_zero=True)
+        check_positive("cutmix", self.cutmix, allow_zero=True)
         check_positive("epochs", self.epochs)
         check_positive("batch_size", self.batch_size)
         check_positive("lr", self.lr)

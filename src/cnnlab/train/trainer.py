@@ -31,7 +31,8 @@ import cnnlab
 from cnnlab import runs
 from cnnlab.data import DataSplits, channel_stats, load_data, make_loader, mean_image
 from cnnlab.data.loader import epoch_generator
-from cnnlab.data.transforms import Augment
+from cnnlab.data.mixing import mix_batch
+from cnnlab.data.transforms import Augment, training_images
 from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from cnnlab.fileio import write_json, write_text
 from cnnlab.train.checkpoint import load_state, save_state, save_weights
@@ -114,6 +115,8 @@ class Trainer:
             warmup_epochs=config.warmup_epochs,
         )
         self.augment = Augment(config.augment)
+        if self.augment.lighting_std is not None:
+            self.augment.fit(training_images(self.data.train))
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
         self.epoch = 0
@@ -302,7 +305,12 @@ class Trainer:
         for step, (images, labels) in enumerate(bar):
             if self.augment:
                 images = self.augment(images, generator)
-            loss, logits = classification_loss(self.model(images), labels, self.criterion)
+            targets = labels
+            if cfg.mixup > 0 or cfg.cutmix > 0:
+                images, targets = mix_batch(
+                    images, labels, len(self.data.classes), generator, cfg.mixup, cfg.cutmix
+                )
+            loss, logits = classification_loss(self.model(images), targets, self.criterion)
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
                     f"The loss became {loss.item()} at epoch {self.epoch + 1}, step {step + 1}. "
