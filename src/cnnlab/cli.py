@@ -106,13 +106,24 @@ def _parse_key_value(text: str) -> tuple[str, Any]:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from cnnlab.train.evaluate import evaluate_run
+    from cnnlab.train.evaluate import evaluate_ensemble, evaluate_run
 
-    report = evaluate_run(
-        args.run, dataset=args.dataset, data_dir=args.data_dir, split=args.split, device=args.device
+    options = dict(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        split=args.split,
+        device=args.device,
+        tta=args.tta,
     )
+    if len(args.runs) == 1:
+        _print_report(evaluate_run(args.runs[0], **options))
+        print(f"metrics: {Path(args.runs[0]) / 'metrics.json'}")
+        return 0
+    report = evaluate_ensemble(args.runs, **options)
+    for member in report["members"]:
+        print(f"member {member['run']}: accuracy {member['accuracy']:.4f}")
+    print(f"ensemble of {len(args.runs)} runs (probabilities averaged):")
     _print_report(report)
-    print(f"metrics: {Path(args.run) / 'metrics.json'}")
     return 0
 
 
@@ -284,12 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(func=_train)
 
-    evaluate = sub.add_parser("evaluate", help="evaluate a run on a split")
-    evaluate.add_argument("run")
+    evaluate = sub.add_parser(
+        "evaluate", help="evaluate a run (several runs: their averaged ensemble) on a split"
+    )
+    evaluate.add_argument("runs", nargs="+", metavar="RUN")
     evaluate.add_argument("--dataset", help="evaluate on another data set (classes by name)")
     evaluate.add_argument("--data-dir")
     evaluate.add_argument("--split", default="test", choices=("train", "val", "test"))
     evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--tta", choices=("flip", "crops"), help="test-time augmentation")
     evaluate.set_defaults(func=_evaluate)
 
     predict = sub.add_parser("predict", help="top-k classes for image files")

@@ -227,3 +227,9 @@ def test_train_with_mixup_and_cutmix_records_their_options(capsys, tmp_path):
     assert code == 0
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["mixup"] == 0.2 and config["cutmix"] == 1.0
+
+
+def test_evaluate_several_runs_prints_the_ensemble(capsys, digits_run):
+    code, text, _ = run_cli(capsys, "evaluate", str(digits_run), str(digits_run), "--tta", "flip")
+    assert code == 0
+    assert text.count("member ") == 2 and "ensemble of 2 runs" in text

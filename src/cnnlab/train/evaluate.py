@@ -3,6 +3,9 @@
 ``evaluate_run`` is what ``cnnlab evaluate`` and the end of ``cnnlab train``
 call: it writes ``metrics.json``, the confusion-matrix figures, the gallery of
 the most confidently misclassified images, and rebuilds ``report.html``.
+``evaluate_ensemble`` averages the probabilities of several runs (model
+averaging, Krizhevsky et al. 2012, Sec. 6: five CNNs averaged cut the top-5
+error from 18.2 % to 16.4 %).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from cnnlab.report.figures import (
     plot_misclassified,
     save_figure,
 )
+from cnnlab.train.tta import tta_probabilities
 
 SPLITS = ("train", "val", "test")
 
@@ -76,13 +80,17 @@ def predict_dataset(
     input_shape: tuple[int, int, int],
     batch_size: int = 512,
     device: str | torch.device = "cpu",
+    tta: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Return (images, probabilities, labels) of ``model`` on every image of ``dataset``."""
+    """Return (images, probabilities, labels) of ``model`` on every image of ``dataset``.
+
+    ``tta`` averages the probabilities over test-time views (see :mod:`cnnlab.train.tta`).
+    """
     model.eval()
     images, probs, labels = [], [], []
     for x, y in make_loader(dataset, batch_size, shuffle=False, device=device):
         x = fit_to_input(x, input_shape)
-        probs.append(torch.softmax(model(x).float(), dim=1).cpu())
+        probs.append(tta_probabilities(model, x, tta).cpu())
         images.append((x * 255).round().to(torch.uint8).cpu())
         labels.append(y.cpu())
     return torch.cat(images), torch.cat(probs), torch.cat(labels)
@@ -95,30 +103,77 @@ def evaluate_run(
     data_dir: str | None = None,
     split: str = "test",
     device: str = "cpu",
+    tta: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate the best weights of ``run_dir`` on ``split``; write metrics, figures, report."""
+    """Evaluate the best weights of ``run_dir`` on ``split``; write metrics, figures, report.
+
+    With ``tta`` the results are stored under ``"<split>+tta-<mode>"`` in metrics.json.
+    """
+    run = runs.load_run(run_dir)
+    name = dataset or run.config.dataset
+    images, probs, labels = _predict_split(run, dataset, data_dir, split, device, tta)
+    report = classification_report(labels, probs.argmax(1), scores=probs, class_names=run.classes)
+    report.update({"dataset": name, "split": split, "num_images": len(labels), "tta": tta})
+    key = split if name == run.config.dataset else f"{name}/{split}"
+    _write_metrics(run.path, key + (f"+tta-{tta}" if tta else ""), report)
+    _write_figures(run.path, report, images, probs, labels, run.classes)
+    build_report(run.path)
+    return report
+
+
+def evaluate_ensemble(
+    run_dirs: list[str | os.PathLike],
+    *,
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    split: str = "test",
+    device: str = "cpu",
+    tta: str | None = None,
+) -> dict[str, Any]:
+    """Average the class probabilities of several runs on ``split``; writes nothing.
+
+    The runs must know the same classes; the data set (by default the first
+    run's) is resized to each model's input.  The report adds each member's
+    own accuracy under ``"members"`` (a list of ``{"run", "accuracy"}``).
+    """
+    members = [runs.load_run(path) for path in run_dirs]
+    classes = members[0].classes
+    for run in members[1:]:
+        if run.classes != classes:
+            raise DataError(
+                f"{run.path} predicts {run.classes} but {members[0].path} predicts {classes}; "
+                "an ensemble needs runs trained on the same classes in the same order."
+            )
+    total, accuracies = None, []
+    for run in members:
+        source = dataset or members[0].config.dataset
+        directory = data_dir or (None if dataset else members[0].config.data_dir)
+        _, probs, labels = _predict_split(run, source, directory, split, device, tta)
+        accuracy = float((probs.argmax(1) == labels).float().mean())
+        accuracies.append({"run": str(run.path), "accuracy": accuracy})
+        total = probs if total is None else total + probs
+    probs = total / len(members)
+    report = classification_report(labels, probs.argmax(1), scores=probs, class_names=classes)
+    report.update({"split": split, "num_images": len(labels), "tta": tta, "members": accuracies})
+    return report
+
+
+def _predict_split(run, dataset, data_dir, split, device, tta):
+    """(images, probabilities, labels in the model's class indices) of ``run`` on ``split``."""
     if split not in SPLITS:
         raise DataError(f"Unknown split {split!r}; choose one of {', '.join(SPLITS)}.")
-    run = runs.load_run(run_dir)
     config = run.config
-    name = dataset or config.dataset
     data = load_data(
-        name,
+        dataset or config.dataset,
         data_dir if dataset else (data_dir or config.data_dir),
         val_fraction=config.val_fraction,
         seed=config.seed,
     )
     mapping = class_index_map(run.classes, data.classes)
     images, probs, labels = predict_dataset(
-        run.model.to(device), getattr(data, split), run.input_shape, device=device
+        run.model.to(device), getattr(data, split), run.input_shape, device=device, tta=tta
     )
-    labels = mapping[labels]
-    report = classification_report(labels, probs.argmax(1), scores=probs, class_names=run.classes)
-    report.update({"dataset": name, "split": split, "num_images": len(labels)})
-    _write_metrics(run.path, f"{split}" if name == config.dataset else f"{name}/{split}", report)
-    _write_figures(run.path, report, images, probs, labels, run.classes)
-    build_report(run.path)
-    return report
+    return images, probs, mapping[labels]
 
 
 def _write_metrics(run_dir: Path, key: str, report: dict[str, Any]) -> None:

@@ -1,0 +1,62 @@
+"""Test-time augmentation and ensembles (cnnlab.train.tta, evaluate_ensemble)."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from torch import nn
+
+from cnnlab.errors import DataError, UnknownNameError
+from cnnlab.train.evaluate import evaluate_ensemble, evaluate_run
+from cnnlab.train.tta import tta_probabilities, tta_views
+
+
+def test_flip_views_are_the_image_and_its_mirror():
+    images = torch.rand(2, 1, 8, 8)
+    original, mirror = tta_views(images, "flip")
+    assert torch.equal(original, images) and torch.equal(mirror, images.flip(-1))
+
+
+def test_crops_are_alexnets_ten_views_with_the_centre_unchanged():
+    images = torch.rand(2, 3, 16, 16)
+    views = tta_views(images, "crops")
+    assert len(views) == 10 and all(v.shape == images.shape for v in views)
+    assert torch.equal(views[4], images) and torch.equal(views[9], images.flip(-1))
+
+
+def test_tta_averages_the_probabilities_of_the_views():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    images = torch.rand(4, 1, 4, 4)
+    expected = (model(images).softmax(1) + model(images.flip(-1)).softmax(1)) / 2
+    torch.testing.assert_close(tta_probabilities(model, images, "flip"), expected)
+    torch.testing.assert_close(tta_probabilities(model, images, None), model(images).softmax(1))
+
+
+def test_unknown_tta_mode_lists_the_valid_ones():
+    with pytest.raises(UnknownNameError, match="crops"):
+        tta_views(torch.rand(1, 1, 4, 4), "rotate")
+
+
+def test_an_ensemble_of_one_run_twice_equals_the_run(digits_run):
+    single = evaluate_run(digits_run)
+    ensemble = evaluate_ensemble([digits_run, digits_run])
+    assert ensemble["accuracy"] == pytest.approx(single["accuracy"])
+    accuracies = [member["accuracy"] for member in ensemble["members"]]
+    assert accuracies == pytest.approx([single["accuracy"]] * 2)
+
+
+def test_tta_results_are_stored_under_their_own_key(digits_run):
+    evaluate_run(digits_run, tta="flip")
+    assert "test+tta-flip" in json.loads((digits_run / "metrics.json").read_text())
+
+
+def test_an_ensemble_of_runs_with_other_classes_is_refused(digits_run, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(digits_run, other)
+    (other / "meta.json").write_text(
+        (digits_run / "meta.json").read_text().replace('"0"', '"zero"', 1)
+    )
+    with pytest.raises(DataError, match="same classes"):
+        evaluate_ensemble([digits_run, other])
