@@ -83,6 +83,12 @@ def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "device",
         "mixup",
         "cutmix",
+        "l1",
+        "max_norm",
+        "ema",
+        "accumulate",
+        "precision",
+        "init",
     ]
     overrides = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.nesterov:
@@ -91,6 +97,8 @@ def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["channels_last"] = False
     if args.download:
         overrides["download"] = True
+    if args.compile:
+        overrides["compile"] = True
     if args.augment is not None:
         overrides["augment"] = [spec for spec in args.augment.split(",") if spec]
     if args.model_arg:
@@ -279,6 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--normalization", help="channel (mean/std), image (mean image), none")
     train.add_argument(
         "--augment", metavar="LIST", help="batched augmentations, e.g. flip,crop:4 ('' for none)"
+    )
+    train.add_argument("--l1", type=float, help="L1 penalty on conv/linear weights")
+    train.add_argument("--max-norm", type=float, help="max-norm constraint per unit")
+    train.add_argument("--ema", type=float, metavar="DECAY", help="average weights, e.g. 0.999")
+    train.add_argument("--accumulate", type=int, metavar="N", help="batches per optimizer step")
+    train.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
+    train.add_argument("--compile", action="store_true", help="torch.compile the model")
+    train.add_argument(
+        "--init",
+        help="normal, xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal, "
+        "orthogonal, lsuv",
     )
     train.add_argument("--mixup", type=float, metavar="ALPHA", help="Mixup with Beta(α, α)")
     train.add_argument("--cutmix", type=float, metavar="ALPHA", help="CutMix with Beta(α, α)")

@@ -17,10 +17,12 @@ import yaml
 
 from cnnlab.data.transforms import Augment
 from cnnlab.errors import ConfigError, check_choice, check_positive
+from cnnlab.train.init import INITS
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 
 NORMALIZATIONS = ("channel", "image", "none")
 MONITORS = ("val_acc", "val_loss")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -47,6 +49,13 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.1
     grad_clip: float | None = None
+    l1: float = 0.0  # L1 penalty on conv/linear weights
+    max_norm: float | None = None  # max-norm constraint on each unit's weights
+    ema: float | None = None  # decay of the exponential moving average of the weights
+    accumulate: int = 1  # batches per optimizer step (gradient accumulation)
+    precision: str = "fp32"  # fp32, bf16 (autocast) or fp16 (autocast + gradient scaler, GPU)
+    compile: bool = False  # torch.compile the model for training
+    init: str | None = None  # re-initialise the weights (see cnnlab.train.init.INITS)
     early_stopping: int | None = None
     monitor: str = "val_acc"
     seed: int = 0
@@ -60,6 +69,15 @@ class TrainConfig:
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_choice("monitor", self.monitor, MONITORS)
         Augment(self.augment)  # validates the names and arguments
+        check_choice("precision", self.precision, PRECISIONS)
+        if self.init is not None:
+            check_choice("initialization", self.init, INITS)
+        check_positive("l1", self.l1, allow_zero=True)
+        check_positive("accumulate", self.accumulate)
+        if self.max_norm is not None:
+            check_positive("max_norm", self.max_norm)
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            raise ConfigError(f"ema is a decay in (0, 1) such as 0.999, got {self.ema}.")
         check_positive("mixup", self.mixup, allow_zero=True)
         check_positive("cutmix", self.cutmix, allow_zero=True)
         check_positive("epochs", self.epochs)

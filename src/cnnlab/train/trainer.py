@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 import cnnlab
@@ -37,8 +38,10 @@ from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from cnnlab.fileio import write_json, write_text
 from cnnlab.train.checkpoint import load_state, save_state, save_weights
 from cnnlab.train.config import TrainConfig
+from cnnlab.train.init import initialize
 from cnnlab.train.losses import classification_loss
 from cnnlab.train.optim import build_optimizer, build_scheduler
+from cnnlab.train.regularize import apply_max_norm, l1_penalty
 
 
 class Callback(Protocol):
@@ -94,11 +97,28 @@ class Trainer:
         self.model = runs.build_classifier(
             config.model, config.model_kwargs, self.data.classes, self.data.input_shape, mean, std
         ).to(self.device)
+        if config.init is not None:
+            initialize(self.model, config.init, data=self._init_batch())
         if config.channels_last:
             # NHWC lets oneDNN pick faster convolution kernels: 1.5-1.65x training
             # throughput for LeNet-5 on 2 CPU cores (benchmarks/RESULTS.md).
             self.model.to(memory_format=torch.channels_last)
-        self.steps_per_epoch = math.ceil(len(self.data.train) / config.batch_size)
+        self.forward_model = torch.compile(self.model) if config.compile else self.model
+        if config.precision == "fp16" and self.device.type != "cuda":
+            raise ConfigError(
+                "precision fp16 needs a CUDA device (its gradient scaler guards against "
+                "underflow there); on the CPU use --precision bf16."
+            )
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
+        self.ema = (
+            AveragedModel(
+                self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True
+            )
+            if config.ema is not None
+            else None
+        )
+        batches = math.ceil(len(self.data.train) / config.batch_size)
+        self.steps_per_epoch = math.ceil(batches / config.accumulate)
         self.optimizer = build_optimizer(
             config.optimizer,
             self.model.parameters(),
@@ -124,6 +144,12 @@ class Trainer:
         self.bad_epochs = 0
         self.history: list[dict[str, Any]] = []
         self.stop_requested = False
+
+    def _init_batch(self) -> torch.Tensor:
+        """Up to 256 training images in [0, 1], for data-dependent initialization (LSUV)."""
+        loader = make_loader(self.data.train, 256, shuffle=True, seed=self.config.seed)
+        images, _ = next(iter(loader))
+        return images.to(self.device)
 
     # ----------------------------------------------------------------- resume
     @classmethod
@@ -160,6 +186,8 @@ class Trainer:
             else:
                 self.scheduler.last_epoch = state["scheduler"]["last_epoch"]
             torch.set_rng_state(state["rng"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state["ema"])
         except (KeyError, RuntimeError, ValueError) as exc:
             raise CheckpointError(
                 f"{self.run_dir / runs.LAST} does not match this run's configuration ({exc})."
@@ -182,6 +210,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": scheduler_state,
                 "rng": torch.get_rng_state(),
+                **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
                 "trainer": {
                     "epoch": self.epoch,
                     "best_epoch": self.best_epoch,
@@ -192,7 +221,7 @@ class Trainer:
         )
 
     def _save_best(self, row: dict[str, Any]) -> None:
-        sha = save_weights(self.run_dir / runs.BEST, self.model)
+        sha = save_weights(self.run_dir / runs.BEST, self.eval_model)
         write_json(
             self.run_dir / runs.META,
             {
@@ -302,6 +331,7 @@ class Trainer:
             disable=True if self.quiet else None,
             dynamic_ncols=True,
         )
+        last_step = len(loader) - 1
         for step, (images, labels) in enumerate(bar):
             if self.augment:
                 images = self.augment(images, generator)
@@ -310,20 +340,21 @@ class Trainer:
                 images, targets = mix_batch(
                     images, labels, len(self.data.classes), generator, cfg.mixup, cfg.cutmix
                 )
-            loss, logits = classification_loss(self.model(images), targets, self.criterion)
+            with self._autocast():
+                loss, logits = classification_loss(
+                    self.forward_model(images), targets, self.criterion
+                )
+            if cfg.l1 > 0:
+                loss = loss + cfg.l1 * l1_penalty(self.model)
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
                     f"The loss became {loss.item()} at epoch {self.epoch + 1}, step {step + 1}. "
                     f"The last good checkpoint is kept in {self.run_dir / runs.LAST}. Lower the "
                     "learning rate (--lr), add --grad-clip, or check the data."
                 )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.optimizer.step()
-            if per_step:
-                self.scheduler.step()
+            self.scaler.scale(loss / cfg.accumulate).backward()
+            if (step + 1) % cfg.accumulate == 0 or step == last_step:
+                self._optimizer_step(per_step)
             loss_sum += loss.detach() * len(labels)
             correct += (logits.argmax(1) == labels).sum()
             seen += len(labels)
@@ -334,13 +365,40 @@ class Trainer:
         bar.close()
         return loss_sum.item() / seen, correct.item() / seen
 
+    def _optimizer_step(self, per_step: bool) -> None:
+        """One update from the accumulated gradients, then the constraints and averages."""
+        cfg = self.config
+        if cfg.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if cfg.max_norm is not None:
+            apply_max_norm(self.model, cfg.max_norm)
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        if per_step:
+            self.scheduler.step()
+
+    def _autocast(self):
+        """bf16/fp16 autocast for ``precision`` other than fp32 (Micikevicius et al. 2018)."""
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.config.precision)
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The model that is validated and saved: the weight average with ``ema``."""
+        return self.ema.module if self.ema is not None else self.model
+
     @torch.inference_mode()
     def evaluate_split(self, dataset) -> tuple[float, float]:
-        """Mean loss and accuracy of the current model on ``dataset``."""
-        self.model.eval()
+        """Mean loss and accuracy of the current (or averaged) model on ``dataset``."""
+        model = self.eval_model
+        model.eval()
         loss_sum, correct, seen = 0.0, 0, 0
         for images, labels in make_loader(dataset, 512, shuffle=False, device=self.device):
-            logits = self.model(images)
+            logits = model(images)
             loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
             correct += (logits.argmax(1) == labels).sum().item()
             seen += len(labels)

@@ -1,0 +1,115 @@
+"""Trainer options: EMA, gradient accumulation, precision, penalties, initialization."""
+
+import pytest
+import torch
+
+from cnnlab import TrainConfig, Trainer
+from cnnlab.data import load_data
+from cnnlab.data.datasets import DataSplits
+from cnnlab.errors import ConfigError
+from cnnlab.train.checkpoint import load_weights
+
+
+def _splits(train_size=256):
+    data = load_data("digits", seed=0)
+    return DataSplits(
+        data.name, data.train.subset(torch.arange(train_size)), data.val, data.test, data.classes
+    )
+
+
+def _config(**kwargs):
+    base = dict(
+        model="simple_cnn",
+        model_kwargs={"channels": [4, 8], "bn": False},
+        epochs=1,
+        augment=[],
+        label_smoothing=0.0,
+        optimizer="sgd",
+        momentum=0.0,
+        scheduler="constant",
+        lr=0.05,
+        seed=3,
+    )
+    return TrainConfig(**{**base, **kwargs})
+
+
+def _fit(tmp_path, name, data=None, **kwargs):
+    trainer = Trainer(_config(**kwargs), tmp_path / name, quiet=True, data=data or _splits())
+    trainer.fit()
+    return trainer
+
+
+def test_accumulating_two_half_batches_equals_one_full_batch(tmp_path):
+    data = _splits()
+    full = _fit(tmp_path, "full", data, batch_size=64)
+    halves = _fit(tmp_path, "halves", data, batch_size=32, accumulate=2)
+    for a, b in zip(full.model.parameters(), halves.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_ema_weights_are_validated_and_saved(tmp_path):
+    trainer = _fit(tmp_path, "ema", ema=0.9, batch_size=32)
+    saved = load_weights(tmp_path / "ema" / "model.safetensors")
+    for name, tensor in trainer.ema.module.state_dict().items():
+        torch.testing.assert_close(saved[name], tensor)
+    raw = trainer.model.state_dict()
+    assert any(not torch.equal(raw[k], v) for k, v in saved.items())
+
+
+def test_ema_run_resumes_to_the_same_weights(tmp_path):
+    straight = Trainer(_config(ema=0.9, epochs=2), tmp_path / "a", quiet=True, data=_splits())
+    straight.fit()
+    first = Trainer(_config(ema=0.9, epochs=1), tmp_path / "b", quiet=True, data=_splits())
+    first.fit()
+    resumed = Trainer.resume(tmp_path / "b", epochs=2, quiet=True, data=_splits())
+    resumed.fit()
+    for a, b in zip(straight.ema.module.parameters(), resumed.ema.module.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_bf16_autocast_trains_on_the_cpu_like_fp32(tmp_path):
+    dtypes = []
+    trainer = Trainer(_config(precision="bf16"), tmp_path / "bf16", quiet=True, data=_splits())
+    conv = trainer.model.net.features.conv1.conv
+    conv.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    trainer.fit()
+    fp32 = _fit(tmp_path, "fp32")
+    assert dtypes[0] == torch.bfloat16
+    assert trainer.history[0]["train_loss"] == pytest.approx(
+        fp32.history[0]["train_loss"], rel=0.05
+    )
+
+
+def test_fp16_on_the_cpu_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="bf16"):
+        Trainer(_config(precision="fp16"), tmp_path / "x", quiet=True, data=_splits())
+
+
+def test_l1_penalty_shrinks_the_weights(tmp_path):
+    plain = _fit(tmp_path, "plain")
+    sparse = _fit(tmp_path, "l1", l1=0.05)
+    total = lambda t: sum(p.abs().sum() for n, p in t.model.named_parameters() if "weight" in n)  # noqa: E731
+    assert total(sparse) < 0.9 * total(plain)
+
+
+def test_max_norm_holds_after_training(tmp_path):
+    trainer = _fit(tmp_path, "maxnorm", max_norm=0.5, lr=0.5)
+    weight = trainer.model.net.head.fc.weight
+    assert weight.norm(dim=1).max() <= 0.5 + 1e-5
+
+
+def test_init_option_reinitialises_before_training(tmp_path):
+    trainer = Trainer(_config(init="lsuv"), tmp_path / "lsuv", quiet=True, data=_splits())
+    conv = trainer.model.net.features.conv1.conv
+    images = trainer._init_batch()
+    out = conv(trainer.model.normalize(images))
+    assert out.var().item() == pytest.approx(1.0, abs=0.15)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("accumulate", 0), ("ema", 1.0), ("precision", "fp8"), ("init", "zeros"), ("l1", -1.0)],
+)
+def test_bad_option_values_are_refused(field, value):
+    with pytest.raises(ConfigError):
+        _config(**{field: value})
