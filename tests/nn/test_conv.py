@@ -109,3 +109,11 @@ def test_conv_transpose_output_size_follows_the_formula():
 def test_conv_transpose_rejects_output_padding_not_below_stride():
     with pytest.raises(GeometryError, match="output_padding"):
         conv_transpose2d(4, 2, 3, stride=2, output_padding=2)
+
+
+def test_partial_conv_builds_on_the_meta_device():
+    from cnnlab.nn.conv import PartialConv2d
+
+    with torch.device("meta"):
+        layer = PartialConv2d([[True, False], [True, True]], kernel=3)
+    assert layer.weight.is_meta and layer.weight.shape == (3, 3, 3)

@@ -3,7 +3,16 @@
 Importing this package registers every family's builders.
 """
 
-from cnnlab.models import lenet, simple  # noqa: F401  (registers the builders)
+from cnnlab.models import (  # noqa: F401  (registers the builders)
+    alexnet,
+    highway,
+    lenet,
+    nin,
+    resnet,
+    resnet_cifar,
+    simple,
+    vgg,
+)
 from cnnlab.models.features import feature_extractor
 from cnnlab.models.registry import (
     Reference,

@@ -1,6 +1,7 @@
-"""LeNet-5: LeCun, Bottou, Bengio & Haffner (1998), "Gradient-based learning applied
-to document recognition", Proc. IEEE 86(11), Fig. 2 (architecture) and Table I
-(C3 connections).
+"""LeNet-1, LeNet-4 and LeNet-5: LeCun, Bottou, Bengio & Haffner (1998),
+"Gradient-based learning applied to document recognition", Proc. IEEE 86(11),
+Fig. 2 (architecture), Table I (C3 connections) and Sec. III.C.7 (LeNet-1,
+LeNet-4).
 
 Layers of the faithful :func:`lenet5` (input 1x32x32)::
 
@@ -28,6 +29,39 @@ uniform ±2.4/F_i (Appendix C).
 
 The paper pads 28x28 MNIST digits into a 32x32 field; ``input_size=28`` does
 the same with C1's padding, (32 − 28)/2 = 2, so that C5 is still 1x1.
+With ``output='rbf'`` the trainable parameters are exactly the paper's 60,000
+(Sec. II.B; 340,908 connections).
+
+:func:`lenet1` is the network of LeCun et al. (1990), "Handwritten digit
+recognition with a back-propagation network", NIPS 2 (16x16 digits centred
+in a 28x28 field, ``input_size=16``), called LeNet-1 in the 1998 paper::
+
+    layer  kind                     output      parameters
+    C1     conv 4@5x5               4x24x24     4·(25+1)        =    104
+    S2     trainable subsampling    4x12x12     4·2             =      8
+    C3     partial conv 12@5x5      12x8x8      20·25 + 12      =    512
+    S4     trainable subsampling    12x4x4      12·2            =     24
+    output full connection          10          10·(192+1)      =  1 930
+                                                         total     2 578
+
+The 1990 paper gives 2,578 independent parameters and 98,442 connections
+(1998: "about 2600" and "about 100,000 multiply/add steps") but no C3
+table.  Both totals hold exactly when 4 of the 12 C3 maps see one S2 map and 8
+see two: C3's connections are 8·8·(4·26 + 8·51) = 32,768 and the whole net's
+59,904 + 2,880 + 32,768 + 960 + 1,930 = 98,442.  Which pairs is not
+published; :data:`LENET1_C3_TABLE` lets map j < 4 see S2 map j, and the pairs
+{j, j+1} and {j, j+2} (mod 4) feed the other eight, so that every S2 map
+feeds five C3 maps.
+
+:func:`lenet4` follows the 1998 description (Sec. III.C.7): "4 first-level
+feature maps, followed by 8 subsampling maps connected in pairs to each
+first-layer feature map, then 16 feature maps, followed by 16 subsampling
+maps, followed by a fully connected layer with 120 units, followed by the
+output layer (10 units)", on LeNet-5's 32x32 field with full C3 connectivity.
+The paper's "about 17,000 free parameters" and "about 260,000 connections"
+cannot be reproduced from that description — its 120-unit layer alone, fully
+connected to 16 5x5 maps, has 48,120 weights — so this builder has 52,698
+parameters and no published figure to be checked against.
 
 :func:`lenet5_modern` keeps the shape conv5-pool-conv5-pool-fc-fc-fc but uses
 what came later: ReLU, max pooling, full C3 connectivity, batch norm
@@ -41,13 +75,14 @@ reaches 88.7 % after 10 epochs (86.1 % with ``output='rbf'``).
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from cnnlab.errors import GeometryError, check_choice
 from cnnlab.models.base import Classifier
-from cnnlab.models.registry import register_model
+from cnnlab.models.registry import Reference, register_model
 from cnnlab.nn.act import ScaledTanh
 from cnnlab.nn.conv import ConvNormAct, PartialConv2d, conv2d
 from cnnlab.nn.geometry import conv_output_size, pool_output_size
@@ -66,6 +101,37 @@ C3_TABLE = (
 OUTPUTS = ("linear", "rbf")
 
 
+# LeNet-1's C3 (rows: S2 maps, columns: C3 maps): one S2 map for C3 maps 0-3,
+# the pairs {j, j+1} and {j, j+2} (mod 4) for maps 4-7 and 8-11 (see module docs).
+LENET1_C3_TABLE = (
+    "X...X..XX.X.",
+    ".X..XX...X.X",
+    "..X..XX.X.X.",
+    "...X..XX.X.X",
+)
+
+
+@dataclass(frozen=True)
+class EarlyLeNet:
+    """LeNet-1 and LeNet-4 as data: C1-S2-C3-S4 with scaled tanh, then fully connected layers.
+
+    ``c3`` is a connection table like :data:`C3_TABLE` or a map count (full
+    connectivity); ``s2_copies`` subsampling maps per C1 map; ``hidden`` the
+    widths of the fully connected layers before the output; ``field`` the side
+    of the input field (smaller inputs are centred in it by C1's padding).
+    """
+
+    c1: int
+    c3: tuple[str, ...] | int
+    hidden: tuple[int, ...] = ()
+    s2_copies: int = 1
+    field: int = 32
+
+
+LENET1 = EarlyLeNet(c1=4, c3=LENET1_C3_TABLE, field=28)
+LENET4 = EarlyLeNet(c1=4, c3=16, hidden=(120,), s2_copies=2, field=32)
+
+
 class RBFOutput(nn.Module):
     """Euclidean RBF units y_i = Σ_j (x_j − w_ij)² with fixed ±1 centres; returns −y.
 
@@ -77,7 +143,8 @@ class RBFOutput(nn.Module):
     def __init__(self, in_features: int, num_classes: int, seed: int = 0):
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
-        code = torch.randint(0, 2, (num_classes, in_features), generator=generator) * 2 - 1
+        shape = (num_classes, in_features)
+        code = torch.randint(0, 2, shape, generator=generator, device="cpu") * 2 - 1
         self.register_buffer("centers", code.float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,7 +161,7 @@ class LeNet5(Classifier):
         self, num_classes: int = 10, in_chans: int = 1, input_size: int = 32, output: str = "linear"
     ):
         check_choice("LeNet-5 output", output, OUTPUTS)
-        padding = _lenet5_padding(input_size)
+        padding = _field_padding("LeNet-5", 32, input_size)
         table = [[cell == "X" for cell in row] for row in C3_TABLE]
         features = nn.Sequential(
             OrderedDict(
@@ -121,6 +188,65 @@ class LeNet5(Classifier):
             )
         )
         super().__init__(features, head, (in_chans, input_size, input_size))
+
+
+class FanOutSubsample2d(Subsample2d):
+    """Trainable subsampling with ``copies`` output maps per input map, each with its own
+    coefficient and bias: LeNet-4's S2, 8 maps "connected in pairs" to 4 C1 maps."""
+
+    def __init__(self, channels: int, copies: int, kernel: int = 2):
+        super().__init__(channels * copies, kernel)
+        self.copies = copies
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.repeat_interleave(self.copies, dim=1))
+
+
+class LeNet(Classifier):
+    """LeNet-1 or LeNet-4 from an :class:`EarlyLeNet` row (C1, S2, C3, S4, dense layers)."""
+
+    def __init__(
+        self,
+        spec: EarlyLeNet,
+        num_classes: int = 10,
+        in_chans: int = 1,
+        input_size: int | None = None,
+        name: str = "LeNet",
+    ):
+        size = spec.field if input_size is None else input_size
+        padding = _field_padding(name, spec.field, size)
+        s2_maps = spec.c1 * spec.s2_copies
+        if isinstance(spec.c3, int):
+            c3, c3_maps = conv2d(s2_maps, spec.c3, 5), spec.c3
+        else:
+            c3 = PartialConv2d([[cell == "X" for cell in row] for row in spec.c3], 5)
+            c3_maps = c3.out_channels
+        s2 = (
+            Subsample2d(s2_maps)
+            if spec.s2_copies == 1
+            else FanOutSubsample2d(spec.c1, spec.s2_copies)
+        )
+        features = nn.Sequential(
+            OrderedDict(
+                c1=conv2d(in_chans, spec.c1, 5, padding=padding),
+                act1=ScaledTanh(),
+                s2=s2,
+                act2=ScaledTanh(),
+                c3=c3,
+                act3=ScaledTanh(),
+                s4=Subsample2d(c3_maps),
+                act4=ScaledTanh(),
+            )
+        )
+        side = ((spec.field - 4) // 2 - 4) // 2
+        head: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
+        width_in = c3_maps * side * side
+        for number, width in enumerate(spec.hidden, start=5):
+            head[f"f{number}"] = nn.Linear(width_in, width)
+            head[f"act{number}"] = ScaledTanh()
+            width_in = width
+        head["output"] = nn.Linear(width_in, num_classes)
+        super().__init__(features, nn.Sequential(head), (in_chans, size, size))
 
 
 class LeNet5Modern(Classifier):
@@ -156,18 +282,59 @@ class LeNet5Modern(Classifier):
         super().__init__(features, nn.Sequential(layers), (in_chans, input_size, input_size))
 
 
-def _lenet5_padding(input_size: int) -> int:
-    """C1 padding (32 − input_size)/2: the paper's 32x32 field, so that C5 is 1x1."""
-    if input_size > 32 or (32 - input_size) % 2:
+def _field_padding(model: str, field: int, input_size: int) -> int:
+    """C1 padding (field − input_size)/2 that centres the input in the paper's field."""
+    if input_size > field or (field - input_size) % 2:
         raise GeometryError(
-            f"LeNet-5 needs a 32x32 input field so that C5 is 1x1; input_size={input_size} "
-            f"cannot be padded to 32 symmetrically. Use input_size 32, 30, 28, ... or resize "
-            "the images (lenet5_modern and simple_cnn take other sizes)."
+            f"{model} needs a {field}x{field} input field (the geometry of the paper); "
+            f"input_size={input_size} cannot be padded to {field} symmetrically. Use "
+            f"input_size {field}, {field - 2}, {field - 4}, ... or resize the images "
+            "(lenet5_modern and simple_cnn take other sizes)."
         )
-    return (32 - input_size) // 2
+    return (field - input_size) // 2
 
 
-@register_model
+@register_model(
+    reference=Reference(
+        source="LeCun et al. 1990, 'Handwritten digit recognition with a back-propagation "
+        "network': 2,578 independent parameters; LeCun et al. 1998, Sec. III.C.7",
+        params=2578,
+        input_shape=(1, 28, 28),
+        num_classes=10,
+    ),
+    num_classes=10,
+    in_chans=1,
+)
+def lenet1(num_classes: int = 10, in_chans: int = 1, input_size: int = 28) -> LeNet:
+    """LeNet-1 (LeCun et al. 1990): 4 and 12 maps, partial C3, 2,578 params, 28x28 field.
+
+    ``input_size`` < 28 (even difference) is centred in the 28x28 field by C1's
+    padding; the paper's digits are 16x16 (``input_size=16``).
+    """
+    return LeNet(LENET1, num_classes, in_chans, input_size, "LeNet-1")
+
+
+@register_model(num_classes=10, in_chans=1)
+def lenet4(num_classes: int = 10, in_chans: int = 1, input_size: int = 32) -> LeNet:
+    """LeNet-4 (LeCun et al. 1998, Sec. III.C.7): 4 maps, 8 paired subsampling maps, 16, 120.
+
+    ``input_size`` < 32 (even difference) is centred in the 32x32 field by C1's
+    padding.  Its parameter count differs from the paper's (see module docs).
+    """
+    return LeNet(LENET4, num_classes, in_chans, input_size, "LeNet-4")
+
+
+@register_model(
+    reference=Reference(
+        source="LeCun et al. 1998, Sec. II.B: 60,000 trainable parameters (RBF output)",
+        params=60_000,
+        input_shape=(1, 32, 32),
+        num_classes=10,
+    ),
+    num_classes=10,
+    in_chans=1,
+    output="rbf",
+)
 def lenet5(
     num_classes: int = 10, in_chans: int = 1, input_size: int = 32, output: str = "linear"
 ) -> LeNet5:

@@ -160,21 +160,27 @@ class PartialConv2d(nn.Module):
 
     def __init__(self, table: Sequence[Sequence[bool]], kernel: int, bias: bool = True):
         super().__init__()
-        mask = torch.tensor(table, dtype=torch.bool).T.contiguous()
+        # The table, indices and initial values are computed on the CPU and then moved
+        # to the default device, so that the layer can also be built on the meta device.
+        mask = torch.tensor(table, dtype=torch.bool, device="cpu").T.contiguous()
         if mask.dim() != 2 or not mask.any(dim=1).all():
             raise ConfigError("A connection table needs every output map connected to an input.")
         self.out_channels, self.in_channels = mask.shape
         self.kernel_size, self.stride = kernel, 1
-        self.register_buffer("mask", mask)
-        self.register_buffer("index", mask.flatten().nonzero().flatten())
+        index = mask.flatten().nonzero().flatten()
         # PyTorch's default initialisation with each map's own fan-in.
         fan_in = mask.sum(dim=1) * kernel * kernel
         bound = (1 / fan_in.double().sqrt()).float()
-        out_of_conn = self.index // self.in_channels
-        self.weight = nn.Parameter(
-            (torch.rand(len(self.index), kernel, kernel) * 2 - 1) * bound[out_of_conn, None, None]
-        )
-        self.bias = nn.Parameter((torch.rand(self.out_channels) * 2 - 1) * bound) if bias else None
+        scale = bound[index // self.in_channels, None, None]
+        weight = (torch.rand(len(index), kernel, kernel, device="cpu") * 2 - 1) * scale
+        device = torch.empty(0).device
+        self.register_buffer("mask", mask.to(device))
+        self.register_buffer("index", index.to(device))
+        self.weight = nn.Parameter(weight.to(device))
+        self.bias = None
+        if bias:
+            bias_init = (torch.rand(self.out_channels, device="cpu") * 2 - 1) * bound
+            self.bias = nn.Parameter(bias_init.to(device))
 
     def full_weight(self) -> torch.Tensor:
         """The (out, in, k, k) kernel with zeros for the missing connections."""

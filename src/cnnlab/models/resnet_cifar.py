@@ -1,0 +1,150 @@
+"""Residual networks for CIFAR (32x32 inputs, 10 classes): the ResNets and plain networks
+of He et al. (2016a), the pre-activation ResNets of He et al. (2016b) and Wide ResNets.
+
+* ResNet-20/32/44/56/110/1202 and Plain-20/32/44/56/110: He, Zhang, Ren & Sun
+  (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+  Table 6.  6n + 2 layers: a 3x3 convolution with 16 filters, three stages of
+  n basic units with 16, 32 and 64 filters on 32x32, 16x16 and 8x8 maps,
+  global average pooling and a linear classifier.  Shortcuts are option A
+  (identity, zero-padded where the width doubles), so that a ResNet has
+  exactly the parameters of the plain network of its depth.  Table 6 gives
+  0.27M, 0.46M, 0.66M, 0.85M, 1.7M and 19.4M parameters.
+* Pre-activation ResNet-110/164/1001: He, Zhang, Ren & Sun (2016b), "Identity
+  mappings in deep residual networks", Sec. 4-5 and Table 4: BN-ReLU-conv
+  units; ResNet-164 and -1001 use bottleneck units (9n + 2 layers, n = 18 and
+  111) with 64, 128, 256 output channels (1.7M and 10.2M parameters in Table 4;
+  built here: 1.70M and 10.33M).
+* WRN-d-k: Zagoruyko & Komodakis (2016), "Wide residual networks", Table 1:
+  pre-activation basic units, (d − 4)/6 per stage, 16k, 32k, 64k filters,
+  1x1 projections where the width changes, optional dropout between the two
+  convolutions of a unit (``dropout=0.3`` in the paper's "-dropout" runs).
+  Table 4: WRN-40-4 8.9M, WRN-16-8 11.0M, WRN-28-10 36.5M parameters.
+
+The networks are :class:`~cnnlab.models.resnet.ResNet` rows with the CIFAR
+stem; every option of :mod:`cnnlab.models.resnet` applies
+(``create_model("resnet56", drop_path=0.5)`` is the stochastic-depth network
+of Huang et al. 2016).
+"""
+
+from __future__ import annotations
+
+from cnnlab.models.registry import Reference
+from cnnlab.models.resnet import ResNetConfig, Variant, register_variant
+from cnnlab.nn.residual import BlockOptions
+
+HE_A = "He et al. 2016a, 'Deep residual learning for image recognition'"
+HE_B = "He et al. 2016b, 'Identity mappings in deep residual networks'"
+WRN = "Zagoruyko & Komodakis 2016, 'Wide residual networks', Table 4"
+CIFAR10 = {"input_shape": (3, 32, 32), "num_classes": 10}
+WIDTHS = (16, 32, 64)
+
+# Table 6: depth -> (parameters, CIFAR-10 test error %).  The paper rounds to two
+# digits: ResNet-110's 1 727 962 parameters round to 1.7M but lie 1.6 % from it, so the
+# tests check it at the paper's precision instead of registering it for the 1 % check.
+TABLE6 = {
+    20: (0.27e6, 8.75),
+    32: (0.46e6, 7.51),
+    44: (0.66e6, 7.17),
+    56: (0.85e6, 6.97),
+    110: (1.7e6, 6.43),
+    1202: (19.4e6, 7.93),
+}
+ROUNDED_OFF = (110,)
+
+
+def cifar_resnet(depth: int, shortcut: str = "A") -> ResNetConfig:
+    """The 6n + 2-layer network of He et al. (2016a), Sec. 4.2."""
+    n = (depth - 2) // 6
+    return ResNetConfig(
+        "basic", (n, n, n), WIDTHS, 16, "cifar", options=BlockOptions(shortcut=shortcut)
+    )
+
+
+def preact_resnet(depth: int) -> ResNetConfig:
+    """Pre-activation ResNet: basic units for 6n + 2 layers, bottlenecks for 9n + 2 ≥ 164."""
+    if depth >= 164:
+        n = (depth - 2) // 9
+        return ResNetConfig("preact_bottleneck", (n, n, n), WIDTHS, 16, "cifar")
+    n = (depth - 2) // 6
+    return ResNetConfig("preact_basic", (n, n, n), WIDTHS, 16, "cifar")
+
+
+def wide_resnet(depth: int, k: int) -> ResNetConfig:
+    """WRN-depth-k (Zagoruyko & Komodakis 2016, Table 1)."""
+    n = (depth - 4) // 6
+    return ResNetConfig("preact_basic", (n, n, n), tuple(w * k for w in WIDTHS), 16, "cifar")
+
+
+VARIANTS = [
+    Variant(
+        f"resnet{depth}",
+        f"ResNet-{depth} for CIFAR (He et al. 2016): 3x{(depth - 2) // 6} basic units, "
+        f"16/32/64 filters, {params / 1e6:.3g}M params.",
+        cifar_resnet(depth),
+        reference=Reference(
+            f"{HE_A}, Table 6 (CIFAR-10 test error {error} %)",
+            params=None if depth in ROUNDED_OFF else int(params),
+            top1=100 - error,
+            **CIFAR10,
+        ),
+        num_classes=10,
+    )
+    for depth, (params, error) in TABLE6.items()
+]
+VARIANTS += [
+    Variant(
+        f"plain{depth}",
+        f"Plain-{depth} for CIFAR (He et al. 2016): ResNet-{depth} without shortcuts.",
+        cifar_resnet(depth, shortcut="none"),
+        reference=Reference(f"{HE_A}, Sec. 4.2 and Fig. 6 (left)", **CIFAR10),
+        num_classes=10,
+    )
+    for depth in (20, 32, 44, 56, 110)
+]
+VARIANTS += [
+    Variant(
+        "preact_resnet110",
+        "Pre-activation ResNet-110 for CIFAR (He et al. 2016b): BN-ReLU-conv basic units.",
+        preact_resnet(110),
+        reference=Reference(f"{HE_B}, Table 3 (CIFAR-10 test error 6.37 %)", top1=93.63, **CIFAR10),
+        num_classes=10,
+    ),
+    Variant(
+        "preact_resnet164",
+        "Pre-activation ResNet-164 for CIFAR (He et al. 2016b): bottleneck units, 1.7M params.",
+        preact_resnet(164),
+        reference=Reference(
+            f"{HE_B}, Table 4 (1.7M params, CIFAR-10 test error 5.46 %)",
+            params=1_700_000,
+            top1=94.54,
+            **CIFAR10,
+        ),
+        num_classes=10,
+    ),
+    Variant(
+        "preact_resnet1001",
+        "Pre-activation ResNet-1001 for CIFAR (He et al. 2016b): bottleneck units, 10.3M params.",
+        preact_resnet(1001),
+        reference=Reference(
+            f"{HE_B}, Table 4 (10.2M params, CIFAR-10 test error 4.92 %); the unit of Sec. 4 "
+            "and Appendix has 10.33M, 1.3 % more",
+            top1=95.08,
+            **CIFAR10,
+        ),
+        num_classes=10,
+    ),
+]
+VARIANTS += [
+    Variant(
+        f"wrn_{depth}_{k}",
+        f"Wide ResNet WRN-{depth}-{k} for CIFAR (Zagoruyko & Komodakis 2016): "
+        f"{params / 1e6:.1f}M params.",
+        wide_resnet(depth, k),
+        reference=Reference(f"{WRN} ({params / 1e6:.1f}M params)", params=params, **CIFAR10),
+        num_classes=10,
+    )
+    for depth, k, params in ((40, 4, 8_900_000), (16, 8, 11_000_000), (28, 10, 36_500_000))
+]
+
+for _variant in VARIANTS:
+    register_variant(_variant)
