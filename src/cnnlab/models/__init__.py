@@ -5,12 +5,15 @@ Importing this package registers every family's builders.
 
 from cnnlab.models import (  # noqa: F401  (registers the builders)
     alexnet,
+    densenet,
     highway,
     lenet,
     nin,
     resnet,
     resnet_cifar,
+    shufflenet,
     simple,
+    squeezenet,
     vgg,
 )
 from cnnlab.models.features import feature_extractor

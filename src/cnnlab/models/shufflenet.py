@@ -1,0 +1,254 @@
+"""ShuffleNet v1 and v2.
+
+* v1: Zhang, Zhou, Lin & Sun (2018), "ShuffleNet: an extremely efficient
+  convolutional neural network for mobile devices", CVPR, Table 1: conv1
+  24@3x3/2, max pool 3x3/2, stages 2-4 of 4, 8 and 4
+  :class:`~cnnlab.nn.shuffle.ShuffleUnit` (the first at stride 2), global
+  pooling and a linear classifier.  Stage 2 has 144, 200, 240, 272 or 384
+  output channels for g = 1, 2, 3, 4, 8 groups, doubled in each later stage;
+  the bottleneck is a quarter of a unit's output channels (Sec. 3.3).  The
+  complexities of Table 1 (143, 140, 137, 133, 137 MFLOPs at 224x224) count
+  multiply-adds.  "ShuffleNet s×" scales every channel count by s, conv1's
+  included (which is what gives Table 2's 38 MFLOPs at 0.5x); widths that do
+  not split into g groups are refused.
+* v2: Ma, Zhang, Zheng & Sun (2018), "ShuffleNet V2: practical guidelines for
+  efficient CNN architecture design", ECCV, Table 5: the same skeleton with
+  :class:`~cnnlab.nn.shuffle.ShuffleV2Block` units and a 1x1 conv5 before
+  global pooling; output channels per stage for 0.5x, 1x, 1.5x, 2x.
+
+A variant is a row of :data:`V1_TABLE1` (scaled by :data:`V1_SCALED`) or :data:`V2_TABLE5`.
+``stem='cifar'`` (automatic for inputs of at most 64 pixels) makes conv1
+stride 1 and drops the max pool, so a 32x32 image enters stage 2 at 32x32 and
+leaves stage 4 at 4x4.  Every layer keeps at least one pixel (all paddings are
+"same"), so any input size works.
+
+Names for v2 follow torchvision's ``conv1``, ``stage2``..``stage4``, ``conv5``
+under ``features``, each conv-BN(-ReLU) being a :class:`~cnnlab.nn.ConvNormAct`
+(:data:`TORCHVISION_KEYS` maps torchvision's numbered layers onto them), so
+:func:`~cnnlab.nn.fuse.fuse_conv_bn` folds every batch norm.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from torch import nn
+
+from cnnlab.errors import ConfigError, check_choice
+from cnnlab.models.base import Classifier, resolve_stem
+from cnnlab.models.registry import Reference, register_model
+from cnnlab.nn.conv import ConvNormAct
+from cnnlab.nn.pool import GlobalAvgPool2d
+from cnnlab.nn.shuffle import ShuffleUnit, ShuffleV2Block
+
+REPEATS = (4, 8, 4)  # units of stages 2-4, the first at stride 2 (both papers)
+STEM_WIDTH = 24
+
+# ShuffleNet v1 1x per number of groups g: stage-2 output channels and complexity
+# (multiply-adds at 224x224) of Table 1, top-1 error (%) of Table 2.
+V1_TABLE1 = {
+    1: (144, 143e6, 33.6),
+    2: (200, 140e6, 32.7),
+    3: (240, 137e6, 32.6),
+    4: (272, 133e6, 32.8),
+    8: (384, 137e6, 32.4),
+}
+# Other scales s, (g, s): complexity, top-1 error and the table they come from.  Table 2's
+# 0.5x rows for g = 2, 4, 8 are left out: halved widths do not split into g groups.
+V1_SCALED = {
+    (1, 0.5): (38e6, 45.1, "Table 2"),
+    (3, 0.5): (38e6, 43.2, "Table 2"),
+    (3, 2.0): (524e6, 26.3, "Table 5"),
+}
+
+# ShuffleNet v2, Table 5: (conv1, stage2, stage3, stage4, conv5) output channels,
+# FLOPs (multiply-adds) and parameters.
+V2_TABLE5 = {
+    "0_5": ((24, 48, 96, 192, 1024), 41e6, 1.4e6),
+    "1_0": ((24, 116, 232, 464, 1024), 146e6, 2.3e6),
+    "1_5": ((24, 176, 352, 704, 1024), 299e6, 3.5e6),
+    "2_0": ((24, 244, 488, 976, 2048), 591e6, 7.4e6),
+}
+
+
+@dataclass(frozen=True)
+class ShuffleNetConfig:
+    """``version`` 1 or 2; ``widths``: conv1, stage 2-4 and (v2) conv5 output channels;
+    ``groups``: g of the v1 units."""
+
+    version: int
+    widths: tuple[int, ...]
+    groups: int = 1
+
+
+def v1_config(groups: int, scale: float = 1.0) -> ShuffleNetConfig:
+    """ShuffleNet s× with g groups (Table 1): every channel count scaled by s.
+
+    Raises :class:`ConfigError` when a scaled width does not split into g
+    groups (g must divide the bottleneck and each unit's residual branch).
+    """
+    if groups not in V1_TABLE1:
+        raise ConfigError(f"ShuffleNet v1 has g in {sorted(V1_TABLE1)}, got g={groups}.")
+    if scale <= 0:
+        raise ConfigError(f"scale must be > 0, got {scale}.")
+    stage2 = V1_TABLE1[groups][0]
+    widths = tuple(int(w * scale) for w in (STEM_WIDTH, stage2, 2 * stage2, 4 * stage2))
+    # Grouped: every bottleneck and residual branch (only stage 2's first input, conv1's
+    # output, feeds an ungrouped 1x1 conv).
+    branches = [b for w_in, w in itertools.pairwise(widths) for b in (w // 4, w - w_in, w)]
+    if any(b % groups or b < 1 for b in branches):
+        raise ConfigError(
+            f"ShuffleNet {scale}x with g={groups} has stage widths {widths[1:]}, whose "
+            f"bottlenecks and residual branches do not split into {groups} groups; "
+            "choose another scale or number of groups."
+        )
+    return ShuffleNetConfig(1, widths, groups)
+
+
+def _torchvision_keys() -> tuple[tuple[str, str], ...]:
+    """torchvision's numbered ``nn.Sequential`` layers -> the ConvNormAct children here."""
+    branch_layers = {
+        "branch1": {0: "dw.conv", 1: "dw.bn", 2: "pw.conv", 3: "pw.bn"},
+        "branch2": {
+            0: "pw1.conv",
+            1: "pw1.bn",
+            3: "dw.conv",
+            4: "dw.bn",
+            5: "pw2.conv",
+            6: "pw2.bn",
+        },
+    }
+    rules = [
+        (rf"^(stage\d\.\d+)\.{branch}\.{index}\.", rf"features.\1.{branch}.{name}.")
+        for branch, layers in branch_layers.items()
+        for index, name in layers.items()
+    ]
+    rules += [
+        (r"^(conv[15])\.0\.", r"features.\1.conv."),
+        (r"^(conv[15])\.1\.", r"features.\1.bn."),
+        (r"^fc\.", "head.fc."),
+    ]
+    return tuple(rules)
+
+
+TORCHVISION_KEYS = _torchvision_keys()
+
+
+class ShuffleNet(Classifier):
+    """conv1, [max pool], stages 2-4 of shuffle units, [conv5]; head: global average pooling,
+    linear."""
+
+    def __init__(
+        self,
+        config: ShuffleNetConfig,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        stem: str = "imagenet",
+    ):
+        check_choice("stem", stem, ("imagenet", "cifar"))
+        width = config.widths[0]
+        features: OrderedDict[str, nn.Module] = OrderedDict()
+        if stem == "imagenet":
+            features["conv1"] = ConvNormAct(in_chans, width, 3, stride=2)
+            features["maxpool"] = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        else:
+            features["conv1"] = ConvNormAct(in_chans, width, 3)
+        for stage, (out, repeats) in enumerate(
+            zip(config.widths[1:4], REPEATS, strict=True), start=2
+        ):
+            units = [_unit(config, width, out, stage)]
+            units += [_unit(config, out, out, stage, stride=1) for _ in range(repeats - 1)]
+            features[f"stage{stage}"] = nn.Sequential(*units)
+            width = out
+        if config.version == 2:
+            features["conv5"] = ConvNormAct(width, config.widths[4], 1)
+            width = config.widths[4]
+        head = nn.Sequential(OrderedDict(gap=GlobalAvgPool2d(), fc=nn.Linear(width, num_classes)))
+        super().__init__(nn.Sequential(features), head)
+
+    torchvision_keys = TORCHVISION_KEYS
+
+
+def _unit(
+    config: ShuffleNetConfig, in_ch: int, out_ch: int, stage: int, stride: int = 2
+) -> nn.Module:
+    if config.version == 2:
+        return ShuffleV2Block(in_ch, out_ch, stride)
+    first = stage == 2 and stride == 2
+    return ShuffleUnit(in_ch, out_ch, stride, config.groups, out_ch // 4, group_first=not first)
+
+
+_OPTIONS = """
+
+    ``stem`` is ``'imagenet'`` (conv1 at stride 2, max pool), ``'cifar'`` (conv1 at
+    stride 1, no max pool) or ``None``: CIFAR for ``input_size`` <= 64.
+    """
+_SCALE_OPTION = """    ``scale`` multiplies every channel count ("ShuffleNet s×", Sec. 3.3).
+    """
+
+
+def _register_v1(groups: int, scale: float, macs: float, error: float, tables: str) -> None:
+    suffix = "" if scale == 1 else f"_x{str(scale).replace('.', '_')}"
+    name = f"shufflenet_v1_g{groups}{suffix}"
+    default_scale = scale
+
+    def builder(
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        stem: str | None = None,
+        scale: float = default_scale,
+        input_size: int | None = None,
+    ) -> ShuffleNet:
+        chosen = resolve_stem(stem, input_size)
+        return ShuffleNet(v1_config(groups, scale), num_classes, in_chans, chosen)
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = (
+        f"ShuffleNet v1 {scale:g}x, g={groups} (Zhang et al. 2018): pointwise group convs, "
+        f"channel shuffle, {macs / 1e6:g} MFLOPs." + _OPTIONS + _SCALE_OPTION
+    )
+    reference = Reference(
+        f"Zhang et al. 2018, {tables}: {macs / 1e6:g} MFLOPs (multiply-adds), "
+        f"top-1 error {error} %",
+        macs=macs,
+        top1=round(100 - error, 2),
+    )
+    register_model(builder, name=name, reference=reference, num_classes=1000, in_chans=3)
+
+
+def _register_v2(scale: str, widths: tuple[int, ...], macs: float, params: float) -> None:
+    name = f"shufflenet_v2_x{scale}"
+    config = ShuffleNetConfig(2, widths)
+
+    def builder(
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        stem: str | None = None,
+        input_size: int | None = None,
+    ) -> ShuffleNet:
+        return ShuffleNet(config, num_classes, in_chans, resolve_stem(stem, input_size))
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = (
+        f"ShuffleNet v2 {scale.replace('_', '.')}x (Ma et al. 2018): channel split and "
+        f"shuffle, {macs / 1e6:.0f} MFLOPs, {params / 1e6}M params." + _OPTIONS
+    )
+    # 1.4M (0.5x) is 2.4 % above the exact 1,366,792: a 0.1M-rounded figure, not registered.
+    reference = Reference(
+        f"Ma et al. 2018, Table 5: {macs / 1e6:.0f} MFLOPs (multiply-adds), {params / 1e6}M params",
+        params=round(params) if scale != "0_5" else None,
+        macs=macs,
+    )
+    register_model(
+        builder, name=name, torchvision=name, reference=reference, num_classes=1000, in_chans=3
+    )
+
+
+for _groups, (_, _macs, _error) in V1_TABLE1.items():
+    _register_v1(_groups, 1.0, _macs, _error, "Table 1 (complexity) and Table 2 (error)")
+for (_groups, _scale), (_macs, _error, _table) in V1_SCALED.items():
+    _register_v1(_groups, _scale, _macs, _error, _table)
+for _name, (_widths, _macs, _params) in V2_TABLE5.items():
+    _register_v2(_name, _widths, _macs, _params)
