@@ -20,7 +20,6 @@ EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
 
 def _train(args: argparse.Namespace) -> int:
     from cnnlab.train.config import TrainConfig
-    from cnnlab.train.evaluate import evaluate_run
     from cnnlab.train.trainer import Trainer
 
     overrides = _train_overrides(args)
@@ -37,6 +36,43 @@ def _train(args: argparse.Namespace) -> int:
     else:
         config = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
         trainer = Trainer(config.replace(**overrides), args.out, quiet=args.quiet)
+    return _fit_and_report(trainer)
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    """Start from a trained run: its model and weights, a new data set, frozen blocks."""
+    from cnnlab.runs import read_meta
+    from cnnlab.train.config import TrainConfig
+    from cnnlab.train.trainer import Trainer
+
+    meta = read_meta(args.run)
+    overrides = _train_overrides(args)
+    overrides.setdefault("model", meta["model"])
+    overrides.setdefault("model_kwargs", meta["model_kwargs"])
+    overrides.update(pretrained=args.run, freeze=args.freeze, lr_decay=args.lr_decay)
+    config = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
+    return _fit_and_report(Trainer(config.replace(**overrides), args.out, quiet=args.quiet))
+
+
+def _distill(args: argparse.Namespace) -> int:
+    """Train a student (--model) on the soft targets of a trained teacher run."""
+    from cnnlab.runs import read_meta
+    from cnnlab.train.config import TrainConfig
+    from cnnlab.train.trainer import Trainer
+
+    meta = read_meta(args.teacher)
+    overrides = _train_overrides(args)
+    overrides.setdefault("dataset", meta["dataset"])
+    overrides.update(
+        teacher=args.teacher, distill_temperature=args.temperature, distill_alpha=args.alpha
+    )
+    config = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
+    return _fit_and_report(Trainer(config.replace(**overrides), args.out, quiet=args.quiet))
+
+
+def _fit_and_report(trainer) -> int:
+    from cnnlab.train.evaluate import evaluate_run
+
     try:
         run_dir = trainer.fit()
     except KeyboardInterrupt:
@@ -89,6 +125,7 @@ def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "accumulate",
         "precision",
         "init",
+        "per_class",
     ]
     overrides = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.nesterov:
@@ -99,6 +136,8 @@ def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["download"] = True
     if args.compile:
         overrides["compile"] = True
+    if args.classes is not None:
+        overrides["classes"] = [name for name in args.classes.split(",") if name]
     if args.augment is not None:
         overrides["augment"] = [spec for spec in args.augment.split(",") if spec]
     if args.model_arg:
@@ -249,6 +288,69 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_training_flags(parser: argparse.ArgumentParser) -> None:
+    """The model, data and optimization flags of every command that trains."""
+    parser.add_argument("--model", help="model name (see `cnnlab models`; default lenet5)")
+    parser.add_argument(
+        "--model-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="model option, e.g. bn=true (repeatable)",
+    )
+    parser.add_argument("--dataset", help="data set name (see `cnnlab datasets`; default digits)")
+    parser.add_argument("--classes", metavar="LIST", help="train on these classes only (a,b,c)")
+    parser.add_argument(
+        "--per-class", type=int, metavar="N", help="labelled images per class (train + val)"
+    )
+    parser.add_argument("--data-dir", help="where the data set's files are")
+    parser.add_argument("--download", action="store_true", help="download missing data files")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, help="(peak) learning rate")
+    parser.add_argument("--optimizer", help="sgd, adagrad, adadelta, rmsprop, adam, adamw")
+    parser.add_argument("--momentum", type=float)
+    parser.add_argument("--nesterov", action="store_true")
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--scheduler", help="constant, step, cosine, onecycle, plateau")
+    parser.add_argument("--warmup-epochs", type=float)
+    parser.add_argument("--label-smoothing", type=float)
+    parser.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
+    parser.add_argument(
+        "--early-stopping",
+        type=int,
+        metavar="PATIENCE",
+        help="stop after this many epochs without improvement",
+    )
+    parser.add_argument("--val-fraction", type=float)
+    parser.add_argument("--normalization", help="channel (mean/std), image (mean image), none")
+    parser.add_argument(
+        "--augment", metavar="LIST", help="batched augmentations, e.g. flip,crop:4 ('' for none)"
+    )
+    parser.add_argument("--l1", type=float, help="L1 penalty on conv/linear weights")
+    parser.add_argument("--max-norm", type=float, help="max-norm constraint per unit")
+    parser.add_argument("--ema", type=float, metavar="DECAY", help="average weights, e.g. 0.999")
+    parser.add_argument("--accumulate", type=int, metavar="N", help="batches per optimizer step")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument(
+        "--init",
+        help="normal, xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal, "
+        "orthogonal, lsuv",
+    )
+    parser.add_argument("--mixup", type=float, metavar="ALPHA", help="Mixup with Beta(α, α)")
+    parser.add_argument("--cutmix", type=float, metavar="ALPHA", help="CutMix with Beta(α, α)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device")
+    parser.add_argument(
+        "--no-channels-last",
+        action="store_true",
+        help="keep NCHW memory layout (default: channels-last, faster on CPU)",
+    )
+    parser.add_argument("--out", help="run directory to create (default runs/MODEL-DATASET-TIME)")
+    parser.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnnlab", description="Convolutional neural networks: train, evaluate, explain."
@@ -256,63 +358,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a model; writes a run directory")
-    train.add_argument("--model", help="model name (see `cnnlab models`; default lenet5)")
-    train.add_argument(
-        "--model-arg",
-        action="append",
-        metavar="KEY=VALUE",
-        help="model option, e.g. bn=true (repeatable)",
-    )
-    train.add_argument("--dataset", help="data set name (see `cnnlab datasets`; default digits)")
-    train.add_argument("--data-dir", help="where the data set's files are")
-    train.add_argument("--download", action="store_true", help="download missing data files")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float, help="(peak) learning rate")
-    train.add_argument("--optimizer", help="sgd, adagrad, adadelta, rmsprop, adam, adamw")
-    train.add_argument("--momentum", type=float)
-    train.add_argument("--nesterov", action="store_true")
-    train.add_argument("--weight-decay", type=float)
-    train.add_argument("--scheduler", help="constant, step, cosine, onecycle, plateau")
-    train.add_argument("--warmup-epochs", type=float)
-    train.add_argument("--label-smoothing", type=float)
-    train.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
-    train.add_argument(
-        "--early-stopping",
-        type=int,
-        metavar="PATIENCE",
-        help="stop after this many epochs without improvement",
-    )
-    train.add_argument("--val-fraction", type=float)
-    train.add_argument("--normalization", help="channel (mean/std), image (mean image), none")
-    train.add_argument(
-        "--augment", metavar="LIST", help="batched augmentations, e.g. flip,crop:4 ('' for none)"
-    )
-    train.add_argument("--l1", type=float, help="L1 penalty on conv/linear weights")
-    train.add_argument("--max-norm", type=float, help="max-norm constraint per unit")
-    train.add_argument("--ema", type=float, metavar="DECAY", help="average weights, e.g. 0.999")
-    train.add_argument("--accumulate", type=int, metavar="N", help="batches per optimizer step")
-    train.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
-    train.add_argument("--compile", action="store_true", help="torch.compile the model")
-    train.add_argument(
-        "--init",
-        help="normal, xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal, "
-        "orthogonal, lsuv",
-    )
-    train.add_argument("--mixup", type=float, metavar="ALPHA", help="Mixup with Beta(α, α)")
-    train.add_argument("--cutmix", type=float, metavar="ALPHA", help="CutMix with Beta(α, α)")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--device")
-    train.add_argument(
-        "--no-channels-last",
-        action="store_true",
-        help="keep NCHW memory layout (default: channels-last, faster on CPU)",
-    )
-    train.add_argument("--out", help="run directory to create (default runs/MODEL-DATASET-TIME)")
+    add_training_flags(train)
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
-    train.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
-    train.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(func=_train)
+
+    finetune = sub.add_parser("finetune", help="transfer a trained run to a new data set")
+    finetune.add_argument("run", metavar="RUN", help="the pretrained run directory")
+    add_training_flags(finetune)
+    finetune.add_argument(
+        "--freeze",
+        default="partial",
+        choices=("features", "partial", "none"),
+        help="features: train the head only; partial: last block + head; none: everything",
+    )
+    finetune.add_argument(
+        "--lr-decay", type=float, default=1.0, help="block k from the top trains at lr/decay^k"
+    )
+    finetune.set_defaults(func=_finetune)
+
+    distill = sub.add_parser("distill", help="train a student on a teacher run's soft targets")
+    distill.add_argument("teacher", metavar="TEACHER_RUN")
+    add_training_flags(distill)
+    distill.add_argument("--temperature", type=float, default=4.0)
+    distill.add_argument("--alpha", type=float, default=0.9, help="weight of the teacher term")
+    distill.set_defaults(func=_distill)
 
     evaluate = sub.add_parser(
         "evaluate", help="evaluate a run (several runs: their averaged ensemble) on a split"

@@ -233,3 +233,48 @@ def test_evaluate_several_runs_prints_the_ensemble(capsys, digits_run):
     code, text, _ = run_cli(capsys, "evaluate", str(digits_run), str(digits_run), "--tta", "flip")
     assert code == 0
     assert text.count("member ") == 2 and "ensemble of 2 runs" in text
+
+
+def test_finetune_transfers_a_run_to_other_classes(capsys, digits_run, tmp_path):
+    out = tmp_path / "ft"
+    code, text, _ = run_cli(
+        capsys,
+        "finetune",
+        str(digits_run),
+        "--classes",
+        "0,1,2",
+        "--freeze",
+        "features",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert code == 0 and f"run directory: {out}" in text
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["pretrained"] == str(digits_run) and config["freeze"] == "features"
+    assert json.loads((out / "meta.json").read_text())["classes"] == ["0", "1", "2"]
+
+
+def test_distill_trains_a_student_from_a_teacher_run(capsys, digits_run, tmp_path):
+    out = tmp_path / "student"
+    code, _, _ = run_cli(
+        capsys,
+        "distill",
+        str(digits_run),
+        "--model",
+        "simple_cnn",
+        "--model-arg",
+        "channels=[8, 16]",
+        "--epochs",
+        "1",
+        "--temperature",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert code == 0
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["teacher"] == str(digits_run) and config["distill_temperature"] == 2.0

@@ -9,7 +9,7 @@ an official test split; :func:`load_data` applies the split rules of
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -18,6 +18,7 @@ from cnnlab.data.datasets import DataSplits, ImageDataset
 from cnnlab.data.digits import load_digits
 from cnnlab.data.idx import load_idx_dataset
 from cnnlab.data.imagefolder import load_imagefolder
+from cnnlab.data.selection import limit_per_class, select_classes
 from cnnlab.data.splits import TEST_FRACTION, TEST_SPLIT_SEED, stratified_split
 from cnnlab.errors import ConfigError, check_choice
 
@@ -85,6 +86,8 @@ def load_data(
     seed: int = 0,
     download: bool = False,
     image_size: int | None = None,
+    classes: Sequence[str] | None = None,
+    per_class: int | None = None,
 ) -> DataSplits:
     """Load data set ``name`` and split it into train / val / test (rules: :mod:`cnnlab.data`).
 
@@ -97,6 +100,9 @@ def load_data(
     seed : chooses the validation split (the test split never depends on it).
     download : fetch missing official files (mnist, fashion-mnist, kmnist, cifar10, cifar100).
     image_size : ``imagefolder`` only: resize every image to ``image_size`` x ``image_size``.
+    classes : keep only these classes (relabelled in this order), in every split.
+    per_class : keep this many labelled images per class for training and validation
+        together (a seeded choice by ``seed``); the test split is left whole.
     """
     check_choice("data set", name, DATASETS)
     if image_size is not None and name != "imagefolder":
@@ -108,5 +114,9 @@ def load_data(
     if test is None:
         pool_idx, test_idx = stratified_split(pool.labels, TEST_FRACTION, TEST_SPLIT_SEED)
         pool, test = pool.subset(pool_idx), pool.subset(test_idx)
+    if classes is not None:
+        pool, test = select_classes(pool, classes), select_classes(test, classes)
+    if per_class is not None:
+        pool = limit_per_class(pool, per_class, seed)
     train_idx, val_idx = stratified_split(pool.labels, val_fraction, seed)
     return DataSplits(name, pool.subset(train_idx), pool.subset(val_idx), test, pool.classes)

@@ -23,6 +23,7 @@ from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 NORMALIZATIONS = ("channel", "image", "none")
 MONITORS = ("val_acc", "val_loss")
 PRECISIONS = ("fp32", "bf16", "fp16")
+FREEZE_MODES = ("none", "partial", "features")  # see cnnlab.train.transfer
 
 
 @dataclass
@@ -33,6 +34,8 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     dataset: str = "digits"
     data_dir: str | None = None
+    classes: list[str] | None = None  # train on these classes only
+    per_class: int | None = None  # labelled images per class (train + val)
     val_fraction: float = 0.1
     normalization: str = "channel"
     augment: list[str] = field(default_factory=lambda: ["crop:2"])
@@ -56,6 +59,12 @@ class TrainConfig:
     precision: str = "fp32"  # fp32, bf16 (autocast) or fp16 (autocast + gradient scaler, GPU)
     compile: bool = False  # torch.compile the model for training
     init: str | None = None  # re-initialise the weights (see cnnlab.train.init.INITS)
+    pretrained: str | None = None  # run directory or weights file to start from
+    freeze: str = "none"  # none, partial (all but the last block), features (head only)
+    lr_decay: float = 1.0  # discriminative rates: block k from the top gets lr / lr_decay**k
+    teacher: str | None = None  # run directory of a teacher to distil from
+    distill_temperature: float = 4.0
+    distill_alpha: float = 0.9  # weight of the soft (teacher) term
     early_stopping: int | None = None
     monitor: str = "val_acc"
     seed: int = 0
@@ -70,6 +79,21 @@ class TrainConfig:
         check_choice("monitor", self.monitor, MONITORS)
         Augment(self.augment)  # validates the names and arguments
         check_choice("precision", self.precision, PRECISIONS)
+        check_choice("freeze mode", self.freeze, FREEZE_MODES)
+        if self.pretrained is None and (self.freeze != "none" or self.lr_decay != 1.0):
+            raise ConfigError(
+                "freeze and lr_decay apply to a pretrained network: give pretrained "
+                "(cnnlab finetune RUN ...)."
+            )
+        if self.pretrained is not None and self.init is not None:
+            raise ConfigError("init would overwrite the pretrained weights; give one of the two.")
+        if self.lr_decay < 1.0:
+            raise ConfigError(f"lr_decay must be >= 1 (1: one rate), got {self.lr_decay}.")
+        check_positive("distill_temperature", self.distill_temperature)
+        if not 0.0 <= self.distill_alpha <= 1.0:
+            raise ConfigError(f"distill_alpha must be in [0, 1], got {self.distill_alpha}.")
+        if self.per_class is not None:
+            check_positive("per_class", self.per_class)
         if self.init is not None:
             check_choice("initialization", self.init, INITS)
         check_positive("l1", self.l1, allow_zero=True)

@@ -163,11 +163,14 @@ def _predict_split(run, dataset, data_dir, split, device, tta):
     if split not in SPLITS:
         raise DataError(f"Unknown split {split!r}; choose one of {', '.join(SPLITS)}.")
     config = run.config
+    own = dataset is None or dataset == config.dataset
     data = load_data(
         dataset or config.dataset,
-        data_dir if dataset else (data_dir or config.data_dir),
+        (data_dir or config.data_dir) if own else data_dir,
         val_fraction=config.val_fraction,
         seed=config.seed,
+        classes=config.classes if own else None,
+        per_class=config.per_class if own else None,
     )
     mapping = class_index_map(run.classes, data.classes)
     images, probs, labels = predict_dataset(

@@ -38,10 +38,18 @@ from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from cnnlab.fileio import write_json, write_text
 from cnnlab.train.checkpoint import load_state, save_state, save_weights
 from cnnlab.train.config import TrainConfig
+from cnnlab.train.distill import Teacher
 from cnnlab.train.init import initialize
 from cnnlab.train.losses import classification_loss
 from cnnlab.train.optim import build_optimizer, build_scheduler
 from cnnlab.train.regularize import apply_max_norm, l1_penalty
+from cnnlab.train.transfer import (
+    discriminative_param_groups,
+    freeze,
+    keep_frozen_in_eval,
+    load_pretrained,
+    reset_head,
+)
 
 
 class Callback(Protocol):
@@ -91,6 +99,8 @@ class Trainer:
             val_fraction=config.val_fraction,
             seed=config.seed,
             download=config.download,
+            classes=config.classes,
+            per_class=config.per_class,
         )
         torch.manual_seed(config.seed)
         mean, std = normalization_stats(config, self.data)
@@ -99,6 +109,9 @@ class Trainer:
         ).to(self.device)
         if config.init is not None:
             initialize(self.model, config.init, data=self._init_batch())
+        if config.pretrained is not None:
+            self._load_pretrained(config.pretrained)
+        self.frozen = freeze(self.model, config.freeze) if config.pretrained else []
         if config.channels_last:
             # NHWC lets oneDNN pick faster convolution kernels: 1.5-1.65x training
             # throughput for LeNet-5 on 2 CPU cores (benchmarks/RESULTS.md).
@@ -119,9 +132,14 @@ class Trainer:
         )
         batches = math.ceil(len(self.data.train) / config.batch_size)
         self.steps_per_epoch = math.ceil(batches / config.accumulate)
+        params = (
+            discriminative_param_groups(self.model, config.lr, config.lr_decay)
+            if config.pretrained
+            else self.model.parameters()
+        )
         self.optimizer = build_optimizer(
             config.optimizer,
-            self.model.parameters(),
+            params,
             config.lr,
             momentum=config.momentum,
             nesterov=config.nesterov,
@@ -138,12 +156,23 @@ class Trainer:
         if self.augment.lighting_std is not None:
             self.augment.fit(training_images(self.data.train))
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.teacher = None
+        if config.teacher is not None:
+            self.teacher = Teacher(config.teacher, self.data.classes).to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
         self.epoch = 0
         self.best_epoch = 0  # 0: no epoch finished yet
         self.bad_epochs = 0
         self.history: list[dict[str, Any]] = []
         self.stop_requested = False
+
+    def _load_pretrained(self, source: str) -> None:
+        report = load_pretrained(self.model, source)
+        source_meta = Path(source) / runs.META
+        if source_meta.is_file() and runs.read_meta(source)["classes"] != self.data.classes:
+            reset_head(self.model)  # a new label set: the old head means nothing
+            report.reinitialized = ["head"]
+        self.log(f"pretrained weights from {source}: {report}")
 
     def _init_batch(self) -> torch.Tensor:
         """Up to 256 training images in [0, 1], for data-dependent initialization (LSUV)."""
@@ -310,6 +339,7 @@ class Trainer:
     def _train_epoch(self) -> tuple[float, float]:
         cfg = self.config
         self.model.train()
+        keep_frozen_in_eval(self.frozen)
         loader = make_loader(
             self.data.train,
             cfg.batch_size,
