@@ -6,8 +6,13 @@ Importing this package registers every family's builders.
 from cnnlab.models import (  # noqa: F401  (registers the builders)
     alexnet,
     densenet,
+    efficientnet,
+    googlenet,
     highway,
+    inception,
     lenet,
+    mnasnet,
+    mobilenet,
     nin,
     resnet,
     resnet_cifar,
@@ -15,6 +20,7 @@ from cnnlab.models import (  # noqa: F401  (registers the builders)
     simple,
     squeezenet,
     vgg,
+    xception,
 )
 from cnnlab.models.features import feature_extractor
 from cnnlab.models.registry import (

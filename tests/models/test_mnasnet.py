@@ -1,0 +1,99 @@
+"""MnasNet-B1 (cnnlab.models.mnasnet), Tan et al. (2019) as released in torchvision."""
+
+import pytest
+import torch
+from torch import nn
+
+from cnnlab.errors import ConfigError, GeometryError
+from cnnlab.models import create_model, mnasnet  # noqa: F401  (registers the builders)
+from cnnlab.models.mnasnet import MNASNET_BN_MOMENTUM, MNASNET_STAGES
+from cnnlab.nn import fuse_conv_bn
+from cnnlab.nn.mbconv import DepthwiseSeparable, InvertedResidual
+from tests.models.zoo_checks import assert_same_logits_as_torchvision
+
+MNASNETS = ["mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mnasnet0_5",
+        pytest.param("mnasnet0_75", marks=pytest.mark.slow),
+        pytest.param("mnasnet1_0", marks=pytest.mark.slow),
+        pytest.param("mnasnet1_3", marks=pytest.mark.slow),
+    ],
+)
+def test_same_logits_as_torchvision(name, tmp_path):
+    assert_same_logits_as_torchvision(name, tmp_path, input_size=32)
+
+
+def test_mnasnet_follows_the_stage_table():
+    model = create_model("mnasnet1_0", num_classes=1000, in_chans=3)
+    assert isinstance(model.features.stage1, DepthwiseSeparable)
+    assert not hasattr(model.features.stage1.pw, "act")  # SepConv with a linear pointwise conv
+    for i, stage in enumerate(MNASNET_STAGES, start=2):
+        blocks = getattr(model.features, f"stage{i}")
+        assert len(blocks) == stage.repeats
+        first = blocks[0]
+        assert isinstance(first, InvertedResidual) and first.se is None
+        assert first.dw.conv.kernel_size == (stage.kernel, stage.kernel)
+        assert first.dw.conv.stride == (stage.stride, stage.stride)
+        assert first.expand.conv.out_channels == stage.expansion * first.expand.conv.in_channels
+    assert model.head.fc.in_features == 1280
+    assert all(
+        m.momentum == MNASNET_BN_MOMENTUM for m in model.modules() if isinstance(m, nn.BatchNorm2d)
+    )
+
+
+def test_depth_multiplier_scales_widths_in_multiples_of_eight():
+    model = create_model("mnasnet0_5", in_chans=3)
+    widths = [model.features.stem.conv.out_channels, model.features.stage1.pw.conv.out_channels]
+    widths += [
+        getattr(model.features, f"stage{i}")[0].project.conv.out_channels for i in range(2, 8)
+    ]
+    assert widths == [16, 8, 16, 24, 40, 48, 96, 160]
+
+
+@pytest.mark.parametrize(
+    "name", ["mnasnet0_5"] + [pytest.param(n, marks=pytest.mark.slow) for n in MNASNETS[1:]]
+)
+def test_cifar_form_forward_and_backward_at_32x32(name):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=10, in_chans=3, input_size=32)
+    assert model.features.stem.conv.stride == (1, 1)
+    logits = model(torch.rand(2, 3, 32, 32))
+    assert logits.shape == (2, 10)
+    nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_native_resolution_forward():
+    model = create_model("mnasnet0_5", num_classes=1000, in_chans=3).eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 224, 224)).shape == (2, 1000)
+
+
+def test_fused_model_gives_the_same_outputs():
+    torch.manual_seed(0)
+    model = create_model("mnasnet0_5", in_chans=3, input_size=32).eval()
+    for bn in model.modules():
+        if isinstance(bn, nn.BatchNorm2d):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+    fused = fuse_conv_bn(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = model(x)
+        torch.testing.assert_close(fused(x), expected, rtol=1e-5, atol=1e-5 * expected.abs().max())
+
+
+def test_bad_sizes_and_options_are_refused():
+    with pytest.raises(GeometryError, match="at least 16x16"):
+        create_model("mnasnet1_0", input_size=12)
+    with pytest.raises(GeometryError, match="at least 32x32 pixels, got 20x20"):
+        create_model("mnasnet1_0", in_chans=3)(torch.rand(1, 3, 20, 20))
+    with pytest.raises(ConfigError, match="in_chans"):
+        create_model("mnasnet1_0", in_chans=0)
+    with pytest.raises(ConfigError, match="Bad options"):
+        create_model("mnasnet1_0", alpha=2.0)
