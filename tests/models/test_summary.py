@@ -92,3 +92,13 @@ def test_formatted_table_shows_every_layer_and_the_totals():
         line.startswith("features.c3") and "16x10x10" in line and "1,516" in line for line in lines
     )
     assert lines[-1].startswith("Total") and "60,850" in lines[-1]
+
+
+def test_receptive_field_is_unknown_after_a_branch_instead_of_wrong():
+    from cnnlab.models import create_model
+
+    model = create_model("mobilenet_v3_small", num_classes=10, in_chans=3)
+    rows = layer_table(model, (3, 224, 224))
+    known = [r.receptive_field for r in rows if r.receptive_field is not None]
+    assert max(known) < 1000
+    assert rows[-1].receptive_field is None

@@ -19,7 +19,7 @@ from cnnlab.errors import ConfigError, GeometryError
 class AuxLogits(NamedTuple):
     """Training-mode output of a network with auxiliary classifiers.
 
-    GoogLeNet (Szegedy et al. 2015, Sec. 6) adds the losses of two auxiliary
+    GoogLeNet (Szegedy et al. 2015, Sec. 5) adds the losses of two auxiliary
     classifiers on intermediate layers to the main loss with weight 0.3; the
     Trainer computes ``loss(logits) + aux_weight · Σ loss(aux_i)``.  In eval
     mode such models return plain logits.

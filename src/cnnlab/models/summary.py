@@ -79,7 +79,11 @@ def layer_table(
         if not own and not (is_leaf and x_shape != y_shape and not isinstance(module, _FOLDED)):
             continue
         geometry = _geometry(module, x_shape, y_shape, side)
-        if geometry is None or rf is None:
+        # The recurrence holds along a chain of layers.  A layer that does not take the
+        # previous one's output size starts a branch (a shortcut, an inception branch,
+        # a squeeze-and-excitation gate): from there on the receptive field is unknown.
+        branched = len(x_shape) == 4 and x_shape[2] != side
+        if geometry is None or rf is None or branched:
             rf = None
         else:
             k, s, d = geometry

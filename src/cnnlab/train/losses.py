@@ -18,7 +18,7 @@ def classification_loss(
 
     With auxiliary classifiers the loss is
     ``criterion(logits) + aux_weight · Σ_i criterion(aux_i)`` (Szegedy et al.
-    2015, "Going deeper with convolutions", Sec. 6: weight 0.3).
+    2015, "Going deeper with convolutions", Sec. 5: weight 0.3).
     """
     if isinstance(output, AuxLogits):
         loss = criterion(output.logits, labels)
