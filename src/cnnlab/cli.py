@@ -82,6 +82,8 @@ def _fit_and_report(trainer) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    if not trainer.dist.is_main:  # under torchrun, rank 0 evaluates and reports
+        return 0
     report = evaluate_run(run_dir, device=trainer.config.device)
     _print_report(report)
     print(f"run directory: {run_dir}")

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
@@ -36,6 +37,7 @@ from cnnlab.data.mixing import mix_batch
 from cnnlab.data.transforms import Augment, training_images
 from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from cnnlab.fileio import write_json, write_text
+from cnnlab.train import distributed
 from cnnlab.train.checkpoint import load_state, save_state, save_weights
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.distill import Teacher
@@ -89,9 +91,10 @@ class Trainer:
     ):
         self.config = config
         self.callbacks = list(callbacks)
-        self.quiet = quiet
-        self.log = log or (lambda msg: None if quiet else print(msg, file=sys.stderr))
         self.device = torch.device(config.device)
+        self.dist = distributed.setup(self.device)  # one process unless started by torchrun
+        self.quiet = quiet or not self.dist.is_main
+        self.log = log or (lambda msg: None if self.quiet else print(msg, file=sys.stderr))
         # Everything that can fail on bad input happens before the run directory exists.
         self.data = data or load_data(
             config.dataset,
@@ -116,7 +119,11 @@ class Trainer:
             # NHWC lets oneDNN pick faster convolution kernels: 1.5-1.65x training
             # throughput for LeNet-5 on 2 CPU cores (benchmarks/RESULTS.md).
             self.model.to(memory_format=torch.channels_last)
-        self.forward_model = torch.compile(self.model) if config.compile else self.model
+        self.forward_model = self.model
+        if self.dist.enabled:
+            self.forward_model = DistributedDataParallel(self.model)
+        if config.compile:
+            self.forward_model = torch.compile(self.forward_model)
         if config.precision == "fp16" and self.device.type != "cuda":
             raise ConfigError(
                 "precision fp16 needs a CUDA device (its gradient scaler guards against "
@@ -159,7 +166,8 @@ class Trainer:
         self.teacher = None
         if config.teacher is not None:
             self.teacher = Teacher(config.teacher, self.data.classes).to(self.device)
-        self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+        run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+        self.run_dir = distributed.broadcast_object(self.dist, run_dir)
         self.epoch = 0
         self.best_epoch = 0  # 0: no epoch finished yet
         self.bad_epochs = 0
@@ -228,6 +236,8 @@ class Trainer:
         self.history = trainer_state["history"]
 
     def _save_last(self) -> None:
+        if not self.dist.is_main:
+            return
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler_state = self.scheduler.state_dict()
         else:
@@ -250,6 +260,8 @@ class Trainer:
         )
 
     def _save_best(self, row: dict[str, Any]) -> None:
+        if not self.dist.is_main:
+            return
         sha = save_weights(self.run_dir / runs.BEST, self.eval_model)
         write_json(
             self.run_dir / runs.META,
@@ -301,6 +313,7 @@ class Trainer:
                     f"{self.bad_epochs} epochs (best at epoch {self.best_epoch})"
                 )
                 break
+        distributed.barrier(self.dist)  # rank 0 has written everything
         return self.run_dir
 
     def _start_run_dir(self) -> None:
@@ -309,8 +322,10 @@ class Trainer:
                 f"{self.run_dir} already holds a run. Continue it with "
                 f"`cnnlab train --resume {self.run_dir}`, or choose another --out."
             )
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_text(self.run_dir / runs.CONFIG, self.config.to_yaml())
+        distributed.barrier(self.dist)  # every rank has checked before rank 0 writes
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_text(self.run_dir / runs.CONFIG, self.config.to_yaml())
         self._save_last()
 
     def _score(self, row: dict[str, Any]) -> list[float]:
@@ -321,7 +336,9 @@ class Trainer:
         return [-row["val_loss"]]
 
     def _bookkeeping(self, row: dict[str, Any]) -> None:
-        write_text(self.run_dir / runs.HISTORY, "".join(f"{json.dumps(r)}\n" for r in self.history))
+        if self.dist.is_main:
+            history = "".join(f"{json.dumps(r)}\n" for r in self.history)
+            write_text(self.run_dir / runs.HISTORY, history)
         best_row = self.history[self.best_epoch - 1] if self.best_epoch else None
         if best_row is None or self._score(row) > self._score(best_row):
             self.best_epoch, self.bad_epochs = row["epoch"], 0
@@ -393,7 +410,11 @@ class Trainer:
                     loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.4f}"
                 )
         bar.close()
-        return loss_sum.item() / seen, correct.item() / seen
+        totals = distributed.all_sum(
+            self.dist,
+            torch.stack([loss_sum, correct.to(loss_sum.dtype), loss_sum.new_tensor(seen)]),
+        )
+        return (totals[0] / totals[2]).item(), (totals[1] / totals[2]).item()
 
     def _optimizer_step(self, per_step: bool) -> None:
         """One update from the accumulated gradients, then the constraints and averages."""
