@@ -354,6 +354,8 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cnnlab.explain.cli import add_parser as add_explain_parser
+
     parser = argparse.ArgumentParser(
         prog="cnnlab", description="Convolutional neural networks: train, evaluate, explain."
     )
@@ -427,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="rebuild a run's report.html")
     report.add_argument("run")
     report.set_defaults(func=_report)
+    add_explain_parser(sub)
     return parser
 
 
