@@ -27,3 +27,15 @@ def test_drop_path_rates_rise_linearly_to_the_final_rate():
 def test_drop_probability_of_one_is_refused():
     with pytest.raises(ConfigError, match=r"\[0, 1\)"):
         DropPath(1.0)
+
+
+def test_drop_connect_zeroes_weights_not_activations_and_keeps_the_mean():
+    from cnnlab.nn.drop import DropConnectLinear
+
+    torch.manual_seed(0)
+    layer = DropConnectLinear(1, 4000, drop_prob=0.5, bias=False)
+    torch.nn.init.ones_(layer.weight)
+    out = layer.train()(torch.ones(1, 1))
+    assert set(out.unique().tolist()) == {0.0, 2.0}  # per-weight masks, inverted scaling
+    assert out.mean().item() == pytest.approx(1.0, abs=0.05)
+    assert torch.equal(layer.eval()(torch.ones(1, 1)), torch.ones(1, 4000))

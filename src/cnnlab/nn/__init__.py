@@ -9,7 +9,7 @@ from cnnlab.nn.conv import (
     conv2d,
     conv_transpose2d,
 )
-from cnnlab.nn.drop import DropPath, drop_path_rates
+from cnnlab.nn.drop import DropConnectLinear, DropPath, drop_path_rates
 from cnnlab.nn.fuse import fuse_conv_bn, reparameterize
 from cnnlab.nn.geometry import (
     conv_output_size,
@@ -30,6 +30,7 @@ from cnnlab.nn.pool import (
 __all__ = [
     "CBAM",
     "ConvNormAct",
+    "DropConnectLinear",
     "DropPath",
     "FractionalMaxPool2d",
     "GlobalAvgPool2d",
