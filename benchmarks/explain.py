@@ -27,7 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torchvision
 from captum.attr import (
     Deconvolution,
     GuidedBackprop,
@@ -41,7 +40,7 @@ from captum.attr import (
     Saliency,
 )
 
-from cnnlab import TrainConfig, Trainer, load_run
+from cnnlab import TrainConfig, Trainer, create_model, load_run
 from cnnlab.data import load_data, make_loader
 from cnnlab.errors import ConfigError
 from cnnlab.explain.hooks import get_layer, last_spatial_layer
@@ -245,16 +244,16 @@ def main() -> None:
         "at σ = 0.15; 500 samples of an 8x8 grid of superpixels, Lasso α = 0.01)."
     )
     if args.cifar_images:
-        resnet = torchvision.models.resnet18(num_classes=10).eval()
+        resnet = create_model("resnet20", num_classes=10, in_chans=3, input_size=32).eval()
         images = torch.rand(
             args.cifar_images, 3, 32, 32, generator=torch.Generator().manual_seed(0)
         )
-        resnet_rows = compare(resnet, images, "layer4", args.repeats, faithfulness=False)
+        resnet_rows = compare(resnet, images, "features.layer3", args.repeats, faithfulness=False)
         print(
-            f"\n## Time per image on a CIFAR-sized ResNet ({len(images)} images 3x32x32)\n\n"
-            "torchvision `resnet18(num_classes=10)`, untrained (time does not depend on the "
-            "weights), random images, CAM methods on `layer4` (1x1 at this size: timing only); its "
-            "BasicBlocks use one in-place ReLU module twice.\n\n"
+            f"\n## Time per image on a CIFAR ResNet ({len(images)} images 3x32x32)\n\n"
+            "cnnlab `resnet20` (He et al. 2016, CIFAR form), untrained (time does not depend on "
+            "the weights), random images, CAM methods on `features.layer3` (8x8 maps); its "
+            "blocks use in-place ReLUs.\n\n"
             "| method | cnnlab CPU ms/image | captum CPU ms/image | max diff / max captum |\n"
             "|---|---|---|---|\n" + "\n".join(resnet_rows)
         )
