@@ -22,7 +22,7 @@ def _train(args: argparse.Namespace) -> int:
     from cnnlab.train.config import TrainConfig
     from cnnlab.train.trainer import Trainer
 
-    overrides = _train_overrides(args)
+    overrides = training_overrides(args)
     if args.resume:
         unsupported = sorted(set(overrides) - {"epochs", "device"})
         if unsupported or args.config:
@@ -46,7 +46,7 @@ def _finetune(args: argparse.Namespace) -> int:
     from cnnlab.train.trainer import Trainer
 
     meta = read_meta(args.run)
-    overrides = _train_overrides(args)
+    overrides = training_overrides(args)
     overrides.setdefault("model", meta["model"])
     overrides.setdefault("model_kwargs", meta["model_kwargs"])
     overrides.update(pretrained=args.run, freeze=args.freeze, lr_decay=args.lr_decay)
@@ -61,7 +61,7 @@ def _distill(args: argparse.Namespace) -> int:
     from cnnlab.train.trainer import Trainer
 
     meta = read_meta(args.teacher)
-    overrides = _train_overrides(args)
+    overrides = training_overrides(args)
     overrides.setdefault("dataset", meta["dataset"])
     overrides.update(
         teacher=args.teacher, distill_temperature=args.temperature, distill_alpha=args.alpha
@@ -99,7 +99,7 @@ def _check_resume_needed(trainer) -> None:
         )
 
 
-def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = [
         "model",
         "dataset",
@@ -143,11 +143,11 @@ def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.augment is not None:
         overrides["augment"] = [spec for spec in args.augment.split(",") if spec]
     if args.model_arg:
-        overrides["model_kwargs"] = dict(_parse_key_value(kv) for kv in args.model_arg)
+        overrides["model_kwargs"] = dict(parse_key_value(kv) for kv in args.model_arg)
     return overrides
 
 
-def _parse_key_value(text: str) -> tuple[str, Any]:
+def parse_key_value(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"--model-arg expects KEY=VALUE, got {text!r}.")
@@ -206,13 +206,13 @@ def _summary(args: argparse.Namespace) -> int:
     from cnnlab.models.registry import create_model_for_input
     from cnnlab.models.summary import format_layer_table, layer_table
 
-    shape = _parse_shape(args.input)
+    shape = parse_shape(args.input)
     model = create_model_for_input(args.model, args.num_classes, shape)
     print(format_layer_table(layer_table(model, shape)))
     return 0
 
 
-def _parse_shape(text: str) -> tuple[int, int, int]:
+def parse_shape(text: str) -> tuple[int, int, int]:
     try:
         channels, height, width = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -355,6 +355,8 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from cnnlab.explain.cli import add_parser as add_explain_parser
+    from cnnlab.train.diagnose_cli import add_parser as add_diagnose_parser
+    from cnnlab.train.lr_find_cli import add_parser as add_lr_find_parser
 
     parser = argparse.ArgumentParser(
         prog="cnnlab", description="Convolutional neural networks: train, evaluate, explain."
@@ -430,6 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run")
     report.set_defaults(func=_report)
     add_explain_parser(sub)
+    add_lr_find_parser(sub)
+    add_diagnose_parser(sub)
     return parser
 
 

@@ -59,3 +59,17 @@ def test_without_torchrun_training_is_a_single_process(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     context = setup(torch.device("cpu"))
     assert not context.enabled and context.is_main
+
+
+def test_each_process_trains_on_its_slice_of_every_global_batch(tmp_path, monkeypatch):
+    from cnnlab import TrainConfig, Trainer
+    from cnnlab.train import distributed
+
+    trainer = Trainer(TrainConfig(epochs=1, batch_size=64), tmp_path / "r", quiet=True)
+    trainer.dist = DistributedContext(rank=1, world_size=2)  # as rank 1 of 2 would
+    monkeypatch.setattr(distributed, "all_sum", lambda context, value: value)
+    monkeypatch.setattr(distributed, "barrier", lambda context: None)
+    sizes = []
+    trainer.model.register_forward_pre_hook(lambda m, args: sizes.append(len(args[0])))
+    trainer._train_epoch()
+    assert sizes[0] == 32 and sum(sizes) == len(trainer.data.train) // 2

@@ -82,13 +82,17 @@ def test_finetuning_a_feature_extractor_changes_only_the_head(digits_run, tmp_pa
     assert trainer.model.net.head.output.out_features == 3
 
 
-def test_distilling_into_a_student_trains(digits_run, tmp_path):
-    config = TrainConfig(
-        epochs=2, teacher=str(digits_run), model="simple_cnn", model_kwargs={"channels": [16, 32]}
-    )
-    trainer = Trainer(config, tmp_path / "student", quiet=True)
+def test_distilling_into_a_student_uses_the_teachers_soft_targets(digits_run, tmp_path):
+    student = dict(model="simple_cnn", model_kwargs={"channels": [16, 32]}, epochs=2, seed=5)
+    trainer = Trainer(TrainConfig(teacher=str(digits_run), **student), tmp_path / "s", quiet=True)
+    calls = []
+    trainer.teacher.register_forward_hook(lambda *_: calls.append(1))
     trainer.fit()
-    assert trainer.history[0]["val_acc"] > 0.3
+    alone = Trainer(TrainConfig(**student), tmp_path / "alone", quiet=True)
+    alone.fit()
+    assert len(calls) == 2 * trainer.steps_per_epoch
+    assert trainer.history[-1]["train_loss"] != pytest.approx(alone.history[-1]["train_loss"])
+    assert trainer.history[1]["train_loss"] < trainer.history[0]["train_loss"]
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ from cnnlab.fileio import write_json, write_text
 from cnnlab.train import distributed
 from cnnlab.train.checkpoint import load_state, save_state, save_weights
 from cnnlab.train.config import TrainConfig
-from cnnlab.train.distill import Teacher
+from cnnlab.train.distill import Teacher, distillation_loss
 from cnnlab.train.init import initialize
 from cnnlab.train.losses import classification_loss
 from cnnlab.train.optim import build_optimizer, build_scheduler
@@ -387,10 +387,19 @@ class Trainer:
                 images, targets = mix_batch(
                     images, labels, len(self.data.classes), generator, cfg.mixup, cfg.cutmix
                 )
-            with self._autocast():
-                loss, logits = classification_loss(
-                    self.forward_model(images), targets, self.criterion
-                )
+            global_batch = len(labels)
+            images, targets, labels = distributed.shard(self.dist, images, targets, labels)
+            with self.autocast():
+                output = self.forward_model(images)
+                loss, logits = classification_loss(output, targets, self.criterion)
+                if self.teacher is not None:
+                    loss = distillation_loss(
+                        logits,
+                        self.teacher(images),
+                        loss,
+                        cfg.distill_temperature,
+                        cfg.distill_alpha,
+                    )
             if cfg.l1 > 0:
                 loss = loss + cfg.l1 * l1_penalty(self.model)
             if not torch.isfinite(loss):
@@ -399,9 +408,12 @@ class Trainer:
                     f"The last good checkpoint is kept in {self.run_dir / runs.LAST}. Lower the "
                     "learning rate (--lr), add --grad-clip, or check the data."
                 )
-            self.scaler.scale(loss / cfg.accumulate).backward()
+            # Each process's mean loss, weighted by its share of the global batch: with DDP's
+            # averaging over W processes the gradient is that of the global batch's mean loss.
+            share = len(labels) * self.dist.world_size / global_batch
+            self.scaler.scale(loss * share / cfg.accumulate).backward()
             if (step + 1) % cfg.accumulate == 0 or step == last_step:
-                self._optimizer_step(per_step)
+                self.optimizer_step(per_step)
             loss_sum += loss.detach() * len(labels)
             correct += (logits.argmax(1) == labels).sum()
             seen += len(labels)
@@ -416,7 +428,7 @@ class Trainer:
         )
         return (totals[0] / totals[2]).item(), (totals[1] / totals[2]).item()
 
-    def _optimizer_step(self, per_step: bool) -> None:
+    def optimizer_step(self, per_step: bool) -> None:
         """One update from the accumulated gradients, then the constraints and averages."""
         cfg = self.config
         if cfg.grad_clip is not None:
@@ -432,7 +444,7 @@ class Trainer:
         if per_step:
             self.scheduler.step()
 
-    def _autocast(self):
+    def autocast(self):
         """bf16/fp16 autocast for ``precision`` other than fp32 (Micikevicius et al. 2018)."""
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.config.precision)
         return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)

@@ -1,0 +1,448 @@
+"""Per-layer activation and gradient statistics of one batch: will this network train?
+
+:func:`diagnose` runs one forward and one backward pass and records, for every
+*layer* — each module that owns parameters (convolutions, linear layers,
+normalization layers, PReLU) and each activation module (:data:`ACTIVATIONS`),
+every call of it, in the order of the forward pass —
+
+* the statistics of its output a: mean, (population) standard deviation,
+  fraction of exactly-zero values, a histogram, and after ReLU-like
+  activations the fraction of *dead* units (channels or features that are zero
+  for every example and position of the batch);
+* the standard deviation of ∂L/∂a, the gradient reaching that output;
+* the L2 norm of ∂L/∂θ over the module's own parameters θ.
+
+L is the cross-entropy on ``labels``, or the sum of the outputs without labels.
+Activations shrinking or growing from layer to layer, gradients that vanish on
+the way back and units that never fire are the symptoms of a bad
+initialization (Glorot & Bengio 2010, Sec. 4.2; He et al. 2015, Sec. 2.2).
+
+:func:`init_experiment` is the lecture's demonstration (also CS231n's): 10
+fully-connected layers of 500 tanh units on N(0, 1) inputs.  With weights drawn
+from N(0, 0.01²) every layer multiplies the activation scale by about
+0.01·√500 ≈ 0.22, so after 10 layers it is ~10⁻⁷ and the gradients of the
+weights vanish with it; Xavier/Glorot initialization, Var(w) = 2 / (fan_in +
+fan_out) (Glorot & Bengio 2010, eq. 16), keeps tanh activations spread over
+(-1, 1); ReLU halves the variance at every layer under Xavier, and He
+initialization, Var(w) = 2 / fan_in (He et al. 2015, eq. 10), compensates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from torch import nn
+
+from cnnlab.errors import ConfigError, check_positive
+from cnnlab.models.base import AuxLogits
+from cnnlab.nn.act import Maxout, ScaledTanh
+from cnnlab.report.figures import DPI
+from cnnlab.train.init import initialize
+from cnnlab.train.losses import classification_loss
+
+#: Modules recorded as activation functions (besides every module with parameters).
+ACTIVATIONS = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.RReLU,
+    nn.ELU,
+    nn.CELU,
+    nn.SELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.Hardtanh,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Softplus,
+    nn.Softsign,
+    ScaledTanh,
+    Maxout,
+)
+#: Activations that output exactly zero for every negative input: their units can die.
+RELU_LIKE = (nn.ReLU, nn.ReLU6)
+#: Histograms with more exact zeros than this have their zero bar cut off.
+_ZERO_SPIKE = 0.1
+
+#: The lecture's initialization experiment: (row label, activation, ``--init`` scheme).
+INIT_EXPERIMENT = (
+    ("tanh, N(0, 0.01²)", "tanh", "normal"),
+    ("tanh, Xavier", "tanh", "xavier_normal"),
+    ("ReLU, Xavier", "relu", "xavier_normal"),
+    ("ReLU, He", "relu", "kaiming_normal"),
+)
+#: Histogram range of the experiment per activation: tanh's range, and ReLU's bulk.
+_EXPERIMENT_RANGE = {"tanh": (-1.0, 1.0), "relu": (0.0, 4.0)}
+_EXPERIMENT_CLASSES = 10
+_EXPERIMENT_BINS = 51  # odd: one bin is centred on 0, where the collapsed activations are
+
+
+@dataclass
+class LayerStats:
+    """Statistics of one layer call for one batch (see the module docstring).
+
+    Attributes
+    ----------
+    name : the module's name in ``model.named_modules()``; a second call of the same
+        module in one forward pass is named ``name#2``, and so on.
+    type : the module's class name.
+    shape : shape of the output.
+    is_activation : the module is one of :data:`ACTIVATIONS`.
+    mean, std : mean and population standard deviation of the output.
+    zero_fraction : fraction of output values that are exactly 0.
+    dead_fraction : ReLU-like activations only (else None): fraction of units (dimension 1:
+        channels or features) that are 0 for every example and position of the batch.
+    hist_counts, hist_edges : histogram of the output: ``bins`` counts and ``bins + 1`` edges.
+    grad_std : population std of ∂L/∂output; None if no gradient flows to the output.
+    grad_norm : L2 norm of ∂L/∂θ over the module's own trainable parameters (on its first
+        call only); None without such parameters.
+    """
+
+    name: str
+    type: str
+    shape: tuple[int, ...]
+    is_activation: bool
+    mean: float
+    std: float
+    zero_fraction: float
+    dead_fraction: float | None
+    hist_counts: torch.Tensor
+    hist_edges: torch.Tensor
+    grad_std: float | None = None
+    grad_norm: float | None = None
+
+
+class _Recorder:
+    """Forward hooks that summarise each output at once (a later in-place op may change it)."""
+
+    def __init__(self, bins: int, hist_range: tuple[float, float] | None):
+        self.bins, self.hist_range = bins, hist_range
+        self.layers: list[tuple[LayerStats, nn.Module]] = []
+        self.calls: dict[str, int] = {}
+
+    def record(self, name: str, module: nn.Module, inputs, output) -> None:
+        if not isinstance(output, torch.Tensor) or not output.is_floating_point():
+            return
+        if output.numel() == 0:
+            return
+        self.calls[name] = self.calls.get(name, 0) + 1
+        call = self.calls[name]
+        values = output.detach()
+        stats = LayerStats(
+            name=name if call == 1 else f"{name}#{call}",
+            type=type(module).__name__,
+            shape=tuple(output.shape),
+            is_activation=isinstance(module, ACTIVATIONS),
+            **_output_stats(values, isinstance(module, RELU_LIKE), self.bins, self.hist_range),
+        )
+        self.layers.append((stats, module))
+        if output.requires_grad:
+            output.register_hook(partial(_record_grad, stats))
+
+
+def _record_grad(stats: LayerStats, grad: torch.Tensor) -> None:
+    stats.grad_std = grad.detach().float().std(correction=0).item()
+
+
+def _output_stats(
+    values: torch.Tensor, relu_like: bool, bins: int, hist_range: tuple[float, float] | None
+) -> dict:
+    flat = values.float().flatten()
+    dead = None
+    if relu_like and values.dim() >= 2:
+        alive = (values != 0).transpose(0, 1).flatten(1).any(dim=1)
+        dead = 1.0 - alive.float().mean().item()
+    finite = flat[torch.isfinite(flat)]
+    if hist_range is not None:
+        low, high = hist_range
+        finite = finite.clamp(low, high)  # out-of-range values count in the end bins
+    elif finite.numel():
+        low, high = finite.min().item(), finite.max().item()
+    else:
+        low, high = 0.0, 0.0
+    if low == high:  # a constant output: centre it in the histogram
+        low, high = low - 0.5, high + 0.5
+    return {
+        "mean": flat.mean().item(),
+        "std": flat.std(correction=0).item(),
+        "zero_fraction": (flat == 0).float().mean().item(),
+        "dead_fraction": dead,
+        "hist_counts": torch.histc(finite, bins, low, high).cpu(),
+        "hist_edges": torch.linspace(low, high, bins + 1),
+    }
+
+
+def diagnose(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    *,
+    train: bool = True,
+    bins: int = 50,
+    hist_range: tuple[float, float] | None = None,
+) -> list[LayerStats]:
+    """Activation and gradient statistics of every layer of ``model`` for one batch.
+
+    Parameters
+    ----------
+    model : the network; its parameters, gradients (``.grad``), buffers and mode are
+        left as they were.
+    images : a batch of inputs, on the model's device.
+    labels : class indices for a cross-entropy loss; without them the loss is the sum
+        of the outputs.
+    train : run in training mode (batch-norm on batch statistics, dropout on), as
+        the first training step sees the network; running statistics are restored.
+    bins : number of histogram bins.
+    hist_range : ``(low, high)`` of every histogram (values outside count in the end
+        bins); default: each layer's minimum and maximum.
+
+    Returns
+    -------
+    list of LayerStats
+        In the order of the forward pass.
+
+    References
+    ----------
+    Glorot & Bengio (2010), "Understanding the difficulty of training deep
+    feedforward neural networks", Sec. 4.2 (activation and gradient statistics
+    per layer).
+    """
+    check_positive("bins", bins)
+    if not images.is_floating_point():
+        raise ConfigError(
+            f"images must be a floating-point tensor, got {images.dtype}; "
+            "convert uint8 images with images.float() / 255."
+        )
+    if hist_range is not None and not hist_range[0] < hist_range[1]:
+        raise ConfigError(f"hist_range must be (low, high) with low < high, got {hist_range}.")
+    recorder = _Recorder(bins, hist_range)
+    handles = [
+        module.register_forward_hook(partial(recorder.record, name))
+        for name, module in model.named_modules()
+        if isinstance(module, ACTIVATIONS) or any(True for _ in module.parameters(recurse=False))
+    ]
+    was_training = model.training
+    buffers = {name: buffer.detach().clone() for name, buffer in model.named_buffers()}
+    try:
+        model.train(train)
+        inputs = images.detach().clone().requires_grad_(True)
+        output = model(inputs)
+        if not recorder.layers:
+            raise ConfigError(
+                f"{type(model).__name__} has no layers to diagnose: no module with parameters "
+                "or activation module returned a tensor. Build the model from nn.Module layers."
+            )
+        if labels is None:
+            loss = (output.logits if isinstance(output, AuxLogits) else output).sum()
+        else:
+            loss, _ = classification_loss(output, labels, F.cross_entropy)
+        owners = _parameter_owners(recorder.layers)
+        params = [p for _, module_params in owners for p in module_params]
+        grads = torch.autograd.grad(loss, [inputs, *params], allow_unused=True)[1:]
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+        with torch.no_grad():
+            for name, buffer in model.named_buffers():
+                buffer.copy_(buffers[name])
+    for stats, module_params in owners:
+        own = [g for g in grads[: len(module_params)] if g is not None]
+        grads = grads[len(module_params) :]
+        if own:
+            stats.grad_norm = math.sqrt(sum(g.float().square().sum().item() for g in own))
+    return [stats for stats, _ in recorder.layers]
+
+
+def _parameter_owners(
+    layers: list[tuple[LayerStats, nn.Module]],
+) -> list[tuple[LayerStats, list[nn.Parameter]]]:
+    """The first call of each module with trainable parameters, and those parameters."""
+    seen: set[int] = set()
+    owners = []
+    for stats, module in layers:
+        params = [p for p in module.parameters(recurse=False) if p.requires_grad]
+        if params and id(module) not in seen:
+            seen.add(id(module))
+            owners.append((stats, params))
+    return owners
+
+
+def deep_mlp(
+    depth: int = 10, width: int = 500, act: str = "tanh", num_classes: int | None = None
+) -> nn.Sequential:
+    """``depth`` fully-connected layers of ``width`` units, each followed by ``act``
+    (``tanh`` or ``relu``), and a linear ``head`` to ``num_classes`` outputs if given:
+    the network of the initialization experiment."""
+    check_positive("depth", depth)
+    check_positive("width", width)
+    activations = {"tanh": nn.Tanh, "relu": nn.ReLU}
+    if act not in activations:
+        raise ConfigError(f"act must be one of {sorted(activations)}, got {act!r}.")
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for k in range(1, depth + 1):
+        layers[f"fc{k}"] = nn.Linear(width, width)
+        layers[f"{act}{k}"] = activations[act]()
+    if num_classes is not None:
+        layers["head"] = nn.Linear(width, check_positive("num_classes", num_classes))
+    return nn.Sequential(layers)
+
+
+def init_experiment(
+    depth: int = 10, width: int = 500, samples: int = 1000, seed: int = 0
+) -> dict[str, list[LayerStats]]:
+    """The lecture's experiment: activation statistics of :func:`deep_mlp` on N(0, 1)
+    inputs for each row of :data:`INIT_EXPERIMENT`.
+
+    Returns ``{row label: the statistics of the activation layers, first to last}``.
+    A linear head (initialised like the rest) scores 10 random classes, so that the
+    cross-entropy's ``grad_std`` shows the backward pass as well.  The global random
+    state is left untouched.
+    """
+    check_positive("samples", samples)
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(samples, width, generator=generator)
+    labels = torch.randint(0, _EXPERIMENT_CLASSES, (samples,), generator=generator)
+    results = {}
+    for label, act, scheme in INIT_EXPERIMENT:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = initialize(deep_mlp(depth, width, act, _EXPERIMENT_CLASSES), scheme)
+        stats = diagnose(
+            model, inputs, labels, bins=_EXPERIMENT_BINS, hist_range=_EXPERIMENT_RANGE[act]
+        )
+        results[label] = [s for s in stats if s.is_activation]
+    return results
+
+
+def format_layer_stats(stats: Sequence[LayerStats]) -> str:
+    """A text table of :func:`diagnose`'s statistics, one row per layer."""
+    width = max([len("layer"), *(len(s.name) for s in stats)])
+    type_width = max([len("type"), *(len(s.type) for s in stats)])
+    header = (
+        f"{'layer':<{width}}  {'type':<{type_width}}  {'output':<16} {'mean':>10} {'std':>10} "
+        f"{'zero':>6} {'dead':>6} {'grad std':>10} {'|grad θ|':>10}"
+    )
+    rows = [header, "-" * len(header)]
+    for s in stats:
+        shape = "x".join(str(d) for d in s.shape[1:]) or "-"
+        dead = "-" if s.dead_fraction is None else f"{s.dead_fraction:6.1%}"
+        rows.append(
+            f"{s.name:<{width}}  {s.type:<{type_width}}  {shape:<16} {s.mean:>10.3g} "
+            f"{s.std:>10.3g} {s.zero_fraction:>6.1%} {dead:>6} {_num(s.grad_std):>10} "
+            f"{_num(s.grad_norm):>10}"
+        )
+    return "\n".join(rows)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3e}"
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _histogram(ax, stats: LayerStats, title: str) -> None:
+    """Fractions per bin; a spike of exact zeros (ReLU) is cut off so the rest stays visible."""
+    counts = stats.hist_counts.numpy()
+    edges = stats.hist_edges.numpy()
+    fractions = counts / max(counts.sum(), 1.0)
+    ax.stairs(fractions, edges, fill=True)
+    zero_bin = np.searchsorted(edges, 0.0, side="right") - 1
+    if stats.zero_fraction > _ZERO_SPIKE and 0 <= zero_bin < len(counts):
+        rest = np.delete(fractions, zero_bin)
+        if rest.max() > 0:
+            ax.set_ylim(0, 1.2 * rest.max())
+        title += f"\nzeros {stats.zero_fraction:.0%} (bar cut)"
+    ax.set_title(title, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_yticks([])
+
+
+def _values(stats: Sequence[LayerStats], key: str) -> np.ndarray:
+    return np.array([np.nan if getattr(s, key) is None else getattr(s, key) for s in stats])
+
+
+def plot_diagnostics(stats: Sequence[LayerStats], max_histograms: int = 12) -> Figure:
+    """Per-layer activation mean and std, gradient std and parameter-gradient norm,
+    zero and dead fractions (top), and activation histograms of up to
+    ``max_histograms`` layers spread over the depth (bottom; activation layers
+    when there are any).  Save it with :func:`cnnlab.report.figures.save_figure`.
+    """
+    if not stats:
+        raise ConfigError("No layer statistics to plot: run diagnose() on a model first.")
+    check_positive("max_histograms", max_histograms)
+    fig = _figure(15, 9)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.1])
+    ax_act, ax_grad, ax_zero = top.subplots(1, 3)
+    layer = np.arange(1, len(stats) + 1)
+    ax_act.plot(layer, _values(stats, "mean"), marker="o", markersize=3, label="mean")
+    ax_act.plot(layer, _values(stats, "std"), marker="o", markersize=3, label="std")
+    ax_act.set(title="Activations", ylabel="value")
+    for key, label in (("grad_std", "std of ∂L/∂activation"), ("grad_norm", "‖∂L/∂θ‖")):
+        values = _values(stats, key)
+        if np.any(values > 0):
+            ax_grad.plot(layer, values, marker="o", markersize=3, label=label)
+    if ax_grad.has_data():
+        ax_grad.set_yscale("log")
+    ax_grad.set(title="Gradients")
+    ax_zero.bar(layer, _values(stats, "zero_fraction"), color="C7", label="zero outputs")
+    ax_zero.plot(layer, _values(stats, "dead_fraction"), "v", color="C3", label="dead units")
+    ax_zero.set(title="Zero outputs and dead units", ylim=(0, 1.05))
+    for ax in (ax_act, ax_grad, ax_zero):
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend(fontsize=8)
+        if len(stats) <= 30:
+            ax.set_xticks(layer, [s.name for s in stats], rotation=90, fontsize=7)
+        else:
+            ax.set_xlabel("layer (forward order)")
+    candidates = [s for s in stats if s.is_activation] or list(stats)
+    picks = np.unique(np.linspace(0, len(candidates) - 1, min(max_histograms, len(candidates))))
+    ncols = min(len(picks), 6)
+    axes = bottom.subplots(math.ceil(len(picks) / ncols), ncols, squeeze=False).ravel()
+    for ax, index in zip(axes, picks.round().astype(int), strict=False):
+        s = candidates[index]
+        _histogram(ax, s, f"{s.name}\nmean {s.mean:.2g}  std {s.std:.2g}")
+    for ax in axes[len(picks) :]:
+        ax.axis("off")
+    bottom.suptitle("Activation histograms")
+    return fig
+
+
+def plot_init_experiment(results: Mapping[str, Sequence[LayerStats]]) -> Figure:
+    """The initialization experiment side by side: one row per initialization, with the
+    activation std per layer (log scale) and the histogram of every layer."""
+    if not results or not all(results.values()):
+        raise ConfigError("No experiment results to plot: run init_experiment() first.")
+    depth = max(len(stats) for stats in results.values())
+    stds = np.concatenate([_values(stats, "std") for stats in results.values()])
+    positive = stds[stds > 0]
+    std_limits = (positive.min() / 3, positive.max() * 3) if positive.size else None
+    fig = _figure(2.0 * (depth + 1.5), 2.0 * len(results))
+    axes = fig.subplots(len(results), depth + 1, squeeze=False, width_ratios=[2.5] + [1.0] * depth)
+    for row, (label, stats) in zip(axes, results.items(), strict=True):
+        row[0].semilogy(np.arange(1, len(stats) + 1), _values(stats, "std"), marker="o")
+        row[0].set(title=f"{label}: std", xlabel="layer", ylim=std_limits)
+        row[0].grid(alpha=0.3)
+        for k, (ax, s) in enumerate(zip(row[1:], stats, strict=False), start=1):
+            _histogram(ax, s, f"layer {k}\nstd {s.std:.2g}")
+        for ax in row[1 + len(stats) :]:
+            ax.axis("off")
+    return fig
