@@ -355,6 +355,7 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from cnnlab.explain.cli import add_parser as add_explain_parser
+    from cnnlab.nas.cli import add_parser as add_nas_parser
     from cnnlab.train.diagnose_cli import add_parser as add_diagnose_parser
     from cnnlab.train.lr_find_cli import add_parser as add_lr_find_parser
 
@@ -434,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_parser(sub)
     add_lr_find_parser(sub)
     add_diagnose_parser(sub)
+    add_nas_parser(sub)
     return parser
 
 

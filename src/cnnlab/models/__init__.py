@@ -5,6 +5,8 @@ Importing this package registers every family's builders.
 
 from cnnlab.models import (  # noqa: F401  (registers the builders)
     alexnet,
+    convnext,
+    darknet,
     densenet,
     efficientnet,
     googlenet,
@@ -13,7 +15,9 @@ from cnnlab.models import (  # noqa: F401  (registers the builders)
     lenet,
     mnasnet,
     mobilenet,
+    nasnet,
     nin,
+    repvgg,
     resnet,
     resnet_cifar,
     shufflenet,
