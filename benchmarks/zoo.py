@@ -15,6 +15,7 @@ accuracies registered with the models (``Reference.top1``, each with its source)
 Usage::
 
     python benchmarks/zoo.py [--models resnet18,vgg16 | --family resnet] [--threads 2]
+        [--rows benchmarks/out/zoo.jsonl]   # keeps each row; a re-run skips measured models
 
 Prints a Markdown section for ``benchmarks/RESULTS.md`` and writes the chart to
 ``benchmarks/zoo_accuracy_vs_ops.png``.
@@ -23,6 +24,7 @@ Prints a Markdown section for ``benchmarks/RESULTS.md`` and writes the chart to
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from pathlib import Path
@@ -186,19 +188,32 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--train-batch", type=int, default=8)
     parser.add_argument("--train-size", type=int, default=128)
+    parser.add_argument("--rows", help="JSON-lines file of measured rows, appended and reused")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     names = args.models.split(",") if args.models else list_models()
     if args.family:
         names = [n for n in names if n.startswith(args.family)]
+    done = {}
+    if args.rows and Path(args.rows).is_file():  # continue an interrupted run
+        for line in Path(args.rows).read_text().splitlines():
+            row = json.loads(line)
+            done[row["name"]] = {**row, "shape": tuple(row["shape"])}
     rows = []
     for name in names:
+        if name in done:
+            rows.append(done[name])
+            continue
         try:
-            rows.append(measure(name, args))
+            row = measure(name, args)
         except (CnnlabError, RuntimeError) as exc:  # reported, the other models still run
             print(f"{name}: skipped ({exc})")
-        else:
-            print(f"{name}: done", flush=True)
+            continue
+        rows.append(row)
+        if args.rows:
+            with open(args.rows, "a") as log:
+                log.write(json.dumps(row) + "\n")
+        print(f"{name}: done", flush=True)
     print("\n## Model zoo: cost and speed against torchvision\n")
     print(format_table(rows, args))
     sources = accuracy_chart(CHART)
