@@ -77,7 +77,10 @@ def latency_ms(model: nn.Module, shape: tuple[int, int, int], repeats: int) -> f
 def train_images_per_s(
     model: nn.Module, shape: tuple[int, int, int], batch: int, steps: int
 ) -> float:
-    x, y = torch.rand(batch, *shape), torch.randint(0, 1000, (batch,))
+    x = torch.rand(batch, *shape)
+    with torch.no_grad():
+        classes = model.eval()(x[:1]).shape[1]
+    y = torch.randint(0, classes, (batch,))
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     model.train()
     times = []
