@@ -128,6 +128,9 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "precision",
         "init",
         "per_class",
+        "adv_train",
+        "adv_steps",
+        "trades_beta",
     ]
     overrides = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.nesterov:
@@ -136,6 +139,10 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["channels_last"] = False
     if args.download:
         overrides["download"] = True
+    if args.eps is not None:
+        from cnnlab.attack.registry import parse_eps
+
+        overrides["adv_eps"] = parse_eps(args.eps)
     if args.compile:
         overrides["compile"] = True
     if args.classes is not None:
@@ -339,6 +346,14 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
         help="normal, xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal, "
         "orthogonal, lsuv",
     )
+    parser.add_argument(
+        "--adv-train",
+        choices=("none", "fgsm-rs", "pgd", "trades"),
+        help="adversarial training (Wong FGSM-RS, Madry PGD-AT, TRADES)",
+    )
+    parser.add_argument("--eps", help="adversarial training radius, e.g. 0.1 or 8/255")
+    parser.add_argument("--adv-steps", type=int, help="steps of the training attack")
+    parser.add_argument("--trades-beta", type=float)
     parser.add_argument("--mixup", type=float, metavar="ALPHA", help="Mixup with Beta(α, α)")
     parser.add_argument("--cutmix", type=float, metavar="ALPHA", help="CutMix with Beta(α, α)")
     parser.add_argument("--seed", type=int)
@@ -354,6 +369,7 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cnnlab.attack.cli import add_parser as add_attack_parser
     from cnnlab.explain.cli import add_parser as add_explain_parser
     from cnnlab.nas.cli import add_parser as add_nas_parser
     from cnnlab.train.diagnose_cli import add_parser as add_diagnose_parser
@@ -433,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run")
     report.set_defaults(func=_report)
     add_explain_parser(sub)
+    add_attack_parser(sub)
     add_lr_find_parser(sub)
     add_diagnose_parser(sub)
     add_nas_parser(sub)

@@ -281,3 +281,23 @@ def test_distill_trains_a_student_from_a_teacher_run(capsys, digits_run, tmp_pat
     assert code == 0
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["teacher"] == str(digits_run) and config["distill_temperature"] == 2.0
+
+
+def test_train_takes_adversarial_training_with_a_fractional_eps(capsys, tmp_path):
+    out = tmp_path / "adv"
+    code, _, _ = run_cli(
+        capsys,
+        "train",
+        "--epochs",
+        "1",
+        "--adv-train",
+        "fgsm-rs",
+        "--eps",
+        "8/255",
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert code == 0
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["adv_train"] == "fgsm-rs" and config["adv_eps"] == pytest.approx(8 / 255)

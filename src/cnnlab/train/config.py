@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from cnnlab.attack.defense import AdversarialTraining
 from cnnlab.data.transforms import Augment
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.train.init import INITS
@@ -65,6 +66,10 @@ class TrainConfig:
     teacher: str | None = None  # run directory of a teacher to distil from
     distill_temperature: float = 4.0
     distill_alpha: float = 0.9  # weight of the soft (teacher) term
+    adv_train: str = "none"  # none, fgsm-rs, pgd or trades (cnnlab.attack.defense)
+    adv_eps: float = 8 / 255  # L∞ radius of the training attack, in pixel units [0, 1]
+    adv_steps: int = 10
+    trades_beta: float = 6.0
     early_stopping: int | None = None
     monitor: str = "val_acc"
     seed: int = 0
@@ -79,6 +84,11 @@ class TrainConfig:
         check_choice("monitor", self.monitor, MONITORS)
         Augment(self.augment)  # validates the names and arguments
         check_choice("precision", self.precision, PRECISIONS)
+        AdversarialTraining(self.adv_train, self.adv_eps, self.adv_steps, self.trades_beta)
+        if self.adv_train == "trades" and (self.mixup > 0 or self.cutmix > 0):
+            raise ConfigError(
+                "TRADES needs hard labels: drop --mixup/--cutmix or use --adv-train pgd."
+            )
         check_choice("freeze mode", self.freeze, FREEZE_MODES)
         if self.pretrained is None and (self.freeze != "none" or self.lr_decay != 1.0):
             raise ConfigError(

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 import cnnlab
 from cnnlab import runs
+from cnnlab.attack.defense import adversarial_batch, trades_loss
 from cnnlab.data import DataSplits, channel_stats, load_data, make_loader, mean_image
 from cnnlab.data.loader import epoch_generator
 from cnnlab.data.mixing import mix_batch
@@ -389,9 +390,31 @@ class Trainer:
                 )
             global_batch = len(labels)
             images, targets, labels = distributed.shard(self.dist, images, targets, labels)
+            if cfg.adv_train in ("fgsm-rs", "pgd"):  # train on the attack's examples (Madry)
+                images = adversarial_batch(
+                    self.model,
+                    images,
+                    labels,
+                    cfg.adv_train,
+                    cfg.adv_eps,
+                    steps=cfg.adv_steps,
+                    generator=generator,
+                )
             with self.autocast():
-                output = self.forward_model(images)
-                loss, logits = classification_loss(output, targets, self.criterion)
+                if cfg.adv_train == "trades":
+                    logits, loss = trades_loss(
+                        self.forward_model,
+                        images,
+                        labels,
+                        cfg.adv_eps,
+                        beta=cfg.trades_beta,
+                        steps=cfg.adv_steps,
+                        criterion=self.criterion,
+                        generator=generator,
+                    )
+                else:
+                    output = self.forward_model(images)
+                    loss, logits = classification_loss(output, targets, self.criterion)
                 if self.teacher is not None:
                     loss = distillation_loss(
                         logits,
