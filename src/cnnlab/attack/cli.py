@@ -1,0 +1,172 @@
+"""``cnnlab attack RUN --method pgd --eps 8/255``: robustness of a trained run.
+
+Prints the clean and robust accuracy, the attack's success rate and the mean
+perturbation norms; merges them into ``RUN/metrics.json`` under
+``attacks/<name>`` and writes ``RUN/figures/attack_<name>.png`` (clean image,
+amplified perturbation, adversarial image, predictions), then rebuilds the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cnnlab import runs
+from cnnlab.attack.evaluate import AttackResult, evaluate_attack
+from cnnlab.attack.figures import plot_adversarial_examples
+from cnnlab.attack.registry import ATTACKS, create_attack, parse_eps
+from cnnlab.data import load_data
+from cnnlab.errors import ConfigError, check_positive
+from cnnlab.fileio import write_json
+from cnnlab.report import build_report
+from cnnlab.report.figures import save_figure
+from cnnlab.train.evaluate import class_index_map, predict_dataset
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the ``attack`` sub-command to ``subparsers`` (from ``add_subparsers()``)."""
+    parser = subparsers.add_parser(
+        "attack", help="attack a run: robust accuracy, success rate, example figure"
+    )
+    parser.add_argument("run", help="run directory (from `cnnlab train`)")
+    parser.add_argument(
+        "--method", default="pgd", help=f"attack: {', '.join(ATTACKS)} (default pgd)"
+    )
+    parser.add_argument("--eps", help="radius of bounded attacks, e.g. 0.1 or 8/255")
+    parser.add_argument("--steps", type=int, help="iterations (Square: queries)")
+    parser.add_argument("--norm", help="linf or l2 (default: the attack's own)")
+    parser.add_argument(
+        "--targeted", metavar="CLASS", help="target class (name or index): a targeted attack"
+    )
+    parser.add_argument("--dataset", help="attack images of another data set (classes by name)")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument(
+        "--limit", type=int, default=1000, help="attack the first N images (default 1000)"
+    )
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--examples", type=int, default=8, help="examples in the figure")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.set_defaults(func=attack_command)
+
+
+def _target_index(text: str, classes: list[str]) -> int:
+    if text in classes:
+        return classes.index(text)
+    if text.isdigit() and int(text) < len(classes):
+        return int(text)
+    raise ConfigError(
+        f"--targeted {text!r} is not a class of this model; give a name or an index in "
+        f"[0, {len(classes)}): {', '.join(classes)}."
+    )
+
+
+def _attack_name(args: argparse.Namespace, norm: str, target: int | None) -> str:
+    parts = [args.method, norm]
+    if args.eps is not None:
+        parts.append(f"eps{args.eps.replace('/', '_')}")
+    if args.steps is not None:
+        parts.append(f"steps{args.steps}")
+    if target is not None:
+        parts.append(f"target{target}")
+    return "-".join(parts)
+
+
+def attack_command(args: argparse.Namespace) -> int:
+    """Run the ``attack`` sub-command; returns the exit status."""
+    check_positive("--limit", args.limit)
+    check_positive("--batch-size", args.batch_size)
+    check_positive("--examples", args.examples, allow_zero=True)
+    eps = None if args.eps is None else parse_eps(args.eps)
+    run = runs.load_run(args.run)
+    target = None if args.targeted is None else _target_index(args.targeted, run.classes)
+    attack = create_attack(
+        args.method,
+        eps=eps,
+        norm=args.norm,
+        steps=args.steps,
+        targeted=target is not None,
+        seed=args.seed,
+    )
+    norm = args.norm or ATTACKS[args.method].norms[0]
+    config = run.config
+    name = args.dataset or config.dataset
+    data = load_data(
+        name,
+        args.data_dir if args.dataset else (args.data_dir or config.data_dir),
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+    )
+    mapping = class_index_map(run.classes, data.classes)
+    split = getattr(data, args.split)
+    split = split.subset(torch.arange(min(args.limit, len(split))))
+    model = run.model.to(args.device)
+    images, _, labels = predict_dataset(model, split, run.input_shape, device=args.device)
+    images = images.to(args.device).float() / 255
+    labels = mapping[labels].to(args.device)
+    targets = None if target is None else torch.full_like(labels, target)
+    result = evaluate_attack(
+        model, attack, images, labels, targets=targets, batch_size=args.batch_size
+    )
+    metrics = dict(result.metrics)
+    metrics.update(
+        {
+            "method": args.method,
+            "norm": norm,
+            "eps": eps,
+            "steps": args.steps,
+            "target": target,
+            "dataset": name,
+            "split": args.split,
+        }
+    )
+    key = _attack_name(args, norm, target)
+    _merge_metrics(run.path / runs.METRICS, key, metrics)
+    figure = run.path / runs.FIGURES / f"attack_{key}.png"
+    if args.examples:
+        picked = _examples(result, labels, args.examples)
+        save_figure(
+            plot_adversarial_examples(
+                images[picked],
+                result.adversarial[picked],
+                result.clean_predictions[picked].tolist(),
+                result.adversarial_predictions[picked].tolist(),
+                run.classes,
+            ),
+            figure,
+        )
+    build_report(run.path)
+    _print_summary(key, metrics)
+    if args.examples:
+        print(f"figure: {figure}")
+    print(f"metrics: {run.path / runs.METRICS} (attacks/{key})")
+    return 0
+
+
+def _examples(result: AttackResult, labels: torch.Tensor, count: int) -> torch.Tensor:
+    """Successful attacks on correctly classified images first, then the rest in order."""
+    fooled = (result.clean_predictions == labels) & (result.adversarial_predictions != labels)
+    order = torch.cat([fooled.nonzero().flatten(), (~fooled).nonzero().flatten()])
+    return order[:count].cpu()
+
+
+def _merge_metrics(path: Path, key: str, metrics: dict[str, Any]) -> None:
+    existing = json.loads(path.read_text()) if path.is_file() else {}
+    existing.setdefault("attacks", {})[key] = metrics
+    write_json(path, existing)
+
+
+def _print_summary(key: str, metrics: dict[str, Any]) -> None:
+    print(f"attack:            {key}  ({metrics['num_images']} images, {metrics['seconds']:.1f} s)")
+    print(f"clean accuracy:    {metrics['clean_accuracy']:.4f}")
+    print(f"robust accuracy:   {metrics['robust_accuracy']:.4f}")
+    print(f"success rate:      {metrics['success_rate']:.4f}")
+    print(
+        f"mean perturbation: L∞ {metrics['mean_linf']:.4f}  L2 {metrics['mean_l2']:.4f}  "
+        f"L0 {metrics['mean_l0']:.1f}"
+    )
