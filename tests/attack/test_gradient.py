@@ -124,3 +124,17 @@ def test_dlr_needs_three_classes():
 def test_apgd_checkpoints_follow_the_paper_for_100_steps():
     # p = 0, 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 (Croce & Hein 2020, Sec. 3.2)
     assert apgd_checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
+
+
+@pytest.mark.parametrize("steps", [1, 5, 10, 37, 100, 1000])
+def test_apgd_checkpoints_match_the_formula_in_exact_arithmetic(steps):
+    from fractions import Fraction
+    from math import ceil
+
+    p_prev, p, expected = Fraction(0), Fraction(22, 100), set()
+    while p < 1:
+        expected.add(ceil(p * steps))
+        p_prev, p = p, p + max(p - p_prev - Fraction(3, 100), Fraction(6, 100))
+    points = apgd_checkpoints(steps)
+    assert points == sorted(expected - {0})
+    assert all(1 <= w <= steps for w in points)

@@ -8,8 +8,10 @@ from vertical stripes of ±ε, then at each query set a random square window
 (side s, the same in every channel) of each image to x ± ε with one random sign
 per channel, and keep the change only if it lowers the margin loss.  The
 window's area is a fraction p of the image that shrinks on the paper's
-schedule.  Only the model's outputs are used, never its gradients, so a model
-that "masks" its gradients is no obstacle: the attack doubles as a check
+schedule.  Images the model already gets wrong (or, targeted, already
+classifies as the target) are returned unchanged.  Only the model's outputs
+are used, never its gradients, so a model that "masks" its gradients is no
+obstacle: the attack doubles as a check
 (:func:`cnnlab.attack.evaluate.gradient_masking_check`).
 """
 
@@ -32,6 +34,10 @@ def square_fraction(p_init: float, query: int, queries: int) -> float:
     """The fraction p of pixels in the square at ``query`` out of ``queries``."""
     scaled = int(query / queries * 10_000)
     return p_init / 2 ** sum(scaled > h for h in _HALVINGS)
+
+
+def _column(mask: torch.Tensor) -> torch.Tensor:
+    return mask.view(-1, 1, 1, 1)
 
 
 class Square(Attack):
@@ -77,8 +83,11 @@ class Square(Attack):
     def perturb(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         n, c, h, w = images.shape
         stripes = self._signs((n, c, 1, w), images.device)
-        best = (images + self.eps * stripes).clamp(0, 1)
+        # images already fooled (margin <= 0) are returned unchanged, as in the paper's code
+        done = self._scores(model(images), labels)[0] <= 0
+        best = torch.where(_column(done), images, (images + self.eps * stripes).clamp(0, 1))
         best_margin, best_loss = self._scores(model(best), labels)
+        best_margin[done] = 0
         rows = torch.arange(h, device=images.device).view(1, 1, h, 1)
         cols = torch.arange(w, device=images.device).view(1, 1, 1, w)
         for query in range(1, self.queries):

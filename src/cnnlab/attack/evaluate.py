@@ -23,7 +23,7 @@ from torch import nn
 from cnnlab.attack.base import Attack, check_batch, frozen, per_sample_norm
 from cnnlab.attack.blackbox import Square
 from cnnlab.attack.gradient import FGSM, PGD
-from cnnlab.errors import check_positive
+from cnnlab.errors import ConfigError, check_positive
 
 
 @dataclass
@@ -68,13 +68,23 @@ def evaluate_attack(
     Parameters
     ----------
     model : classifier taking images in [0, 1].
-    attack : any :class:`~cnnlab.attack.base.Attack`; targeted attacks need ``targets``.
+    attack : any :class:`~cnnlab.attack.base.Attack`; targeted attacks need ``targets``
+        and untargeted ones take none (a ConfigError otherwise).
     images, labels : the test images (N, C, H, W) in [0, 1] and true classes (N,).
     targets : target classes (N,) of a targeted attack.
     batch_size : images per attack call.
     """
     check_positive("batch_size", batch_size)
     images, labels = check_batch(images, labels)
+    if attack.targeted != (targets is not None):
+        raise ConfigError(
+            f"{type(attack).__name__} is {'' if attack.targeted else 'un'}targeted: "
+            + (
+                "give targets=, the classes to reach."
+                if attack.targeted
+                else "leave out targets=, or build it with targeted=True."
+            )
+        )
     goal = labels if targets is None else torch.as_tensor(targets, device=images.device).long()
     started = time.perf_counter()
     adversarial = torch.cat(

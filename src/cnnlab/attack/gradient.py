@@ -23,8 +23,6 @@ DLR loss, eq. 6 and 7.)
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -195,13 +193,15 @@ def dlr_loss(
 def apgd_checkpoints(steps: int) -> list[int]:
     """Iterations w_j = ⌈p_j·N⌉ at which APGD may halve its step (Croce & Hein 2020, Sec. 3.2).
 
-    p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06).
+    p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06).  The p_j
+    are kept in exact hundredths: in floating point 0.57·100 is 57.000…01, whose
+    ceiling would be 58.
     """
-    p_prev, p = 0.0, 0.22
+    p_prev, p = 0, 22  # hundredths
     points = []
-    while p < 1:
-        points.append(math.ceil(p * steps))
-        p_prev, p = p, p + max(p - p_prev - 0.03, 0.06)
+    while p < 100:
+        points.append(-(-p * steps // 100))  # ⌈p·N/100⌉ in integers
+        p_prev, p = p, p + max(p - p_prev - 3, 6)
     return sorted(set(points) - {0})
 
 

@@ -166,7 +166,7 @@ class CarliniWagner(Attack):
         return (-m if self.targeted else m).clamp(min=-self.kappa)
 
     def perturb(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        c = torch.full((len(images),), self.c, device=images.device)
+        c = torch.full((len(images),), float(self.c), device=images.device)
         low = torch.zeros_like(c)
         high = torch.full_like(c, float("inf"))
         best = images.clone()
