@@ -138,129 +138,63 @@ def _repvgg(
     return model
 
 
-def _reference(params_m: float, gflops: float | None, top1: float) -> Reference:
-    macs = None if gflops is None else gflops * 1e9
-    return Reference(source=PAPER, params=round(params_m * 1e6), macs=macs, top1=top1)
+@dataclass(frozen=True)
+class Published:
+    """Table 4 figures of a variant's inference-time network."""
+
+    params_m: float
+    gflops: float
+    top1: float
+    check_macs: bool = True  # False where the table's rounding exceeds the 2 % check
 
 
-@register_model(reference=_reference(8.3, None, 72.41), num_classes=1000, in_chans=3, deploy=True)
-def repvgg_a0(
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    stem: str | None = None,
-    input_size: int | None = None,
-    deploy: bool = False,
-) -> RepVGG:
-    """RepVGG-A0 (Ding et al. 2021): a = 0.75, b = 2.5, 8.30M params, 1.4G FLOPs.
-
-    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by
-    ``input_size``); ``deploy=True`` builds the re-parameterized network directly.
-    The figures are those of the inference form (Table 4).
-    Table 4's 1.4G FLOPs is rounded from the 1.36G multiply-adds counted here (3 %
-    apart), so A0 is checked against its parameter count only.
-    """
-    return _repvgg("a0", num_classes, in_chans, stem, input_size, deploy)
+# Table 4.  A0's 1.4G FLOPs is rounded from the 1.36G multiply-adds counted here
+# (3 % apart), so A0 is checked against its parameter count only.
+PUBLISHED: dict[str, Published] = {
+    "a0": Published(8.30, 1.4, 72.41, check_macs=False),
+    "a1": Published(12.78, 2.4, 74.46),
+    "a2": Published(25.49, 5.1, 76.48),
+    "b0": Published(14.33, 3.1, 75.14),
+    "b1": Published(51.82, 11.8, 78.37),
+    "b2": Published(80.31, 18.4, 78.78),
+    "b3": Published(110.96, 26.2, 80.52),
+}
 
 
-@register_model(reference=_reference(12.78, 2.4, 74.46), num_classes=1000, in_chans=3, deploy=True)
-def repvgg_a1(
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    stem: str | None = None,
-    input_size: int | None = None,
-    deploy: bool = False,
-) -> RepVGG:
-    """RepVGG-A1 (Ding et al. 2021): a = 1, b = 2.5, 12.78M params, 2.4G FLOPs.
-
-    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by
-    ``input_size``); ``deploy=True`` builds the re-parameterized network directly.
-    The figures are those of the inference form (Table 4).
-    """
-    return _repvgg("a1", num_classes, in_chans, stem, input_size, deploy)
+def _reference(published: Published) -> Reference:
+    macs = published.gflops * 1e9 if published.check_macs else None
+    return Reference(
+        source=PAPER, params=round(published.params_m * 1e6), macs=macs, top1=published.top1
+    )
 
 
-@register_model(reference=_reference(25.49, 5.1, 76.48), num_classes=1000, in_chans=3, deploy=True)
-def repvgg_a2(
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    stem: str | None = None,
-    input_size: int | None = None,
-    deploy: bool = False,
-) -> RepVGG:
-    """RepVGG-A2 (Ding et al. 2021): a = 1.5, b = 2.75, 25.49M params, 5.1G FLOPs.
+def _builder(variant: str):
+    def build(
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        stem: str | None = None,
+        input_size: int | None = None,
+        deploy: bool = False,
+    ) -> RepVGG:
+        return _repvgg(variant, num_classes, in_chans, stem, input_size, deploy)
 
-    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by
-    ``input_size``); ``deploy=True`` builds the re-parameterized network directly.
-    The figures are those of the inference form (Table 4).
-    """
-    return _repvgg("a2", num_classes, in_chans, stem, input_size, deploy)
-
-
-@register_model(reference=_reference(14.33, 3.1, 75.14), num_classes=1000, in_chans=3, deploy=True)
-def repvgg_b0(
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    stem: str | None = None,
-    input_size: int | None = None,
-    deploy: bool = False,
-) -> RepVGG:
-    """RepVGG-B0 (Ding et al. 2021): a = 1, b = 2.5, 14.33M params, 3.1G FLOPs.
-
-    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by
-    ``input_size``); ``deploy=True`` builds the re-parameterized network directly.
-    The figures are those of the inference form (Table 4).
-    """
-    return _repvgg("b0", num_classes, in_chans, stem, input_size, deploy)
+    config, published = CONFIGS[variant], PUBLISHED[variant]
+    build.__doc__ = (
+        f"RepVGG-{variant.upper()} (Ding et al. 2021): a = {config.a:g}, b = {config.b:g}, "
+        f"{published.params_m:.2f}M params, {published.gflops:g}G FLOPs.\n\n"
+        "``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by\n"
+        "``input_size``); ``deploy=True`` builds the re-parameterized network directly.\n"
+        "The figures are those of the inference form (Table 4)."
+    )
+    return build
 
 
-@register_model(reference=_reference(51.82, 11.8, 78.37), num_classes=1000, in_chans=3, deploy=True)
-def repvgg_b1(
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    stem: str | None = None,
-    input_size: int | None = None,
-    deploy: bool = False,
-) -> RepVGG:
-    """RepVGG-B1 (Ding et al. 2021): a = 2, b = 4, 51.82M params, 11.8G FLOPs.
-
-    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by
-    ``input_size``); ``deploy=True`` builds the re-parameterized network directly.
-    The figures are those of the inference form (Table 4).
-    """
-    return _repvgg("b1", num_classes, in_chans, stem, input_size, deploy)
-
-
-@register_model(reference=_reference(80.31, 18.4, 78.78), num_classes=1000, in_chans=3, deploy=True)
-def repvgg_b2(
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    stem: str | None = None,
-    input_size: int | None = None,
-    deploy: bool = False,
-) -> RepVGG:
-    """RepVGG-B2 (Ding et al. 2021): a = 2.5, b = 5, 80.31M params, 18.4G FLOPs.
-
-    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by
-    ``input_size``); ``deploy=True`` builds the re-parameterized network directly.
-    The figures are those of the inference form (Table 4).
-    """
-    return _repvgg("b2", num_classes, in_chans, stem, input_size, deploy)
-
-
-@register_model(
-    reference=_reference(110.96, 26.2, 80.52), num_classes=1000, in_chans=3, deploy=True
-)
-def repvgg_b3(
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    stem: str | None = None,
-    input_size: int | None = None,
-    deploy: bool = False,
-) -> RepVGG:
-    """RepVGG-B3 (Ding et al. 2021): a = 3, b = 5, 110.96M params, 26.2G FLOPs.
-
-    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by
-    ``input_size``); ``deploy=True`` builds the re-parameterized network directly.
-    The figures are those of the inference form (Table 4).
-    """
-    return _repvgg("b3", num_classes, in_chans, stem, input_size, deploy)
+for _variant, _published in PUBLISHED.items():
+    register_model(
+        _builder(_variant),
+        name=f"repvgg_{_variant}",
+        reference=_reference(_published),
+        num_classes=1000,
+        in_chans=3,
+        deploy=True,
+    )
