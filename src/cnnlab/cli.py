@@ -84,7 +84,10 @@ def _fit_and_report(trainer) -> int:
         return EXIT_INTERRUPTED
     if not trainer.dist.is_main:  # under torchrun, rank 0 evaluates and reports
         return 0
-    report = evaluate_run(run_dir, device=trainer.config.device)
+    split = "test" if len(trainer.data.test) else "val"
+    if split == "val":
+        print("no test split (test_fraction 0): the final report is on the validation split")
+    report = evaluate_run(run_dir, split=split, device=trainer.config.device)
     _print_report(report)
     print(f"run directory: {run_dir}")
     print(f"report: {run_dir / 'report.html'}")
@@ -116,6 +119,7 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "grad_clip",
         "early_stopping",
         "val_fraction",
+        "test_fraction",
         "normalization",
         "warmup_epochs",
         "device",
@@ -331,6 +335,12 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
         help="stop after this many epochs without improvement",
     )
     parser.add_argument("--val-fraction", type=float)
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        help="share of each class held out as the test set where the data set has no "
+        "official one (digits, imagefolder; default 0.2, 0 for none)",
+    )
     parser.add_argument("--normalization", help="channel (mean/std), image (mean image), none")
     parser.add_argument(
         "--augment", metavar="LIST", help="batched augmentations, e.g. flip,crop:4 ('' for none)"

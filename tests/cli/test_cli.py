@@ -301,3 +301,15 @@ def test_train_takes_adversarial_training_with_a_fractional_eps(capsys, tmp_path
     assert code == 0
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["adv_train"] == "fgsm-rs" and config["adv_eps"] == pytest.approx(8 / 255)
+
+
+def test_train_without_a_test_split_reports_on_validation(capsys, tmp_path):
+    run = tmp_path / "no-test"
+    code, out, _ = run_cli(
+        capsys, "train", "--epochs", "1", "--test-fraction", "0", "--out", str(run), "--quiet"
+    )
+    assert code == 0 and "validation split" in out
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics) == {"val"} and metrics["val"]["num_images"] == 179
+    code, _, err = run_cli(capsys, "evaluate", str(run))
+    assert code == 2 and "--split val" in err

@@ -40,3 +40,18 @@ def test_split_fraction_out_of_range_is_a_config_error():
 def test_zero_val_fraction_gives_an_empty_val_set():
     splits = load_data("digits", val_fraction=0.0)
     assert len(splits.val) == 0 and len(splits.train) + len(splits.test) == 1797
+
+
+def test_test_fraction_sets_the_held_out_share_and_zero_keeps_no_test_set():
+    tenth = load_data("digits", test_fraction=0.1)
+    per_class = torch.bincount(tenth.test.labels + 0)
+    everything = torch.bincount(load_data("digits", test_fraction=0.0, val_fraction=0.5).val.labels)
+    assert len(tenth.test) == 179 and (per_class - everything * 0.2).abs().max() <= 1
+    none = load_data("digits", test_fraction=0.0, val_fraction=0.1)
+    assert len(none.test) == 0 and len(none.train) + len(none.val) == 1797
+    assert len(load_data("digits").test) == 359  # the default 20 %, unchanged
+
+
+def test_test_fraction_is_refused_where_an_official_test_split_exists(tmp_path):
+    with pytest.raises(ConfigError, match="official test split"):
+        load_data("mnist", tmp_path, test_fraction=0.1)

@@ -96,11 +96,11 @@ def attack_command(args: argparse.Namespace) -> int:
     norm = args.norm or ATTACKS[args.method].norms[0]
     config = run.config
     name = args.dataset or config.dataset
+    options = config.data_options()
+    if name != config.dataset:
+        options.update(classes=None, per_class=None, test_fraction=None)
     data = load_data(
-        name,
-        args.data_dir if args.dataset else (args.data_dir or config.data_dir),
-        val_fraction=config.val_fraction,
-        seed=config.seed,
+        name, args.data_dir if args.dataset else (args.data_dir or config.data_dir), **options
     )
     mapping = class_index_map(run.classes, data.classes)
     split = getattr(data, args.split)

@@ -11,9 +11,10 @@ Split rules
   cifar100) use it as ``test``.  ``val`` holds out ``val_fraction`` of every class
   of the official training split, chosen by ``seed``; ``train`` is the rest.
 - Data sets without one (digits, imagefolder) first hold out a fixed, stratified
-  20 % as ``test``, drawn with a constant seed (``splits.TEST_SPLIT_SEED``) so the
-  test set is the same in every run whatever ``seed`` is; ``val`` is then
-  ``val_fraction`` of each class of the remaining 80 %, chosen by ``seed``.
+  20 % as ``test`` (``test_fraction``; 0 keeps none), drawn with a constant seed
+  (``splits.TEST_SPLIT_SEED``) so the test set is the same in every run whatever
+  ``seed`` is; ``val`` is then ``val_fraction`` of each class of the rest, chosen
+  by ``seed``.
 - All splits are stratified and deterministic (:mod:`cnnlab.data.splits`); the
   three sets are disjoint and keep the original sample order.
 

@@ -29,6 +29,7 @@ Source = Callable[..., tuple[ImageDataset, ImageDataset | None]]
 class DatasetInfo:
     description: str
     source: Source  # (data_dir, *, download, image_size) -> (train, test or None)
+    official_test: bool = True  # False: the test split is carved out by load_data
 
 
 def _idx(name: str, data_dir, *, download: bool, image_size: int | None):
@@ -51,6 +52,7 @@ DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo(
         "scikit-learn handwritten digits, 1797 images, 1x32x32, 10 classes (embedded, no download)",
         _digits,
+        official_test=False,
     ),
     "mnist": DatasetInfo(
         "MNIST handwritten digits, 60k/10k, 1x28x28, 10 classes", partial(_idx, "mnist")
@@ -68,7 +70,9 @@ DATASETS: dict[str, DatasetInfo] = {
         "CIFAR-100 objects, 50k/10k, 3x32x32, 100 fine classes", partial(_cifar, "cifar100")
     ),
     "imagefolder": DatasetInfo(
-        "your images: data_dir/<class>/<image> or a .tar/.tar.gz of that layout", _imagefolder
+        "your images: data_dir/<class>/<image> or a .tar/.tar.gz of that layout",
+        _imagefolder,
+        official_test=False,
     ),
 }
 
@@ -83,6 +87,7 @@ def load_data(
     data_dir: str | os.PathLike | None = None,
     *,
     val_fraction: float = 0.1,
+    test_fraction: float | None = None,
     seed: int = 0,
     download: bool = False,
     image_size: int | None = None,
@@ -97,6 +102,9 @@ def load_data(
     data_dir : folder with the data set files (default ``$CNNLAB_DATA/<name>``); for
         ``imagefolder`` the image folder or archive itself.
     val_fraction : fraction of each class of the training pool held out for validation.
+    test_fraction : data sets without an official test split (digits, imagefolder) only:
+        the fraction of each class held out as ``test`` (default 0.2; 0 keeps no test set,
+        e.g. CIFAR-10's usual 45k/5k train/validation split of its training images).
     seed : chooses the validation split (the test split never depends on it).
     download : fetch missing official files (mnist, fashion-mnist, kmnist, cifar10, cifar100).
     image_size : ``imagefolder`` only: resize every image to ``image_size`` x ``image_size``.
@@ -110,9 +118,15 @@ def load_data(
             f"image_size only applies to imagefolder, not {name!r}; "
             "resize inside the model or with a transform instead."
         )
+    if test_fraction is not None and DATASETS[name].official_test:
+        raise ConfigError(
+            f"{name} has an official test split, so test_fraction ({test_fraction}) does not "
+            "apply; it is for data sets without one (digits, imagefolder). Drop the option."
+        )
     pool, test = DATASETS[name].source(data_dir, download=download, image_size=image_size)
     if test is None:
-        pool_idx, test_idx = stratified_split(pool.labels, TEST_FRACTION, TEST_SPLIT_SEED)
+        fraction = TEST_FRACTION if test_fraction is None else test_fraction
+        pool_idx, test_idx = stratified_split(pool.labels, fraction, TEST_SPLIT_SEED)
         pool, test = pool.subset(pool_idx), pool.subset(test_idx)
     if classes is not None:
         pool, test = select_classes(pool, classes), select_classes(test, classes)

@@ -113,11 +113,13 @@ def _dataset_images(run: Run, args: argparse.Namespace, limit: int) -> torch.Ten
     from cnnlab.train.evaluate import fit_to_input
 
     same = args.dataset in (None, run.config.dataset)
+    options = run.config.data_options()
+    if not same:
+        options.update(classes=None, per_class=None, test_fraction=None)
     data = load_data(
         args.dataset or run.config.dataset,
         args.data_dir or (run.config.data_dir if same else None),
-        val_fraction=run.config.val_fraction,
-        seed=run.config.seed,
+        **options,
     )
     images, taken = [], 0
     for x, _ in make_loader(getattr(data, args.split), 256, shuffle=False, device=args.device):

@@ -38,6 +38,7 @@ class TrainConfig:
     classes: list[str] | None = None  # train on these classes only
     per_class: int | None = None  # labelled images per class (train + val)
     val_fraction: float = 0.1
+    test_fraction: float | None = None  # held-out test share where no official split exists
     normalization: str = "channel"
     augment: list[str] = field(default_factory=lambda: ["crop:2"])
     mixup: float = 0.0  # Beta(α, α) of Mixup; 0 = off
@@ -121,12 +122,24 @@ class TrainConfig:
         check_positive("warmup_epochs", self.warmup_epochs, allow_zero=True)
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}.")
+        if self.test_fraction is not None and not 0.0 <= self.test_fraction < 1.0:
+            raise ConfigError(f"test_fraction must be in [0, 1), got {self.test_fraction}.")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
         if self.grad_clip is not None:
             check_positive("grad_clip", self.grad_clip)
         if self.early_stopping is not None:
             check_positive("early_stopping", self.early_stopping)
+
+    def data_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`cnnlab.data.load_data` that fix this run's splits."""
+        return {
+            "val_fraction": self.val_fraction,
+            "test_fraction": self.test_fraction,
+            "seed": self.seed,
+            "classes": self.classes,
+            "per_class": self.per_class,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -164,14 +164,18 @@ def _predict_split(run, dataset, data_dir, split, device, tta):
         raise DataError(f"Unknown split {split!r}; choose one of {', '.join(SPLITS)}.")
     config = run.config
     own = dataset is None or dataset == config.dataset
+    options = config.data_options()
+    if not own:  # another data set: all of its split, whatever this run selected
+        options.update(classes=None, per_class=None, test_fraction=None)
     data = load_data(
-        dataset or config.dataset,
-        (data_dir or config.data_dir) if own else data_dir,
-        val_fraction=config.val_fraction,
-        seed=config.seed,
-        classes=config.classes if own else None,
-        per_class=config.per_class if own else None,
+        dataset or config.dataset, (data_dir or config.data_dir) if own else data_dir, **options
     )
+    if len(getattr(data, split)) == 0:
+        raise DataError(
+            f"The {split} split of {data.name} is empty for this run (test_fraction "
+            f"{config.test_fraction}, val_fraction {config.val_fraction}); evaluate another "
+            "split (--split val) or another data set (--dataset ... --data-dir ...)."
+        )
     mapping = class_index_map(run.classes, data.classes)
     images, probs, labels = predict_dataset(
         run.model.to(device), getattr(data, split), run.input_shape, device=device, tta=tta

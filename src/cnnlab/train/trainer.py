@@ -98,13 +98,7 @@ class Trainer:
         self.log = log or (lambda msg: None if self.quiet else print(msg, file=sys.stderr))
         # Everything that can fail on bad input happens before the run directory exists.
         self.data = data or load_data(
-            config.dataset,
-            config.data_dir,
-            val_fraction=config.val_fraction,
-            seed=config.seed,
-            download=config.download,
-            classes=config.classes,
-            per_class=config.per_class,
+            config.dataset, config.data_dir, download=config.download, **config.data_options()
         )
         torch.manual_seed(config.seed)
         mean, std = normalization_stats(config, self.data)
