@@ -56,7 +56,7 @@ def test_original_alexnet_table_is_the_lecture_table():
 def test_original_alexnet_has_the_papers_sixty_million_parameters():
     total = parameter_count(meta_model("alexnet_original"))
     assert total == sum(params for _, params in LECTURE.values()) == 60_965_224
-    assert total == pytest.approx(60e6, rel=0.02)  # Sec. 3: "60 million parameters"
+    assert total == pytest.approx(60e6, rel=0.02)  # abstract and Sec. 4: "60 million parameters"
 
 
 def test_summary_command_prints_the_lecture_table(capsys):

@@ -1,9 +1,11 @@
 """Every registered model against what it is registered to match.
 
 Parameter counts equal torchvision's exactly where torchvision has the
-architecture, and lie within 1 % of the published figure otherwise;
-multiply-adds lie within 2 % of the published figure.  The figures and their
-sources are data next to each model (``register_model(reference=...)``).
+architecture, and lie within 1 % of the published figure otherwise (or within
+half the unit of its last printed digit, when the source rounds it coarser than
+that: ``Reference.params_rounding``); multiply-adds lie within 2 % of the
+published figure.  The figures and their sources are data next to each model
+(``register_model(reference=...)``).
 """
 
 import pytest
@@ -28,10 +30,12 @@ def test_parameter_count_equals_torchvision(name):
 
 
 @pytest.mark.parametrize("name", WITH_PARAMS)
-def test_parameter_count_within_one_percent_of_paper(name):
+def test_parameter_count_within_one_percent_or_rounding_of_paper(name):
     ref = model_info(name).reference
     model = meta_model(name, num_classes=ref.num_classes, in_chans=ref.input_shape[0])
-    assert parameter_count(model) == pytest.approx(ref.params, rel=0.01), ref.source
+    # "12M" only says the count lies in [11.5M, 12.5M): half a unit of the last printed digit.
+    tolerance = max(0.01 * ref.params, (ref.params_rounding or 0) / 2)
+    assert abs(parameter_count(model) - ref.params) <= tolerance, ref.source
 
 
 @pytest.mark.parametrize("name", WITH_MACS)

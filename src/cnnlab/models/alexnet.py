@@ -282,7 +282,8 @@ def _build(
 
 @register_model(
     reference=Reference(
-        source="Krizhevsky, Sutskever & Hinton 2012, Sec. 3 ('60 million parameters'); "
+        source="Krizhevsky, Sutskever & Hinton 2012, abstract and Sec. 4 ('60 million "
+        "parameters'); "
         "Table 2: top-1 error 40.7 % of one CNN on ILSVRC-2012 val",
         top1=59.3,
         input_shape=(3, 227, 227),

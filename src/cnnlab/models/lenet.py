@@ -297,7 +297,8 @@ def _field_padding(model: str, field: int, input_size: int) -> int:
 @register_model(
     reference=Reference(
         source="LeCun et al. 1990, 'Handwritten digit recognition with a back-propagation "
-        "network': 2,578 independent parameters; LeCun et al. 1998, Sec. III.C.7",
+        "network', NIPS 2, p. 402: 2,578 independent parameters; LeCun et al. 1998, "
+        "Sec. III.C.7",
         params=2578,
         input_shape=(1, 28, 28),
         num_classes=10,

@@ -1,7 +1,7 @@
 """NASNet-A: Zoph, Vasudevan, Shlens & Le (2018), "Learning transferable
 architectures for scalable image recognition", CVPR, Fig. 2 (network
 schematics), Fig. 4 (the NASNet-A normal and reduction cells), Table 1
-(CIFAR-10) and Table 2 (ImageNet, mobile setting).
+(CIFAR-10) and Table 3 (ImageNet, mobile setting).
 
 A network is a stem, then three stacks of N normal cells separated by two
 reduction cells; each reduction cell doubles the number of filters per state.
@@ -14,7 +14,7 @@ reduction cells; each reduction cell doubles the number of filters per state.
 * ImageNet (Fig. 2 right): a 3x3 stride-2 convolution with 32 maps (no padding)
   and two reduction cells (with ``filters``/4 and ``filters``/2) as the stem,
   then the stacks at 28x28, 14x14 and 7x7; NASNet-A (4 @ 1056), the mobile
-  model, has 5.3M parameters and 564M multiply-adds (Table 2).
+  model, has 5.3M parameters and 564M multiply-adds (Table 3).
 
 Both are built from the genotype :data:`cnnlab.nas.genotype.NASNET_A` by the
 generic :class:`~cnnlab.nas.cell.Cell`, so any genotype found by
@@ -174,7 +174,7 @@ def nasnet_a_cifar(
 
 @register_model(
     reference=Reference(
-        source=f"{PAPER}, Table 2: NASNet-A (4 @ 1056), mobile setting",
+        source=f"{PAPER}, Table 3 (mobile setting): NASNet-A (4 @ 1056)",
         params=5_300_000,
         macs=564e6,
         top1=74.0,

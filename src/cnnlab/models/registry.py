@@ -32,6 +32,11 @@ class Reference:
     forward pass at ``input_shape`` (C, H, W), for ``num_classes`` outputs;
     ``top1`` is the published top-1 accuracy (%) on the data set the source
     reports, when there is one.  ``source`` cites paper and table.
+
+    ``params_rounding`` is the unit of the last digit the source prints for
+    ``params`` when it rounds it (1e6 for "12M", 1e5 for "9.2M"; None for an
+    exact or finer figure): the true count is only known to within half of it,
+    so the check allows that much where it exceeds the usual 1 %.
     """
 
     source: str
@@ -40,6 +45,7 @@ class Reference:
     top1: float | None = None
     input_shape: tuple[int, int, int] = (3, 224, 224)
     num_classes: int = 1000
+    params_rounding: float | None = None
 
 
 @dataclass(frozen=True)

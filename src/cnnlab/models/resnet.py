@@ -404,7 +404,11 @@ VARIANTS = (
                 projection_kernel=3,
             ),
         ),
-        reference=Reference("Hu et al. 2018, 'Squeeze-and-excitation networks', Appendix"),
+        reference=Reference(
+            "Hu et al. 2018, 'Squeeze-and-excitation networks', Appendix (architecture) and "
+            "Table 8 (224x224 single crop: top-1 error 18.68 %)",
+            top1=81.32,
+        ),
     ),
     Variant(
         "cbam_resnet50",
