@@ -1,11 +1,13 @@
 """Atomic writes (cnnlab.fileio)."""
 
+import json
 import os
 import stat
 
 import pytest
 
-from cnnlab.fileio import atomic_path, write_text
+from cnnlab.errors import DataError
+from cnnlab.fileio import atomic_path, update_json, write_text
 
 
 def test_written_files_get_the_mode_of_a_plain_open(tmp_path):
@@ -24,3 +26,22 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("crash")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["data.json"]
+
+
+def test_update_json_sets_a_nested_key_and_keeps_the_rest(tmp_path):
+    path = tmp_path / "metrics.json"
+    update_json(path, ("attacks", "pgd"), {"robust_accuracy": 0.5})
+    update_json(path, ("test",), {"accuracy": 0.9})
+    update_json(path, ("attacks", "fgsm"), {"robust_accuracy": 0.6})
+    assert json.loads(path.read_text()) == {
+        "attacks": {"pgd": {"robust_accuracy": 0.5}, "fgsm": {"robust_accuracy": 0.6}},
+        "test": {"accuracy": 0.9},
+    }
+
+
+def test_update_json_refuses_a_corrupt_file_and_leaves_it(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text("{not json")
+    with pytest.raises(DataError, match="not valid JSON"):
+        update_json(path, ("test",), {})
+    assert path.read_text() == "{not json"

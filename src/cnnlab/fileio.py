@@ -12,9 +12,11 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from cnnlab.errors import DataError
 
 
 def _current_umask() -> int:
@@ -56,6 +58,25 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def update_json(path: str | os.PathLike, keys: Sequence[str], value: Any) -> None:
+    """Set ``value`` at the nested ``keys`` of the JSON object in ``path``, keeping the rest.
+
+    A missing file or missing intermediate objects are created; the file is
+    rewritten atomically (:func:`write_json`), e.g. a command's results merged
+    into ``RUN/metrics.json`` under ``("attacks", name)``.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path} is not valid JSON ({exc}); repair or delete it.") from exc
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+    write_json(path, data)
 
 
 def sha256_file(path: str | os.PathLike) -> str:

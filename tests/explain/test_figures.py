@@ -14,6 +14,7 @@ from cnnlab.explain.figures import (
     plot_filters,
     plot_neighbours,
     plot_patches,
+    plot_style_transfer,
     plot_tsne,
 )
 from cnnlab.explain.metrics import deletion_insertion
@@ -37,6 +38,7 @@ def test_every_figure_renders(model, images, classes):
         plot_patches({0: Patches(images, torch.ones(2), torch.arange(2), torch.zeros(2, 2))}),
         plot_neighbours(images[:1], images, torch.tensor([[1, 0]])),
         plot_tsne(torch.rand(2, 2).numpy(), images),
+        plot_style_transfer(images[0], torch.rand(3, 5, 9), images[1]),
         plot_faithfulness(
             {"random": deletion_insertion(model, images, classes, torch.rand_like(images), 4)}
         ),

@@ -127,6 +127,14 @@ def test_load_cue_conflict_reads_geirhos_file_names(tmp_path):
     assert (shapes.tolist(), textures.tolist()) == ([0, 1], [1, 0])
 
 
+def test_load_cue_conflict_takes_a_texture_that_is_a_class_name_whole(tmp_path):
+    (tmp_path / "3").mkdir()
+    for name in ("3_0-7.png", "3_1-71.png"):
+        Image.new("L", (6, 6), 128).save(tmp_path / "3" / name)
+    _, shapes, textures = load_cue_conflict(tmp_path, [str(d) for d in range(10)], (1, 4, 4))
+    assert (shapes.tolist(), textures.tolist()) == ([3], [7])  # "71" is no class: skipped
+
+
 def test_load_cue_conflict_says_what_layout_it_expects(tmp_path):
     with pytest.raises(DataError, match="<shape>"):
         load_cue_conflict(tmp_path, ["cat"], (1, 4, 4))

@@ -9,8 +9,6 @@ amplified perturbation, adversarial image, predictions), then rebuilds the repor
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,7 +19,7 @@ from cnnlab.attack.figures import plot_adversarial_examples
 from cnnlab.attack.registry import ATTACKS, create_attack, parse_eps
 from cnnlab.data import load_data
 from cnnlab.errors import ConfigError, check_positive
-from cnnlab.fileio import write_json
+from cnnlab.fileio import update_json
 from cnnlab.report import build_report
 from cnnlab.report.figures import save_figure
 from cnnlab.train.evaluate import class_index_map, predict_dataset
@@ -126,7 +124,7 @@ def attack_command(args: argparse.Namespace) -> int:
         }
     )
     key = _attack_name(args, norm, target)
-    _merge_metrics(run.path / runs.METRICS, key, metrics)
+    update_json(run.path / runs.METRICS, ("attacks", key), metrics)
     figure = run.path / runs.FIGURES / f"attack_{key}.png"
     if args.examples:
         picked = _examples(result, labels, args.examples)
@@ -153,12 +151,6 @@ def _examples(result: AttackResult, labels: torch.Tensor, count: int) -> torch.T
     fooled = (result.clean_predictions == labels) & (result.adversarial_predictions != labels)
     order = torch.cat([fooled.nonzero().flatten(), (~fooled).nonzero().flatten()])
     return order[:count].cpu()
-
-
-def _merge_metrics(path: Path, key: str, metrics: dict[str, Any]) -> None:
-    existing = json.loads(path.read_text()) if path.is_file() else {}
-    existing.setdefault("attacks", {})[key] = metrics
-    write_json(path, existing)
 
 
 def _print_summary(key: str, metrics: dict[str, Any]) -> None:

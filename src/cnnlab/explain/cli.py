@@ -1,45 +1,76 @@
-"""``cnnlab explain``: attribution maps for image files, model and data-set views, faithfulness.
+"""``cnnlab explain``: attribution maps, model and data-set views, synthesis, faithfulness.
 
 ::
 
     cnnlab explain RUN IMAGE... --method NAME [--target CLASS] [--layer NAME]
     cnnlab explain RUN --method filters|activations|patches|neighbours|tsne
                    [--dataset NAME --data-dir PATH --split test --limit N]
+    cnnlab explain RUN --method class-model [--target CLASS...] [--steps N]
+    cnnlab explain RUN CONTENT... --method style-transfer --style STYLE
+                   [--vgg-weights FILE] [--steps N] [--size PX]
     cnnlab explain RUN --evaluate [--limit N] [--methods a,b,...]
+    cnnlab explain RUN --shape-bias FOLDER
 
 Figures go to ``RUN/figures/explain/`` (shown in the report's "Explanations"
-section); each written path is printed.
+section); each written path is printed.  Style transfer uses VGG-19, not the
+run's model: RUN only receives its figure.  ``--shape-bias`` prints the
+cue-conflict numbers and merges them into ``RUN/metrics.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import re
+import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.explain.methods import ATTRIBUTIONS, LAYER_METHODS, get_method
-from cnnlab.runs import Run, load_run
+from cnnlab.fileio import update_json
+from cnnlab.runs import METRICS, Run, load_run
 
 VIEWS = ("filters", "activations", "patches", "neighbours", "tsne")
+SYNTHESIS = ("class-model", "style-transfer")
+METHODS = (*ATTRIBUTIONS, *VIEWS, *SYNTHESIS)
 DEFAULT_LIMIT = {"evaluate": 64, "patches": 1000, "neighbours": 1000, "tsne": 500}
 NEIGHBOURS, QUERIES, UNITS = 6, 5, 8
+#: Style transfer: default long side in pixels, and the least side VGG-19 takes
+#: (four poolings before relu5_1, Gatys et al.'s deepest style layer).
+STYLE_SIZE, STYLE_MIN_SIDE = 256, 16
 
 
 def add_parser(subparsers) -> None:
     """Add the ``explain`` sub-command to an ``add_subparsers()`` object."""
-    names = ", ".join([*ATTRIBUTIONS, *VIEWS])
     parser = subparsers.add_parser(
         "explain",
-        help="attribution maps, feature views and faithfulness of a run",
-        description="Explain a run's model; figures are written to RUN/figures/explain/.",
+        help="attribution maps, feature views, synthesis, faithfulness and shape bias of a run",
+        description=(
+            "Explain a run's model; figures are written to RUN/figures/explain/. "
+            "style-transfer does not use the run's model (it uses VGG-19); RUN is still "
+            "required, as for every explain command, and receives the figure."
+        ),
     )
     parser.add_argument("run", help="run directory")
-    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files to explain")
-    parser.add_argument("--method", help=f"one of: {names}")
-    parser.add_argument("--target", help="class index or name (default: the predicted class)")
+    parser.add_argument(
+        "images",
+        nargs="*",
+        metavar="IMAGE",
+        help="image files to explain (style-transfer: content images)",
+    )
+    parser.add_argument("--method", help=f"one of: {', '.join(METHODS)}")
+    parser.add_argument(
+        "--target",
+        nargs="+",
+        action="extend",
+        metavar="CLASS",
+        help="class index or name (default: the predicted class); "
+        "class-model: one or more (default: every class)",
+    )
     parser.add_argument("--layer", help="layer name (cam methods, activations, patches)")
     parser.add_argument(
         "--unit",
@@ -55,6 +86,33 @@ def add_parser(subparsers) -> None:
         "--evaluate", action="store_true", help="deletion/insertion AUC of every method"
     )
     parser.add_argument("--methods", help="--evaluate: comma-separated methods (default: all)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="class-model, style-transfer: optimization steps (default 200 and 300 respectively)",
+    )
+    parser.add_argument("--style", metavar="IMAGE", help="style-transfer: the style image")
+    parser.add_argument(
+        "--vgg-weights",
+        metavar="FILE",
+        help="style-transfer: torchvision VGG-19 state dict (vgg19-dcbb9e9d.pth); nothing is "
+        "downloaded, and without it VGG-19 is random and the result meaningless",
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        metavar="PX",
+        default=STYLE_SIZE,
+        help=f"style-transfer: long side of content and style images in pixels "
+        f"(default {STYLE_SIZE})",
+    )
+    parser.add_argument(
+        "--shape-bias",
+        metavar="FOLDER",
+        help="cue-conflict images FOLDER/<shape>/<shape><i>-<texture><j>.png: print the shape "
+        "bias (Geirhos et al. 2019) and merge it into RUN/metrics.json",
+    )
     parser.add_argument("--device", default="cpu")
     parser.set_defaults(func=explain_command)
 
@@ -67,14 +125,19 @@ def explain_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}.")
     if args.evaluate:
         return _evaluate(run, args)
+    if args.shape_bias is not None:
+        return _shape_bias(run, args)
     if args.method is None:
         raise ConfigError(
-            f"Pass --method (one of {', '.join([*ATTRIBUTIONS, *VIEWS])}) or --evaluate."
+            f"Pass --method (one of {', '.join(METHODS)}), --evaluate or --shape-bias FOLDER."
         )
-    if args.method in VIEWS:
+    method = check_choice("explanation method", args.method.replace("_", "-"), METHODS)
+    if method in VIEWS:
         return _view(run, args)
-    method = args.method.replace("_", "-")
-    get_method(method)
+    if method == "class-model":
+        return _class_model(run, args)
+    if method == "style-transfer":
+        return _style_transfer(run, args)
     if not args.images:
         raise ConfigError(
             f"--method {method} explains image files: give them after the run directory, "
@@ -98,6 +161,22 @@ def _parse_target(text: str | None, classes: list[str]) -> int | None:
         f"--target {text!r} is neither a class index 0..{len(classes) - 1} nor a class name "
         f"of this run ({', '.join(classes)})."
     )
+
+
+def _single_target(args: argparse.Namespace, method: str) -> str | None:
+    if args.target and len(args.target) > 1:
+        raise ConfigError(
+            f"--method {method} explains one class per call; give one --target, got "
+            f"{' '.join(args.target)}."
+        )
+    return args.target[0] if args.target else None
+
+
+def _steps(args: argparse.Namespace) -> dict[str, int]:
+    """``steps=`` for a synthesis method when --steps is given (else the method's default)."""
+    if args.steps is None:
+        return {}
+    return {"steps": int(check_positive("--steps", args.steps))}
 
 
 def _load_files(run: Run, paths: list[str], device: str) -> torch.Tensor:
@@ -147,7 +226,7 @@ def _attribute(run: Run, args: argparse.Namespace, method: str) -> int:
 
     x = _load_files(run, args.images, args.device)
     probs = run.predict_proba(x)
-    chosen = _parse_target(args.target, run.classes)
+    chosen = _parse_target(_single_target(args, method), run.classes)
     target = probs.argmax(1).clone() if chosen is None else torch.full((len(x),), chosen)
     if args.layer and method not in LAYER_METHODS:
         raise ConfigError(
@@ -225,4 +304,93 @@ def _evaluate(run: Run, args: argparse.Namespace) -> int:
     print(format_method_scores(rows))
     for line in skipped:
         print(f"skipped {line}")
+    return 0
+
+
+def _class_model(run: Run, args: argparse.Namespace) -> int:
+    """One image per target class, optimized from mid-grey (Simonyan et al. 2014)."""
+    from cnnlab.explain.synthesis import class_model_visualization
+    from cnnlab.report.figures import image_grid
+
+    if args.target:
+        targets = [_parse_target(text, run.classes) for text in args.target]
+    else:
+        targets = list(range(len(run.classes)))
+    start = torch.full((len(targets), *run.input_shape), 0.5, device=args.device)
+    images = class_model_visualization(
+        run.model, start, torch.tensor(targets, device=args.device), **_steps(args)
+    )
+    probs = run.predict_proba(images)
+    titles = [f"{run.classes[c]}\np = {float(probs[i, c]):.3f}" for i, c in enumerate(targets)]
+    names = [run.classes[c] for c in targets] if args.target else []
+    _save(image_grid(images.cpu(), titles), run, "_".join(["class-model", *names]))
+    return 0
+
+
+def _load_scaled(path: str, size: int, device: str) -> torch.Tensor:
+    """An image file as an RGB (1, 3, H, W) batch in [0, 1] whose long side is ``size``."""
+    from cnnlab.data.image import read_image, resize
+
+    image = read_image(path, 3)
+    height, width = image.shape[-2:]
+    scale = size / max(height, width)
+    shape = (round(height * scale), round(width * scale))
+    if min(shape) < STYLE_MIN_SIDE:
+        raise ConfigError(
+            f"{path} becomes {shape[0]}x{shape[1]} pixels at --size {size}, but VGG-19 needs "
+            f"at least {STYLE_MIN_SIDE} on each side (it pools four times before relu5_1); "
+            "raise --size."
+        )
+    return resize(image, shape).float().div(255)[None].to(device)
+
+
+def _style_transfer(run: Run, args: argparse.Namespace) -> int:
+    """Each content image in the style of --style (Gatys et al. 2016), VGG-19 features."""
+    from cnnlab.explain.figures import plot_style_transfer
+    from cnnlab.explain.synthesis import style_transfer, vgg19_features
+
+    if args.style is None:
+        raise ConfigError(
+            "--method style-transfer needs a style image: add --style PAINTING.png "
+            f"(e.g. cnnlab explain {args.run} photo.png --method style-transfer --style "
+            "painting.png)."
+        )
+    if not args.images:
+        raise ConfigError(
+            "--method style-transfer needs content image files after the run directory, "
+            f"e.g. cnnlab explain {args.run} photo.png --method style-transfer --style "
+            f"{args.style}."
+        )
+    style = _load_scaled(args.style, args.size, args.device)
+    contents = [_load_scaled(path, args.size, args.device) for path in args.images]
+    if args.vgg_weights is None:
+        print(
+            "cnnlab explain: warning: no --vgg-weights, so VGG-19 keeps random weights and the "
+            "result is meaningless (style transfer needs ImageNet-trained features). Nothing "
+            "is downloaded: pass torchvision's vgg19-dcbb9e9d.pth with --vgg-weights FILE.",
+            file=sys.stderr,
+        )
+    extractor = vgg19_features(args.vgg_weights).to(args.device)
+    for path, content in zip(args.images, contents, strict=True):
+        result = style_transfer(content, style, extractor, **_steps(args))
+        figure = plot_style_transfer(content[0], style[0], result[0])
+        _save(figure, run, f"style-transfer_{Path(path).stem}_{Path(args.style).stem}")
+    return 0
+
+
+def _shape_bias(run: Run, args: argparse.Namespace) -> int:
+    """Cue-conflict shape bias (Geirhos et al. 2019), printed and merged into metrics.json."""
+    from cnnlab.explain.synthesis import load_cue_conflict, shape_bias
+
+    images, shapes, textures = load_cue_conflict(args.shape_bias, run.classes, run.input_shape)
+    result = shape_bias(run.model, images.to(args.device), shapes, textures)
+    metrics: dict[str, Any] = {**dataclasses.asdict(result), "folder": str(args.shape_bias)}
+    if math.isnan(result.shape_bias):  # no decision for shape or texture: JSON has no NaN
+        metrics["shape_bias"] = None
+    update_json(run.path / METRICS, ("shape_bias",), metrics)
+    print(f"shape bias:       {result.shape_bias:.4f}  (shape / (shape + texture decisions))")
+    print(f"shape fraction:   {result.shape_fraction:.4f}")
+    print(f"texture fraction: {result.texture_fraction:.4f}")
+    print(f"images:           {result.images}  (shape and texture classes differ)")
+    print(f"metrics: {run.path / METRICS} (shape_bias)")
     return 0

@@ -166,6 +166,17 @@ def plot_tsne(
     return fig
 
 
+def plot_style_transfer(content: torch.Tensor, style: torch.Tensor, result: torch.Tensor) -> Figure:
+    """Content, style and result images (C, H, W) side by side; their sizes may differ."""
+    fig = _figure(9, 3.2)
+    titles = ("content", "style", "result")
+    panels = zip(fig.subplots(1, 3), (content, style, result), titles, strict=True)
+    for ax, image, title in panels:
+        _show(ax, image)
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
 def plot_faithfulness(curves: Mapping[str, FaithfulnessCurves]) -> Figure:
     """Mean deletion (left) and insertion (right) curves per method, AUC in the legend."""
     fig = _figure(10, 4)

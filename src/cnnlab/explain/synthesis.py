@@ -303,19 +303,25 @@ def load_cue_conflict(
     """(images, shape labels, texture labels) of a cue-conflict folder, in the model's classes.
 
     The layout of Geirhos et al.'s stimuli: ``folder/<shape class>/<shape><i>-<texture><j>.png``
-    (e.g. ``cat/cat3-elephant1.png``).  Images whose classes the model does not
-    know are skipped.
+    (e.g. ``cat/cat3-elephant1.png``).  A texture part that is a class name as it
+    stands is taken whole, so numeric class names work without the index
+    (``3/3_0-7.png``: shape 3, texture 7).  Images whose classes the model does
+    not know are skipped.
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"Cue-conflict folder {folder} does not exist.")
+        raise DataError(
+            f"Cue-conflict folder {folder} does not exist; give a folder with one subfolder "
+            "per shape class."
+        )
     index = {name: i for i, name in enumerate(classes)}
     channels, height, width = input_shape
     images, shapes, textures = [], [], []
     for path in sorted(folder.glob("*/*")):
         if path.suffix.lower() not in IMAGE_SUFFIXES or "-" not in path.stem:
             continue
-        texture = path.stem.rsplit("-", 1)[1].rstrip("0123456789")
+        texture = path.stem.rsplit("-", 1)[1]
+        texture = texture if texture in index else texture.rstrip("0123456789")
         shape = path.parent.name
         if shape in index and texture in index:
             images.append(load_image(path, channels, (height, width)))
@@ -324,6 +330,7 @@ def load_cue_conflict(
     if not images:
         raise DataError(
             f"No cue-conflict images in {folder} whose shape and texture are classes of the "
-            f"model ({', '.join(classes)}); expected files <shape>/<shape><i>-<texture><j>.png."
+            f"model ({', '.join(classes)}); expected files <shape>/<shape><i>-<texture><j>.png "
+            "(or <shape>/<name>-<texture>.png)."
         )
     return torch.stack(images), torch.tensor(shapes), torch.tensor(textures)

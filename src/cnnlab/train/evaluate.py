@@ -10,7 +10,6 @@ error from 18.2 % to 16.4 %).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from torch import nn
 from cnnlab import runs
 from cnnlab.data import load_data, make_loader
 from cnnlab.errors import DataError
-from cnnlab.fileio import write_json
+from cnnlab.fileio import update_json
 from cnnlab.metrics import classification_report
 from cnnlab.report import build_report
 from cnnlab.report.figures import (
@@ -115,7 +114,7 @@ def evaluate_run(
     report = classification_report(labels, probs.argmax(1), scores=probs, class_names=run.classes)
     report.update({"dataset": name, "split": split, "num_images": len(labels), "tta": tta})
     key = split if name == run.config.dataset else f"{name}/{split}"
-    _write_metrics(run.path, key + (f"+tta-{tta}" if tta else ""), report)
+    update_json(run.path / runs.METRICS, (key + (f"+tta-{tta}" if tta else ""),), report)
     _write_figures(run.path, report, images, probs, labels, run.classes)
     build_report(run.path)
     return report
@@ -181,13 +180,6 @@ def _predict_split(run, dataset, data_dir, split, device, tta):
         run.model.to(device), getattr(data, split), run.input_shape, device=device, tta=tta
     )
     return images, probs, mapping[labels]
-
-
-def _write_metrics(run_dir: Path, key: str, report: dict[str, Any]) -> None:
-    path = run_dir / runs.METRICS
-    existing = json.loads(path.read_text()) if path.is_file() else {}
-    existing[key] = report
-    write_json(path, existing)
 
 
 def _write_figures(
