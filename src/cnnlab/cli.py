@@ -122,6 +122,8 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "test_fraction",
         "normalization",
         "warmup_epochs",
+        "step_epochs",
+        "gamma",
         "device",
         "mixup",
         "cutmix",
@@ -326,6 +328,12 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--scheduler", help="constant, step, cosine, onecycle, plateau")
     parser.add_argument("--warmup-epochs", type=float)
+    parser.add_argument(
+        "--step-epochs", type=int, help="scheduler step: decay the rate every N epochs (30)"
+    )
+    parser.add_argument(
+        "--gamma", type=float, help="decay factor of the step and plateau schedules (0.1)"
+    )
     parser.add_argument("--label-smoothing", type=float)
     parser.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
     parser.add_argument(

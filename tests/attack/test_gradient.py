@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cnnlab.attack.base import per_sample_norm
+from cnnlab.attack.base import cross_entropy, input_gradient, per_sample_norm
 from cnnlab.attack.gradient import APGD, BIM, FGSM, MIFGSM, PGD, apgd_checkpoints, dlr_loss
 from cnnlab.errors import ConfigError
 
@@ -70,10 +70,17 @@ def test_same_seed_gives_the_same_adversarial_examples(digits_model, digits_batc
 
 
 def test_fgsm_is_identical_to_torchattacks(digits_model, digits_test):
+    """Identical except where the input gradient is rounding noise (its sign is arbitrary:
+    torchattacks differentiates the batch's mean loss, cnnlab the sum)."""
     images, labels = digits_test
     ours = FGSM(8 / 255)(digits_model, images, labels)
     theirs = torchattacks.FGSM(digits_model, eps=8 / 255)(images, labels)
-    assert torch.equal(ours, theirs)
+    _, grad = input_gradient(digits_model, images, lambda z: cross_entropy(z, labels))
+    scale = grad.abs().flatten(1).amax(1).view(-1, 1, 1, 1)
+    meaningful = grad.abs() > 1e-6 * scale
+    assert meaningful.float().mean() > 0.5
+    assert torch.equal(ours[meaningful], theirs[meaningful])
+    assert (ours != theirs).float().mean() < 1e-4
 
 
 @pytest.mark.parametrize("name", ["pgd", "bim"])
@@ -87,6 +94,9 @@ def test_iterative_attacks_match_torchattacks_robust_accuracy(digits_model, digi
         ours = BIM(eps, steps=steps, alpha=alpha)
         theirs = torchattacks.BIM(digits_model, eps=eps, alpha=alpha, steps=steps)
     ours_acc = accuracy(digits_model, ours(digits_model, images, labels), labels)
+    # torchattacks draws PGD's random start from the global generator: seed it like ours
+    # (seed 0), since independent starts alone move the robust accuracy by about 1 point.
+    torch.manual_seed(0)
     theirs_acc = accuracy(digits_model, theirs(images, labels), labels)
     assert abs(ours_acc - theirs_acc) <= 0.01
 

@@ -79,3 +79,29 @@ def test_maxout_takes_the_maximum_of_consecutive_channel_groups():
 def test_maxout_needs_channels_divisible_by_pieces():
     with pytest.raises(ConfigError, match="divisible by 2"):
         Maxout(2)(torch.zeros(1, 3, 2, 2))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", ["tanh", "scaled_tanh"])
+def test_tanh_through_the_sigmoid_equals_torch_tanh_with_its_gradient(name, dtype):
+    generator = torch.Generator().manual_seed(0)
+    x = (torch.randn(4, 3, 7, 7, dtype=dtype, generator=generator) * 3).requires_grad_(True)
+    act = get_act(name)
+    amplitude, slope = (1.7159, 2 / 3) if name == "scaled_tanh" else (1.0, 1.0)
+    y = act(x)
+    reference = amplitude * torch.tanh(slope * x)
+    tolerance = {"atol": 1e-6, "rtol": 1e-5} if dtype == torch.float32 else {}
+    torch.testing.assert_close(y, reference, **tolerance)
+    grad = torch.randn(y.shape, dtype=dtype, generator=generator)
+    (got,) = torch.autograd.grad(y, x, grad)
+    (expected,) = torch.autograd.grad(reference, x, grad)
+    torch.testing.assert_close(got, expected, **tolerance)
+
+
+def test_tanh_through_the_sigmoid_passes_gradcheck_and_refuses_double_backward():
+    x = torch.randn(10, dtype=torch.double, requires_grad=True)
+    act = get_act("scaled_tanh")
+    assert torch.autograd.gradcheck(act, (x,))
+    (grad,) = torch.autograd.grad(act(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        grad.sum().backward()

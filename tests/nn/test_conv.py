@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from cnnlab.errors import ConfigError, GeometryError, UnknownNameError
 from cnnlab.nn.conv import (
     ConvNormAct,
+    FullConv2d,
     PartialConv2d,
     SeparableConv2d,
     conv2d,
@@ -117,3 +118,19 @@ def test_partial_conv_builds_on_the_meta_device():
     with torch.device("meta"):
         layer = PartialConv2d([[True, False], [True, True]], kernel=3)
     assert layer.weight.is_meta and layer.weight.shape == (3, 3, 3)
+
+
+def test_full_conv_is_the_convolution_as_a_matrix_product_and_convolves_larger_inputs():
+    layer = FullConv2d(16, 120, 5).double()
+    assert sum(p.numel() for p in layer.parameters()) == 48_120  # LeNet-5's C5
+    x = torch.randn(8, 16, 5, 5, dtype=torch.double).to(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    grad = torch.randn(8, 120, 1, 1, dtype=torch.double)
+    got = torch.autograd.grad(layer(x), (x, layer.weight, layer.bias), grad)
+    reference = F.conv2d(x, layer.weight, layer.bias)
+    torch.testing.assert_close(layer(x), reference)
+    expected = torch.autograd.grad(reference, (x, layer.weight, layer.bias), grad)
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e)
+    larger = torch.randn(2, 16, 7, 6, dtype=torch.double)
+    torch.testing.assert_close(layer(larger), F.conv2d(larger, layer.weight, layer.bias))

@@ -40,6 +40,21 @@ def test_subsample_is_coefficient_times_window_mean_plus_bias():
     torch.testing.assert_close(layer(x), expected)
 
 
+def test_subsample_gradients_equal_those_of_the_pooling_formula():
+    x = torch.randn(4, 3, 8, 8, dtype=torch.double, requires_grad=True)
+    layer = Subsample2d(3).double()
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([0.5, -2.0, 1.5]))
+        layer.bias.copy_(torch.tensor([0.1, 0.0, -0.3]))
+    grad = torch.randn(4, 3, 4, 4, dtype=torch.double)
+    got = torch.autograd.grad(layer(x), (x, layer.weight, layer.bias), grad)
+    w, b = layer.weight, layer.bias
+    formula = F.avg_pool2d(x, 2) * w.view(1, 3, 1, 1) + b.view(1, 3, 1, 1)
+    expected = torch.autograd.grad(formula, (x, w, b), grad)
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e)
+
+
 def test_global_average_pooling_averages_each_map():
     x = torch.randn(2, 3, 5, 4)
     torch.testing.assert_close(GlobalAvgPool2d()(x), x.mean(dim=(2, 3)))

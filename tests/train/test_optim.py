@@ -69,3 +69,32 @@ def test_onecycle_peaks_at_the_given_rate():
     lrs = _lrs("onecycle")
     assert max(lrs) == pytest.approx(1.0, rel=1e-3)
     assert lrs[0] < 0.1 and lrs[-1] < 1e-3
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizers_use_pytorchs_fused_kernel_where_there_is_one(name):
+    optimizer = build_optimizer(name, [torch.nn.Parameter(torch.ones(3))], 0.1)
+    implementation = "fused" if name in ("sgd", "adagrad", "adam", "adamw") else "foreach"
+    assert optimizer.defaults[implementation] is True
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "adagrad"])
+def test_fused_steps_equal_the_reference_loop(name):
+    torch.manual_seed(0)
+    start = [torch.randn(5, 3), torch.randn(3)]
+    fused = [torch.nn.Parameter(t.clone()) for t in start]
+    loop = [torch.nn.Parameter(t.clone()) for t in start]
+    options = {"lr": 0.05, "weight_decay": 1e-3}
+    if name == "sgd":
+        options.update(momentum=0.9, nesterov=True)
+    reference = getattr(
+        torch.optim, {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adagrad": "Adagrad"}[name]
+    )(loop, foreach=False, **options)
+    optimizer = build_optimizer(name, fused, **options)
+    for _ in range(5):
+        for params, opt in ((fused, optimizer), (loop, reference)):
+            opt.zero_grad()
+            (params[0].sin().sum() + (params[1] ** 2).sum()).backward()
+            opt.step()
+    for a, b in zip(fused, loop, strict=True):
+        torch.testing.assert_close(a, b)

@@ -22,6 +22,7 @@ def _config(**kwargs):
         model="simple_cnn",
         model_kwargs={"channels": [4, 8], "bn": False},
         epochs=1,
+        batch_size=32,
         augment=[],
         label_smoothing=0.0,
         optimizer="sgd",

@@ -84,7 +84,7 @@ from cnnlab.errors import GeometryError, check_choice
 from cnnlab.models.base import Classifier
 from cnnlab.models.registry import Reference, register_model
 from cnnlab.nn.act import ScaledTanh
-from cnnlab.nn.conv import ConvNormAct, PartialConv2d, conv2d
+from cnnlab.nn.conv import ConvNormAct, FullConv2d, PartialConv2d, conv2d
 from cnnlab.nn.geometry import conv_output_size, pool_output_size
 from cnnlab.nn.pool import Subsample2d
 
@@ -173,7 +173,7 @@ class LeNet5(Classifier):
                 act3=ScaledTanh(),
                 s4=Subsample2d(16),
                 act4=ScaledTanh(),
-                c5=conv2d(16, 120, 5),
+                c5=FullConv2d(16, 120, 5),
                 act5=ScaledTanh(),
             )
         )

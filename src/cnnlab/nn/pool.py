@@ -54,8 +54,12 @@ class Subsample2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = F.avg_pool2d(x, self.kernel_size, self.stride)
-        return pooled * self.weight[:, None, None] + self.bias[:, None, None]
+        # One depthwise convolution whose k x k kernel is w_c / k² everywhere: the same sum
+        # as average pooling, scaling and shifting, in one kernel instead of three (and 3-4x
+        # faster than avg_pool2d on the CPU: benchmarks/RESULTS.md).
+        k = self.kernel_size
+        kernel = (self.weight / (k * k)).view(-1, 1, 1, 1).expand(-1, 1, k, k)
+        return F.conv2d(x, kernel, self.bias, stride=self.stride, groups=len(self.weight))
 
     def extra_repr(self) -> str:
         return f"{self.weight.numel()}, kernel={self.kernel_size}"

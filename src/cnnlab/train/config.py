@@ -44,7 +44,7 @@ class TrainConfig:
     mixup: float = 0.0  # Beta(α, α) of Mixup; 0 = off
     cutmix: float = 0.0  # Beta(α, α) of CutMix; 0 = off
     epochs: int = 30
-    batch_size: int = 32
+    batch_size: int = 64
     optimizer: str = "adam"
     lr: float = 2e-3
     momentum: float = 0.9
@@ -52,6 +52,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     scheduler: str = "cosine"
     warmup_epochs: float = 0.0
+    step_epochs: int = 30  # scheduler 'step': multiply the rate by gamma every step_epochs
+    gamma: float = 0.1  # decay factor of 'step' (and of 'plateau')
     label_smoothing: float = 0.1
     grad_clip: float | None = None
     l1: float = 0.0  # L1 penalty on conv/linear weights
@@ -120,6 +122,9 @@ class TrainConfig:
         check_positive("lr", self.lr)
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
         check_positive("warmup_epochs", self.warmup_epochs, allow_zero=True)
+        check_positive("step_epochs", self.step_epochs)
+        if not 0.0 < self.gamma < 1.0:
+            raise ConfigError(f"gamma (the decay factor) must be in (0, 1), got {self.gamma}.")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}.")
         if self.test_fraction is not None and not 0.0 <= self.test_fraction < 1.0:

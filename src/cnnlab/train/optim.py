@@ -25,6 +25,13 @@ OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 SCHEDULERS = ("constant", "step", "cosine", "onecycle", "plateau")
 
 
+#: Optimizers with a single-kernel ("fused") implementation in PyTorch on the CPU and CUDA
+#: (torch >= 2.4): one kernel for all parameters instead of a dozen small ops per tensor
+#: (Adam's step on LeNet-5: 584 µs as a loop, 68 µs fused; benchmarks/RESULTS.md).
+FUSED = ("sgd", "adagrad", "adam", "adamw")
+_FUSED_DEVICES = ("cpu", "cuda")
+
+
 def build_optimizer(
     name: str,
     params: Iterable[torch.nn.Parameter] | Iterable[dict],
@@ -37,11 +44,20 @@ def build_optimizer(
     """Create the optimizer ``name`` (one of :data:`OPTIMIZERS`).
 
     ``weight_decay`` is the coupled L2 penalty for every optimizer except
-    ``adamw``, where it is decoupled from the gradient.
+    ``adamw``, where it is decoupled from the gradient.  The fused implementation
+    is used where PyTorch has one (:data:`FUSED`), the multi-tensor one otherwise.
     """
     check_choice("optimizer", name, OPTIMIZERS)
     check_positive("lr", lr)
     check_positive("weight_decay", weight_decay, allow_zero=True)
+    params = list(params)
+    tensors = [
+        t for group in params for t in (group["params"] if isinstance(group, dict) else [group])
+    ]
+    fused = name in FUSED and all(
+        t.device.type in _FUSED_DEVICES and t.is_floating_point() for t in tensors
+    )
+    speed = {"fused": True} if fused else {"foreach": True}
     if name == "sgd":
         return torch.optim.SGD(
             params,
@@ -49,16 +65,19 @@ def build_optimizer(
             momentum=momentum,
             nesterov=nesterov and momentum > 0,
             weight_decay=weight_decay,
+            **speed,
         )
     if name == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay, **speed)
     if name == "adadelta":
-        return torch.optim.Adadelta(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=weight_decay, **speed)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return torch.optim.RMSprop(
+            params, lr=lr, momentum=momentum, weight_decay=weight_decay, **speed
+        )
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **speed)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **speed)
 
 
 class WarmupSchedule:

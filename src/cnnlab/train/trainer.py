@@ -77,6 +77,19 @@ def default_run_dir(config: TrainConfig, root: str | os.PathLike = "runs") -> Pa
     return Path(root) / f"{config.model}-{config.dataset}-{stamp}"
 
 
+def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give loaded optimizer state the memory layout (strides) of its parameter.
+
+    Checkpoints store contiguous tensors, while a channels-last model's parameters and
+    the state created for them in training are channels-last; PyTorch's fused kernels
+    require equal layouts (mismatched ones silently give wrong updates).
+    """
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.shape == param.shape:
+                state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 class Trainer:
     """Train ``config`` into ``run_dir``; see :meth:`fit` and :meth:`resume`."""
 
@@ -153,6 +166,8 @@ class Trainer:
             epochs=config.epochs,
             steps_per_epoch=self.steps_per_epoch,
             warmup_epochs=config.warmup_epochs,
+            step_epochs=config.step_epochs,
+            gamma=config.gamma,
         )
         self.augment = Augment(config.augment)
         if self.augment.lighting_std is not None:
@@ -213,6 +228,7 @@ class Trainer:
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
+            _match_parameter_layouts(self.optimizer)
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.load_state_dict(state["scheduler"])
             else:
