@@ -78,8 +78,8 @@ class FullConv2d(nn.Conv2d):
     everything else kept constant, the feature map dimension would be larger than
     1x1".  On an input of exactly the kernel's size the output is
     ``W.flatten(1) @ x.flatten(1) + b``, computed as that matrix product (on the CPU
-    3.5x faster, forward and backward, than the convolution kernel for LeNet-5's C5:
-    benchmarks/RESULTS.md); larger inputs are convolved.
+    2.4x faster, forward and backward, than the convolution kernel for LeNet-5's C5:
+    benchmarks/kernels.py); larger inputs are convolved.
     """
 
     def __init__(self, in_ch: int, out_ch: int, kernel: Size2, bias: bool = True):
