@@ -11,7 +11,7 @@ from cnnlab.models.densenet import VARIANTS, DenseNet, cifar_config
 from cnnlab.models.registry import create_model_for_input
 from cnnlab.nn.dense import DenseBlock
 from cnnlab.nn.fuse import fuse_conv_bn
-from tests.models.zoo_checks import assert_same_logits_as_torchvision, meta_model, parameter_count
+from tests.models.zoo_checks import assert_same_logits_as_torchvision, meta_model
 
 TABLE1_BLOCKS = {
     "densenet121": (6, 12, 24, 16),
@@ -19,15 +19,16 @@ TABLE1_BLOCKS = {
     "densenet201": (6, 12, 48, 32),
     "densenet264": (6, 12, 64, 48),
 }
-# Table 2: (depth L, growth rate k, bottleneck + compression) -> parameters (0.1M precision).
-TABLE2_PARAMS = {
-    "densenet40_k12": 1.0e6,
-    "densenet100_k12": 7.0e6,
-    "densenet100_k24": 27.2e6,
-    "densenet_bc100_k12": 0.8e6,
-    "densenet_bc250_k24": 15.3e6,
-    "densenet_bc190_k40": 25.6e6,
-}
+# Table 2's networks (depth L, growth rate k, bottleneck + compression); their published
+# parameter counts are checked by tests/models/test_zoo.py.
+TABLE2 = (
+    "densenet40_k12",
+    "densenet100_k12",
+    "densenet100_k24",
+    "densenet_bc100_k12",
+    "densenet_bc250_k24",
+    "densenet_bc190_k40",
+)
 
 
 def _randomize_batch_norms(model):
@@ -63,12 +64,6 @@ def test_densenet161_grows_by_48_maps_from_a_96_map_stem():
     features = meta_model("densenet161").features
     assert features.conv0.out_channels == 96
     assert features.denseblock1.out_channels == 96 + 6 * 48
-
-
-@pytest.mark.parametrize("name, published", TABLE2_PARAMS.items())
-def test_cifar_densenets_have_the_parameters_of_table_2(name, published):
-    """Table 2 rounds to 0.1M; two rows (1.02M, 0.77M) are more than 1 % off their rounding."""
-    assert round(parameter_count(meta_model(name)), -5) == published
 
 
 def test_cifar_depth_gives_the_layers_per_block():
@@ -168,4 +163,4 @@ def test_torchvision_weights_load_into_another_head_and_input(tmp_path):
 
 
 def test_every_variant_is_a_row_of_the_table():
-    assert set(VARIANTS) == set(TABLE1_BLOCKS) | {"densenet161"} | set(TABLE2_PARAMS)
+    assert set(VARIANTS) == set(TABLE1_BLOCKS) | {"densenet161"} | set(TABLE2)

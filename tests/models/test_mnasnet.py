@@ -1,4 +1,4 @@
-"""MnasNet-B1 (cnnlab.models.mnasnet), Tan et al. (2019) as released in torchvision."""
+"""MnasNet (cnnlab.models.mnasnet), Tan et al. (2019): the paper's A1 and the B1 of torchvision."""
 
 import pytest
 import torch
@@ -6,8 +6,8 @@ from torch import nn
 
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.models import create_model, mnasnet  # noqa: F401  (registers the builders)
-from cnnlab.models.mnasnet import MNASNET_BN_MOMENTUM, MNASNET_STAGES
-from cnnlab.nn import fuse_conv_bn
+from cnnlab.models.mnasnet import MNASNET_A1, MNASNET_B1, MNASNET_BN_MOMENTUM
+from cnnlab.nn import SqueezeExcite, fuse_conv_bn
 from cnnlab.nn.mbconv import DepthwiseSeparable, InvertedResidual
 from tests.models.zoo_checks import assert_same_logits_as_torchvision
 
@@ -31,7 +31,7 @@ def test_mnasnet_follows_the_stage_table():
     model = create_model("mnasnet1_0", num_classes=1000, in_chans=3)
     assert isinstance(model.features.stage1, DepthwiseSeparable)
     assert not hasattr(model.features.stage1.pw, "act")  # SepConv with a linear pointwise conv
-    for i, stage in enumerate(MNASNET_STAGES, start=2):
+    for i, stage in enumerate(MNASNET_B1.stages, start=2):
         blocks = getattr(model.features, f"stage{i}")
         assert len(blocks) == stage.repeats
         first = blocks[0]
@@ -45,6 +45,54 @@ def test_mnasnet_follows_the_stage_table():
     )
 
 
+def test_a1_follows_fig_7():
+    # Fig. 7(a) and the authors' mnasnet_models.py: SepConv 16, MBConv6 k3 x2 24,
+    # MBConv3 k5 SE x3 40, MBConv6 k3 x4 80, MBConv6 k3 SE x2 112, MBConv6 k5 SE x3 160,
+    # MBConv6 k3 x1 320.
+    model = create_model("mnasnet_a1", num_classes=1000, in_chans=3)
+    assert model.features.stem.conv.out_channels == 32
+    assert model.features.stage1.pw.conv.out_channels == 16
+    rows = []
+    for i in range(2, 8):
+        blocks = getattr(model.features, f"stage{i}")
+        first = blocks[0]
+        rows.append(
+            (
+                first.expand.conv.out_channels // first.expand.conv.in_channels,
+                first.dw.conv.kernel_size[0],
+                first.dw.conv.stride[0],
+                len(blocks),
+                first.project.conv.out_channels,
+                first.se is not None,
+            )
+        )
+    assert rows == [
+        (6, 3, 2, 2, 24, False),
+        (3, 5, 2, 3, 40, True),
+        (6, 3, 2, 4, 80, False),
+        (6, 3, 1, 2, 112, True),
+        (6, 5, 2, 3, 160, True),
+        (6, 3, 1, 1, 320, False),
+    ]
+    assert model.head.fc.in_features == 1280
+
+
+def test_a1_squeezes_to_a_quarter_of_each_blocks_input_width():
+    model = create_model("mnasnet_a1", num_classes=1000, in_chans=3)
+    blocks = [b for b in model.modules() if isinstance(b, InvertedResidual) and b.se is not None]
+    assert len(blocks) == sum(s.repeats for s in MNASNET_A1.stages if s.se) == 8
+    for block in blocks:
+        assert isinstance(block.se, SqueezeExcite)
+        width = block.expand.conv.in_channels
+        assert block.se.fc1.out_channels == width // 4
+        assert block.se.fc1.in_channels == block.dw.conv.out_channels
+
+
+def test_only_the_b1_plan_maps_torchvision_names():
+    assert create_model("mnasnet1_0").torchvision_keys
+    assert create_model("mnasnet_a1").torchvision_keys == ()
+
+
 def test_depth_multiplier_scales_widths_in_multiples_of_eight():
     model = create_model("mnasnet0_5", in_chans=3)
     widths = [model.features.stem.conv.out_channels, model.features.stage1.pw.conv.out_channels]
@@ -55,7 +103,8 @@ def test_depth_multiplier_scales_widths_in_multiples_of_eight():
 
 
 @pytest.mark.parametrize(
-    "name", ["mnasnet0_5"] + [pytest.param(n, marks=pytest.mark.slow) for n in MNASNETS[1:]]
+    "name",
+    ["mnasnet0_5", "mnasnet_a1"] + [pytest.param(n, marks=pytest.mark.slow) for n in MNASNETS[1:]],
 )
 def test_cifar_form_forward_and_backward_at_32x32(name):
     torch.manual_seed(0)

@@ -185,6 +185,47 @@ def test_pre_activation_variant_of_an_imagenet_resnet():
     assert model(torch.rand(2, 1, 32, 32)).shape == (2, 10)
 
 
+def test_preact_resnet200_has_16_more_units_than_resnet152_at_28x28():
+    # He et al. 2016b, Sec. 5: ResNet-200 "has 16 more 3-layer bottleneck Residual Units
+    # than ResNet-152, which are added on the feature map of 28x28".
+    def units(model):
+        return [len(getattr(model.features, f"layer{i}")) for i in range(1, 5)]
+
+    resnet152, resnet200 = meta_model("preact_resnet152"), meta_model("preact_resnet200")
+    assert units(resnet152) == [3, 8, 36, 3]
+    assert units(resnet200) == [3, 24, 36, 3]
+    with torch.device("meta"):
+        maps = feature_extractor(resnet200, ["features.layer2"])(torch.empty(1, 3, 224, 224))
+    assert maps["features.layer2"].shape == (1, 512, 28, 28)
+
+
+@pytest.mark.parametrize(
+    ("name", "post_activation"),
+    [("preact_resnet152", {}), ("preact_resnet200", {"depths": (3, 24, 36, 3)})],
+)
+def test_pre_activation_networks_differ_from_resnet_only_in_batch_norms(name, post_activation):
+    def weights(model):
+        layers = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+        return [tuple(m.weight.shape) for m in layers]
+
+    preact, resnet = meta_model(name), meta_model("resnet152", **post_activation)
+    assert all(u.preactivation for i in range(1, 5) for u in getattr(preact.features, f"layer{i}"))
+    assert weights(preact) == weights(resnet)
+    assert parameter_count(preact) == pytest.approx(parameter_count(resnet), rel=2e-4)
+
+
+@pytest.mark.parametrize("name", ["preact_resnet152", "preact_resnet200"])
+def test_imagenet_pre_activation_networks_forward_and_backward(name):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=10, in_chans=3)
+    x, y = torch.rand(2, 3, 32, 32), torch.tensor([1, 2])
+    logits = model(x)
+    assert logits.shape == (2, 10)
+    nn.functional.cross_entropy(logits, y).backward()
+    for param_name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), param_name
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [

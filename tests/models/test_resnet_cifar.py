@@ -8,7 +8,7 @@ from torch import nn
 
 import cnnlab.models.resnet_cifar  # noqa: F401  (registers the builders)
 from cnnlab.models import create_model
-from cnnlab.models.resnet_cifar import TABLE6, VARIANTS
+from cnnlab.models.resnet_cifar import VARIANTS
 from cnnlab.nn.fuse import fuse_conv_bn
 from cnnlab.nn.residual import ZeroPadShortcut
 from tests.models.zoo_checks import meta_model as build_meta_model
@@ -34,14 +34,6 @@ def randomize_batch_norms(model: nn.Module) -> nn.Module:
             nn.init.uniform_(m.weight, 0.5, 1.5)
             nn.init.uniform_(m.bias, -0.5, 0.5)
     return model.eval()
-
-
-@pytest.mark.parametrize("depth", sorted(TABLE6))
-def test_parameters_equal_table_6_at_its_precision(depth):
-    published = str(TABLE6[depth][0] / 1e6)  # millions, as printed: "0.27", "1.7", "19.4"
-    decimals = len(published.split(".")[1])
-    count = parameter_count(meta_model(f"resnet{depth}"))
-    assert f"{count / 1e6:.{decimals}f}" == published
 
 
 @pytest.mark.parametrize("depth", [20, 32, 44, 56, 110])
@@ -76,8 +68,13 @@ def test_preact_bottleneck_networks_have_9n_plus_2_layers(name, depth):
 
 def test_preact_resnet1001_is_near_the_published_size():
     # Table 4 of He et al. 2016b gives 10.2M; the units of its Sec. 4 and Appendix have
-    # 10.33M (as other reimplementations find): 1.3 % more, hence not registered at 1 %.
-    assert parameter_count(meta_model("preact_resnet1001")) == pytest.approx(10.2e6, rel=0.015)
+    # 10.33M (as other reimplementations find): 0.13M more, beyond the 0.05M that the
+    # figure's rounding allows, hence not registered.  The convolution and classifier
+    # weights alone (no batch norm, no bias) round to the published figure.
+    model = meta_model("preact_resnet1001")
+    assert parameter_count(model) == pytest.approx(10.2e6, rel=0.015)
+    weights = [m.weight for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    assert round(sum(w.numel() for w in weights), -5) == 10.2e6
 
 
 def test_wide_resnet_28_10_widths_and_dropout_between_convolutions():

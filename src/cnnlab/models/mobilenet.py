@@ -174,22 +174,20 @@ class MobileNetV1(MobileClassifier):
         init_mobile_weights(self)
 
 
-def _mobilenet_v1_reference(
-    width: str, macs: float, top1: float, params: int | None = None
-) -> Reference:
-    """Table 6's figures.  The parameter counts of α = 0.5 and 0.25 (1.3M, 0.5M; the
-    model has 1.33M and 0.47M) are printed to 0.1M only, too coarse for the zoo's 1 %
-    check; tests/models/test_mobilenet.py checks them to that precision."""
+def _mobilenet_v1_reference(width: str, params: int, macs: float, top1: float) -> Reference:
+    """Table 6's figures.  Its parameter counts are printed to 0.1M (``params_rounding``):
+    "1.3M" and "0.5M" stand for the 1.33M and 0.47M of α = 0.5 and 0.25."""
     return Reference(
         source=f"Howard et al. 2017, MobileNets, Table 6 ({width} MobileNet-224)",
         params=params,
         macs=macs,
         top1=top1,
+        params_rounding=1e5,
     )
 
 
 @register_model(
-    reference=_mobilenet_v1_reference("1.0", 569e6, 70.6, 4_200_000), num_classes=1000, in_chans=3
+    reference=_mobilenet_v1_reference("1.0", 4_200_000, 569e6, 70.6), num_classes=1000, in_chans=3
 )
 def mobilenet_v1(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
@@ -203,7 +201,7 @@ def mobilenet_v1(
 
 
 @register_model(
-    reference=_mobilenet_v1_reference("0.75", 325e6, 68.4, 2_600_000), num_classes=1000, in_chans=3
+    reference=_mobilenet_v1_reference("0.75", 2_600_000, 325e6, 68.4), num_classes=1000, in_chans=3
 )
 def mobilenet_v1_075(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
@@ -212,7 +210,9 @@ def mobilenet_v1_075(
     return MobileNetV1(num_classes, in_chans, 0.75, input_size=input_size, **options)
 
 
-@register_model(reference=_mobilenet_v1_reference("0.5", 149e6, 63.7), num_classes=1000, in_chans=3)
+@register_model(
+    reference=_mobilenet_v1_reference("0.5", 1_300_000, 149e6, 63.7), num_classes=1000, in_chans=3
+)
 def mobilenet_v1_050(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> MobileNetV1:
@@ -220,7 +220,9 @@ def mobilenet_v1_050(
     return MobileNetV1(num_classes, in_chans, 0.5, input_size=input_size, **options)
 
 
-@register_model(reference=_mobilenet_v1_reference("0.25", 41e6, 50.6), num_classes=1000, in_chans=3)
+@register_model(
+    reference=_mobilenet_v1_reference("0.25", 500_000, 41e6, 50.6), num_classes=1000, in_chans=3
+)
 def mobilenet_v1_025(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> MobileNetV1:

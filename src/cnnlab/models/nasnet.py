@@ -142,9 +142,11 @@ PAPER = 'Zoph et al. 2018, "Learning transferable architectures"'
 
 @register_model(
     reference=Reference(
-        source=f"{PAPER}, Table 1: NASNet-A (6 @ 768), 3.3M params (rounded; 3.35M here)",
+        source=f"{PAPER}, Table 1: NASNet-A (6 @ 768), 3.3M params (3.35M here)",
+        params=3_300_000,
         input_shape=(3, 32, 32),
         num_classes=10,
+        params_rounding=1e5,
     ),
     num_classes=10,
     in_chans=3,

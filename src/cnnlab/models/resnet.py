@@ -9,6 +9,12 @@ SENet-154 and the plain networks — one family with width and cardinality knobs
   accurate, 4.1 instead of 3.8 G multiply-adds for ResNet-50).  ``stride_in_1x1=True``
   gives the paper's form and its Table 1 figures.
 * Plain-18/34: the same networks without shortcuts (Sec. 4.1, Table 2).
+* Pre-activation ResNet-152/200: He, Zhang, Ren & Sun (2016b), "Identity mappings
+  in deep residual networks", Sec. 5 and Table 5 — full pre-activation
+  bottlenecks (BN-ReLU-conv, Fig. 4e); ResNet-200 has 16 more bottlenecks than
+  ResNet-152, all at 28x28 ([3, 24, 36, 3]).  The paper gives no parameter
+  counts: they are the post-activation networks' up to where the batch norms
+  sit (60,185,128 and 64,666,152 against 60,192,808 and 64,673,832).
 * ResNeXt: Xie, Girshick, Dollár, Tu & He (2017), "Aggregated residual
   transformations for deep neural networks", Table 1 — a ResNet whose
   bottleneck 3x3 convolution has C groups of d channels (``groups``,
@@ -255,6 +261,9 @@ def register_variant(variant: Variant) -> None:
 
 
 HE = "He et al. 2016, 'Deep residual learning for image recognition'"
+HE_B = "He et al. 2016b, 'Identity mappings in deep residual networks'"
+# Table 5 tests one 320x320 crop from images resized to s = 320 (the nets train on 224x224).
+PREACT_TEST = "single 320x320 crop, ILSVRC 2012 val; trained on 224x224 crops, scale augmentation"
 TV = "top-1: torchvision IMAGENET1K_V1 weights"
 SE = "Hu et al. 2018, 'Squeeze-and-excitation networks', Table 2 (224x224, single crop)"
 BASIC = ResNetConfig("basic", (2, 2, 2, 2))
@@ -314,6 +323,27 @@ VARIANTS = (
             f"{HE}, Sec. 3.3 (3.6 billion multiply-adds) and Table 2 (10-crop top-1 error 28.54 %)",
             macs=3.6e9,
             top1=71.46,
+        ),
+    ),
+    Variant(
+        "preact_resnet152",
+        "Pre-activation ResNet-152 (He et al. 2016b): bottlenecks [3, 8, 36, 3], 60.2M params.",
+        replace(RESNET152, block="preact_bottleneck"),
+        reference=Reference(
+            f"{HE_B}, Table 5: top-1/top-5 error 21.1/5.5 % ({PREACT_TEST})",
+            top1=78.9,
+            input_shape=(3, 320, 320),
+        ),
+    ),
+    Variant(
+        "preact_resnet200",
+        "Pre-activation ResNet-200 (He et al. 2016b): bottlenecks [3, 24, 36, 3], 64.7M params.",
+        ResNetConfig("preact_bottleneck", (3, 24, 36, 3)),
+        reference=Reference(
+            f"{HE_B}, Sec. 5 (architecture) and Table 5: top-1/top-5 error 20.7/5.3 % "
+            f"({PREACT_TEST}; 20.1/4.8 % with scale and aspect-ratio augmentation)",
+            top1=79.3,
+            input_shape=(3, 320, 320),
         ),
     ),
     Variant(
