@@ -39,3 +39,20 @@ def test_drop_connect_zeroes_weights_not_activations_and_keeps_the_mean():
     assert set(out.unique().tolist()) == {0.0, 2.0}  # per-weight masks, inverted scaling
     assert out.mean().item() == pytest.approx(1.0, abs=0.05)
     assert torch.equal(layer.eval()(torch.ones(1, 1)), torch.ones(1, 4000))
+
+
+@pytest.mark.parametrize("name", ["simple_cnn", "lenet5_modern"])
+def test_dropconnect_option_of_the_models_drops_weights_only_in_training(name):
+    from cnnlab.models import create_model
+
+    torch.manual_seed(0)
+    plain = create_model(name, dropout=0.0)
+    torch.manual_seed(0)
+    dropping = create_model(name, dropout=0.0, dropconnect=0.5)
+    assert plain.state_dict().keys() == dropping.state_dict().keys()
+    dropping.load_state_dict(plain.state_dict())
+    x = torch.rand(4, 1, 28, 28)
+    plain.eval(), dropping.eval()
+    torch.testing.assert_close(dropping(x), plain(x))
+    dropping.train()
+    assert not torch.allclose(dropping(x), dropping(x))

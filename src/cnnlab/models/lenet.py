@@ -85,6 +85,7 @@ from cnnlab.models.base import Classifier
 from cnnlab.models.registry import Reference, register_model
 from cnnlab.nn.act import ScaledTanh
 from cnnlab.nn.conv import ConvNormAct, FullConv2d, PartialConv2d, conv2d
+from cnnlab.nn.drop import DropConnectLinear
 from cnnlab.nn.geometry import conv_output_size, pool_output_size
 from cnnlab.nn.pool import Subsample2d
 
@@ -260,6 +261,7 @@ class LeNet5Modern(Classifier):
         channels: tuple[int, int] = (32, 64),
         bn: bool = True,
         dropout: float = 0.25,
+        dropconnect: float = 0.0,
     ):
         norm = "batch" if bn else None
         c1, c3 = channels
@@ -274,7 +276,11 @@ class LeNet5Modern(Classifier):
         side = pool_output_size(conv_output_size(pool_output_size(input_size, 2), 5), 2)
         layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
         for name, width_in, width in (("f5", c3 * side * side, 120), ("f6", 120, 84)):
-            layers[name] = nn.Linear(width_in, width)
+            layers[name] = (
+                DropConnectLinear(width_in, width, dropconnect)
+                if dropconnect > 0
+                else nn.Linear(width_in, width)
+            )
             layers[f"act{name[1]}"] = nn.ReLU()
             if dropout > 0:
                 layers[f"drop{name[1]}"] = nn.Dropout(dropout)
@@ -355,10 +361,15 @@ def lenet5_modern(
     channels: tuple[int, int] = (32, 64),
     bn: bool = True,
     dropout: float = 0.25,
+    dropconnect: float = 0.0,
 ) -> LeNet5Modern:
     """LeNet-5 shape with ReLU, max pooling, batch norm, dropout and 32/64 maps.
 
     ``input_size`` is the side of the square input (28 for MNIST-like data);
-    the first fully connected layer is sized from it.
+    the first fully connected layer is sized from it.  ``dropconnect`` > 0 drops
+    the weights of F5 and F6 with that probability in training (Wan et al. 2013,
+    :class:`~cnnlab.nn.drop.DropConnectLinear`), in addition to ``dropout``.
     """
-    return LeNet5Modern(num_classes, in_chans, input_size, tuple(channels), bn, dropout)
+    return LeNet5Modern(
+        num_classes, in_chans, input_size, tuple(channels), bn, dropout, dropconnect
+    )

@@ -16,6 +16,7 @@ from torch import nn
 from cnnlab.models.base import Classifier
 from cnnlab.models.registry import register_model
 from cnnlab.nn.conv import ConvNormAct
+from cnnlab.nn.drop import DropConnectLinear
 from cnnlab.nn.pool import GlobalAvgPool2d, get_pool
 
 
@@ -32,6 +33,7 @@ class SimpleCNN(Classifier):
         act: str = "relu",
         dropout: float = 0.0,
         pool: str = "max",
+        dropconnect: float = 0.0,
     ):
         stages: OrderedDict[str, nn.Module] = OrderedDict()
         width_in = in_chans
@@ -44,7 +46,11 @@ class SimpleCNN(Classifier):
         head: OrderedDict[str, nn.Module] = OrderedDict(gap=GlobalAvgPool2d())
         if dropout > 0:
             head["drop"] = nn.Dropout(dropout)
-        head["fc"] = nn.Linear(width_in, num_classes)
+        head["fc"] = (
+            DropConnectLinear(width_in, num_classes, dropconnect)
+            if dropconnect > 0
+            else nn.Linear(width_in, num_classes)
+        )
         super().__init__(nn.Sequential(stages), nn.Sequential(head))
 
 
@@ -58,9 +64,12 @@ def simple_cnn(
     act: str = "relu",
     dropout: float = 0.0,
     pool: str = "max",
+    dropconnect: float = 0.0,
 ) -> SimpleCNN:
     """A small configurable CNN: conv-BN-ReLU-pool stages, global average pooling, linear.
 
-    ``channels`` lists the width of each stage; ``pool`` is ``'max'`` or ``'avg'``.
+    ``channels`` lists the width of each stage; ``pool`` is ``'max'`` or ``'avg'``;
+    ``dropconnect`` > 0 drops the classifier's weights with that probability in
+    training (Wan et al. 2013).
     """
-    return SimpleCNN(num_classes, in_chans, channels, kernel, bn, act, dropout, pool)
+    return SimpleCNN(num_classes, in_chans, channels, kernel, bn, act, dropout, pool, dropconnect)
