@@ -16,6 +16,8 @@ import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
+from tqdm.auto import tqdm
+
 from cnnlab.data.paths import cache_root
 from cnnlab.errors import DataError
 from cnnlab.fileio import sha256_file
@@ -71,7 +73,10 @@ def _extract_members(archive: Path, dest: Path) -> None:
     extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
     try:
         with tarfile.open(archive, "r|*") as tar:  # one streaming pass
-            for member in tar:
+            bar = tqdm(
+                tar, desc=f"extracting {archive.name}", unit="file", leave=False, disable=None
+            )
+            for member in bar:
                 check_member(member, archive)
                 tar.extract(member, dest, **extra)
     except (tarfile.TarError, OSError, EOFError) as exc:

@@ -33,6 +33,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
+from tqdm.auto import tqdm
 
 from cnnlab.data.archive import extract, is_archive
 from cnnlab.data.datasets import FolderImageDataset, TensorImageDataset
@@ -145,8 +146,12 @@ def decode_all(
 ) -> TensorImageDataset:
     """Decode every image (thread pool) into one uint8 ``(N, C, H, W)`` tensor."""
     chunks = [paths[i : i + 512] for i in range(0, len(paths), 512)]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        images = [img for chunk in pool.map(_decode_chunk, chunks) for img in chunk]
+    images: list[torch.Tensor] = []
+    bar = tqdm(total=len(paths), desc="decoding images", unit="img", leave=False, disable=None)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, bar:
+        for chunk in pool.map(_decode_chunk, chunks):
+            images += chunk
+            bar.update(len(chunk))
     channels = 1 if all(img.shape[0] in (1, 2) for img in images) else 3
     if image_size:
         size = (image_size, image_size)
