@@ -12,7 +12,9 @@
   possible": the fastest of a grid (:data:`ACTIVATION_LRS`).
 
 Each experiment trains on a stratified subset (``--per-class`` images per
-class) to fit a CPU budget, and prints a Markdown section for
+class) to fit a CPU budget, keeps its runs under ``--work`` (an interrupted
+benchmark resumes where it stopped; finished runs are reused), and prints a
+Markdown section for
 ``benchmarks/RESULTS.md`` with the per-epoch training error and the final
 validation/test accuracy.
 
@@ -25,8 +27,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
+import json
 from pathlib import Path
 
 from cnnlab import TrainConfig, Trainer
@@ -69,6 +70,7 @@ EXPERIMENTS = {
 
 
 def run_one(options: dict, args: argparse.Namespace, out: Path) -> dict:
+    """Train (or resume, or reuse) one run in ``out`` and summarise its history."""
     common = dict(
         dataset="imagefolder",
         data_dir=args.data_dir,
@@ -79,17 +81,17 @@ def run_one(options: dict, args: argparse.Namespace, out: Path) -> dict:
         seed=args.seed,
     )
     config = TrainConfig(**{**common, **options})
-    trainer = Trainer(config, out, quiet=True)
-    started = time.perf_counter()
+    if (out / "last.safetensors").is_file():
+        trainer = Trainer.resume(out, quiet=True)
+    else:
+        trainer = Trainer(config, out, quiet=True)
     trainer.fit()
-    seconds = time.perf_counter() - started
-    test = evaluate_run(out)["accuracy"]
-    errors = [1 - row["train_acc"] for row in trainer.history]
+    history = [json.loads(row) for row in (out / "history.jsonl").read_text().splitlines()]
     return {
-        "errors": errors,
-        "val": trainer.history[-1]["val_acc"],
-        "test": test,
-        "s": seconds,
+        "errors": [1 - row["train_acc"] for row in history],
+        "val": history[-1]["val_acc"],
+        "test": evaluate_run(out)["accuracy"],
+        "s": sum(row["time"] for row in history),
         "lr": config.lr,
     }
 
@@ -120,12 +122,19 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("benchmarks/out/techniques"),
+        help="where the runs are kept, resumed and reused",
+    )
     args = parser.parse_args()
+    work = args.work / f"{args.experiment}-{args.per_class}pc-{args.epochs}ep-seed{args.seed}"
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, options in EXPERIMENTS[args.experiment].items():
-            results[name] = run_one(options, args, Path(tmp) / name.replace(" ", "_"))
-            print(f"{name}: done", flush=True)
+    for name, options in EXPERIMENTS[args.experiment].items():
+        slug = name.replace(" ", "_").replace(",", "").replace("+", "plus").replace(":", "")
+        results[name] = run_one(options, args, work / slug)
+        print(f"{name}: done", flush=True)
     print(f"\n## Training techniques: {args.experiment} (CIFAR-10)\n")
     schedule = {
         "activation": "constant learning rate, no weight decay",

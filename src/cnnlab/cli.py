@@ -474,9 +474,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _take_trailing_images(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]
+) -> None:
+    """Let image paths follow the options (``cnnlab explain RUN --method saliency a.png``).
+
+    argparse sub-commands cannot interleave a variable-length positional with
+    options, so the paths it leaves over are appended to ``args.images`` for the
+    commands that take images; anything else left over is an error, as usual.
+    """
+    if isinstance(getattr(args, "images", None), list):
+        args.images.extend(item for item in extra if not item.startswith("-"))
+        extra = [item for item in extra if item.startswith("-")]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    _take_trailing_images(parser, args, extra)
     try:
         return args.func(args)
     except CnnlabError as exc:

@@ -17,6 +17,7 @@ from torch import nn
 from torchvision.io import write_png
 from torchvision.models.vgg import cfgs, make_layers
 
+from cnnlab import cli
 from cnnlab.data import load_data
 from cnnlab.errors import CnnlabError, ConfigError, DataError, UnknownNameError
 from cnnlab.explain import synthesis
@@ -47,6 +48,22 @@ def test_explain_writes_an_overlay_per_image_and_prints_where(lenet_run, digit_p
     path = lenet_run / "figures" / "explain" / "grad-cam_seven.png"
     assert path.is_file()
     assert str(path) in capsys.readouterr().out
+
+
+def test_image_paths_may_follow_the_options(lenet_run, digit_png, tmp_path, capsys):
+    second = tmp_path / "second.png"
+    shutil.copy(digit_png, second)
+    argv = ["explain", str(lenet_run), "--method", "saliency", str(digit_png), str(second)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    for name in ("saliency_seven.png", "saliency_second.png"):
+        assert str(lenet_run / "figures" / "explain" / name) in out
+
+
+def test_leftover_options_are_still_refused(lenet_run, digit_png, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["explain", str(lenet_run), "--method", "saliency", str(digit_png), "--bogus"])
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
 
 
 def test_explain_accepts_a_target_class_and_a_layer(lenet_run, digit_png):
