@@ -52,6 +52,7 @@ from cnnlab.attack.poison import (
 )
 from cnnlab.attack.universal import fooling_rate, transfer_matrix, universal_perturbation
 from cnnlab.data import DataSplits, load_data
+from cnnlab.data.splits import spread_subset
 from cnnlab.fileio import atomic_path
 
 SECTIONS = ("training", "curves", "universal", "deepfool", "poisoning", "ood")
@@ -234,8 +235,9 @@ def deepfool_section(args, test) -> None:
     print(
         "ρ_adv = mean over the fooled images of ‖r‖₂/‖x‖₂ (Moosavi-Dezfooli et al. 2016, "
         f"eq. 15), DeepFool with overshoot 0.02 and 50 steps, first {len(labels):,} test "
-        "images (pixels in [0, 1]). Paper, Table 1: LeNet on MNIST 0.20, NIN on CIFAR-10 "
-        "0.023, LeNet on CIFAR-10 0.030.\n"
+        "images (pixels in [0, 1]); a CIFAR-10 run is attacked on 1,000 images of its "
+        "evaluation split drawn over all classes (the split is ordered by class). Paper, "
+        "Table 1: LeNet on MNIST 0.20, NIN on CIFAR-10 0.023, LeNet on CIFAR-10 0.030.\n"
     )
     print("| model | data | clean accuracy | fooled | ρ_adv | time (s) |")
     print("|---|---|---|---|---|---|")
@@ -255,10 +257,11 @@ def deepfool_section(args, test) -> None:
 
 
 def cifar_images(run, limit: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """The evaluation images of a CIFAR run: its test split, or validation if it kept none."""
+    """``limit`` evaluation images of a CIFAR run, drawn over its test split (or validation,
+    if it kept none)."""
     data = load_data(run.config.dataset, run.config.data_dir, **run.config.data_options())
     split = data.test if len(data.test) else data.val
-    return images_of(split.subset(torch.arange(min(limit, len(split)))))
+    return images_of(split.subset(spread_subset(len(split), limit)))
 
 
 def poisoning_section(args, data: DataSplits, test) -> None:

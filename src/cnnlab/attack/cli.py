@@ -18,6 +18,7 @@ from cnnlab.attack.evaluate import AttackResult, evaluate_attack
 from cnnlab.attack.figures import plot_adversarial_examples
 from cnnlab.attack.registry import ATTACKS, create_attack, parse_eps
 from cnnlab.data import load_data
+from cnnlab.data.splits import spread_subset
 from cnnlab.errors import ConfigError, check_positive
 from cnnlab.fileio import update_json
 from cnnlab.report import build_report
@@ -44,7 +45,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument(
-        "--limit", type=int, default=1000, help="attack the first N images (default 1000)"
+        "--limit",
+        type=int,
+        default=1000,
+        help="attack N images of the split, the same fixed draw every time (default 1000)",
     )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--examples", type=int, default=8, help="examples in the figure")
@@ -102,7 +106,7 @@ def attack_command(args: argparse.Namespace) -> int:
     )
     mapping = class_index_map(run.classes, data.classes)
     split = getattr(data, args.split)
-    split = split.subset(torch.arange(min(args.limit, len(split))))
+    split = split.subset(spread_subset(len(split), args.limit))
     model = run.model.to(args.device)
     images, _, labels = predict_dataset(model, split, run.input_shape, device=args.device)
     images = images.to(args.device).float() / 255

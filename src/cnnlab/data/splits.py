@@ -17,6 +17,9 @@ from cnnlab.errors import ConfigError
 # constant, not the user's seed, so that the test set never changes between runs.
 TEST_SPLIT_SEED = 20_261_122
 TEST_FRACTION = 0.2
+# Seed of the subsets that `--limit N` evaluates: fixed, so that every attack and
+# explanation of a split with the same N sees the same images.
+SUBSET_SEED = 0
 
 
 def stratified_split(
@@ -40,3 +43,17 @@ def stratified_split(
     held_idx = np.sort(np.concatenate(held)) if held else np.empty(0, np.int64)
     kept_idx = np.setdiff1d(np.arange(len(labels_np)), held_idx)
     return torch.from_numpy(kept_idx).long(), torch.from_numpy(held_idx).long()
+
+
+def spread_subset(count: int, limit: int) -> torch.Tensor:
+    """Indices of ``limit`` of ``count`` samples: a fixed uniform draw, in their original order.
+
+    Splits keep their source's order, which is class by class for an image
+    folder, so the first ``limit`` samples would cover only the first classes
+    (the first 1,000 of CIFAR-10's 5,000 validation images are its airplanes
+    and automobiles).
+    """
+    if limit >= count:
+        return torch.arange(count)
+    chosen = np.random.default_rng(SUBSET_SEED).choice(count, limit, replace=False)
+    return torch.from_numpy(np.sort(chosen)).long()

@@ -187,8 +187,10 @@ def _load_files(run: Run, paths: list[str], device: str) -> torch.Tensor:
 
 
 def _dataset_images(run: Run, args: argparse.Namespace, limit: int) -> torch.Tensor:
-    """Up to ``limit`` images of the chosen split, fitted to the model input."""
+    """Up to ``limit`` images of the chosen split (a fixed draw over all of it), fitted to the
+    model input."""
     from cnnlab.data import load_data, make_loader
+    from cnnlab.data.splits import spread_subset
     from cnnlab.train.evaluate import fit_to_input
 
     same = args.dataset in (None, run.config.dataset)
@@ -200,12 +202,12 @@ def _dataset_images(run: Run, args: argparse.Namespace, limit: int) -> torch.Ten
         args.data_dir or (run.config.data_dir if same else None),
         **options,
     )
-    images, taken = [], 0
-    for x, _ in make_loader(getattr(data, args.split), 256, shuffle=False, device=args.device):
-        images.append(fit_to_input(x, run.input_shape)[: limit - taken])
-        taken += len(images[-1])
-        if taken >= limit:
-            break
+    split = getattr(data, args.split)
+    split = split.subset(spread_subset(len(split), limit))
+    images = [
+        fit_to_input(x, run.input_shape)
+        for x, _ in make_loader(split, 256, shuffle=False, device=args.device)
+    ]
     if not images:
         raise ConfigError(f"The {args.split} split of {data.name} is empty.")
     return torch.cat(images)
