@@ -34,7 +34,7 @@ from cnnlab import TrainConfig, Trainer
 from cnnlab.train.evaluate import evaluate_run
 
 SGD = dict(optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
-ACTIVATION_LRS = (0.003, 0.01, 0.03, 0.1)
+ACTIVATION_LRS = (0.003, 0.01, 0.03, 0.1, 0.3)
 
 EXPERIMENTS = {
     "augmentation": {

@@ -38,7 +38,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.metrics.cost import count_flops, count_parameters
 from cnnlab.models import create_model, list_models, model_info
 
-CHART = Path(__file__).with_name("zoo_accuracy_vs_ops.png")
+CHART = Path(__file__).parent / "figures" / "zoo_accuracy_vs_ops.png"
 
 
 def native_shape(name: str) -> tuple[int, int, int]:
@@ -61,48 +61,73 @@ def build_pair(name: str) -> tuple[nn.Module, nn.Module | None]:
     return ours, theirs
 
 
-def latency_ms(model: nn.Module, shape: tuple[int, int, int], repeats: int) -> float:
+def paired_latency_ms(
+    models: list[nn.Module], shape: tuple[int, int, int], passes: int
+) -> list[float]:
+    """Median batch-1 forward time of each model, the models alternated pass by pass.
+
+    Alternating single passes exposes every model to the same machine noise, so
+    that the ratio holds on a shared machine where absolute times do not.
+    """
     x = torch.rand(1, *shape)
-    model.eval()
+    times: list[list[float]] = [[] for _ in models]
     with torch.inference_mode():
-        model(x)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        for model in models:
+            model.eval()(x)  # warm-up: allocation and kernel choice
+        for _ in range(passes):
+            for model, log in zip(models, times, strict=True):
+                start = time.perf_counter()
+                model(x)
+                log.append(time.perf_counter() - start)
+    return [1000 * statistics.median(log) for log in times]
 
 
-def train_images_per_s(
-    model: nn.Module, shape: tuple[int, int, int], batch: int, steps: int
-) -> float:
+def paired_train_images_per_s(
+    models: list[nn.Module], shape: tuple[int, int, int], batch: int, steps: int
+) -> list[float]:
+    """Training images/s of each model (forward, backward, SGD step), alternated step by step."""
     x = torch.rand(batch, *shape)
-    with torch.no_grad():
-        classes = model.eval()(x[:1]).shape[1]
-    y = torch.randint(0, classes, (batch,))
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    model.train()
-    times = []
+    steppers = []
+    for model in models:
+        with torch.no_grad():
+            classes = model.eval()(x[:1]).shape[1]
+        y = torch.randint(0, classes, (batch,))
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        steppers.append((model.train(), optimizer, y))
+    times: list[list[float]] = [[] for _ in models]
     for step in range(steps + 1):
-        start = time.perf_counter()
-        output = model(x)
-        logits = output[0] if isinstance(output, tuple) else output
-        loss = nn.functional.cross_entropy(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if step:  # the first step allocates memory and picks kernels
-            times.append(time.perf_counter() - start)
-    return batch / statistics.median(times)
+        for (model, optimizer, y), log in zip(steppers, times, strict=True):
+            start = time.perf_counter()
+            output = model(x)
+            logits = output[0] if isinstance(output, tuple) else output
+            loss = nn.functional.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if step:  # the first step allocates memory and picks kernels
+                log.append(time.perf_counter() - start)
+    return [batch / statistics.median(log) for log in times]
+
+
+def training_shape(name: str, model: nn.Module, size: int) -> tuple[int, int, int]:
+    """``size`` x ``size`` (at most the native size), or the native size for models that
+    cannot train smaller (Inception v3's auxiliary head needs 299x299)."""
+    channels, native, _ = native_shape(name)
+    side = min(size, native)
+    try:
+        with torch.no_grad():
+            model.train()(torch.rand(2, channels, side, side))
+    except CnnlabError:
+        side = native
+    return (channels, side, side)
 
 
 def measure(name: str, args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
     ours, theirs = build_pair(name)
+    models = [ours] if theirs is None else [ours, theirs]
     shape = native_shape(name)
-    size = min(args.train_size, shape[1])
-    train_shape = (shape[0], size, size)
+    train_shape = training_shape(name, ours, args.train_size)
     row = {
         "name": name,
         "torchvision": model_info(name).torchvision,
@@ -111,28 +136,22 @@ def measure(name: str, args: argparse.Namespace) -> dict:
         "shape": shape,
         "train_shape": train_shape,
     }
-    # Interleave the two models' timings so that machine noise hits both alike.
-    lat, tv_lat, ips, tv_ips = [], [], [], []
-    for _ in range(args.rounds):
-        lat.append(latency_ms(ours, shape, args.repeats))
-        ips.append(train_images_per_s(ours, train_shape, args.train_batch, args.steps))
-        if theirs is not None:
-            tv_lat.append(latency_ms(theirs, shape, args.repeats))
-            tv_ips.append(train_images_per_s(theirs, train_shape, args.train_batch, args.steps))
-    row["latency_ms"], row["train_ips"] = min(lat), max(ips)
+    latency = paired_latency_ms(models, shape, args.repeats)
+    ips = paired_train_images_per_s(models, train_shape, args.train_batch, args.steps)
+    row["latency_ms"], row["train_ips"] = latency[0], ips[0]
     if theirs is not None:
-        row["tv_latency_ms"], row["tv_train_ips"] = min(tv_lat), max(tv_ips)
+        row["tv_latency_ms"], row["tv_train_ips"] = latency[1], ips[1]
     return row
 
 
 def format_table(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
-        f"Latency: batch 1 at the native resolution, median of {args.repeats} passes, best of "
-        f"{args.rounds} rounds. Training: batch {args.train_batch} of {args.train_size}x"
-        f"{args.train_size} images, SGD, median of {args.steps} steps, best of {args.rounds} "
-        f"rounds (smaller images for models whose native size is smaller). "
-        f"{torch.get_num_threads()} threads. Ratio = torchvision time / cnnlab time "
-        "(≥ 1: cnnlab at least as fast).",
+        f"Latency: batch 1 at the native resolution, median of {args.repeats} passes. "
+        f"Training: batch {args.train_batch} of {args.train_size}x{args.train_size} images "
+        f"(the native size where smaller, or where the model needs it), SGD, median of "
+        f"{args.steps} steps. A model and its torchvision counterpart are alternated pass by "
+        f"pass and step by step. {torch.get_num_threads()} threads. Ratio = torchvision time / "
+        "cnnlab time (≥ 1: cnnlab at least as fast).",
         "",
         "| model | input | params | MACs | latency ms | vs torchvision | train img/s "
         "| vs torchvision |",
@@ -186,9 +205,8 @@ def main() -> None:
     parser.add_argument("--models", help="comma-separated names (default: all registered)")
     parser.add_argument("--family", help="only models whose name starts with this")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=11, help="forward passes per model")
+    parser.add_argument("--steps", type=int, default=7, help="training steps per model")
     parser.add_argument("--train-batch", type=int, default=8)
     parser.add_argument("--train-size", type=int, default=128)
     parser.add_argument("--rows", help="JSON-lines file of measured rows, appended and reused")

@@ -23,6 +23,17 @@ def test_features_are_the_outputs_of_the_named_layers():
     assert not _has_hooks(model)
 
 
+def test_features_survive_a_later_in_place_activation():
+    block = torch.nn.Sequential()
+    block.add_module("conv", torch.nn.Conv2d(1, 4, 3))
+    block.add_module("act", torch.nn.ReLU(inplace=True))
+    x = torch.randn(2, 1, 8, 8)
+    feats = feature_extractor(block, ["conv", "act"])(x)
+    torch.testing.assert_close(feats["conv"], block.conv(x))
+    assert (feats["conv"] < 0).any()  # not overwritten by the ReLU
+    torch.testing.assert_close(feats["act"], block.conv(x).relu())
+
+
 def test_no_hooks_are_left_when_the_forward_pass_fails():
     model = create_model("simple_cnn", channels=(4, 8))
     with pytest.raises(RuntimeError):

@@ -74,6 +74,14 @@ def test_lsuv_gives_unit_output_variance_in_every_layer():
     assert second.var().item() == pytest.approx(1.0, abs=0.03)
 
 
+def test_lsuv_measures_the_layer_output_before_an_in_place_relu():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(50, 100), nn.ReLU(inplace=True))
+    data = torch.randn(256, 50) * 5
+    initialize(net, "lsuv", data=data, tol=0.01)
+    assert net[0](data).var().item() == pytest.approx(1.0, abs=0.03)
+
+
 def test_lsuv_without_data_and_unknown_schemes_are_refused():
     with pytest.raises(ConfigError, match="batch of data"):
         initialize(nn.Linear(2, 2), "lsuv")

@@ -189,7 +189,7 @@ def codes(
         store.append(args[0])
 
     def keep_output(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
-        store.append(output)
+        store.append(output.clone())  # a later in-place activation would overwrite it
 
     rows = []
     with explaining(model), removing([]) as handles:

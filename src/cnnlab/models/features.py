@@ -54,10 +54,13 @@ class FeatureExtractor(nn.Module):
         return OrderedDict((name, outputs[name]) for name in self.layers)
 
     def _recorder(self, name: str, outputs: dict[str, torch.Tensor]):
-        def hook(module: nn.Module, inputs, output) -> None:
+        def hook(module: nn.Module, inputs, output) -> torch.Tensor | None:
             outputs[name] = output
             if self.stop_early and len(outputs) == len(self.layers):
                 raise _AllFeaturesSeen
+            # A later in-place activation (ReLU(inplace=True)) would overwrite the
+            # kept features; the rest of the network computes on a copy instead.
+            return output.clone() if isinstance(output, torch.Tensor) else None
 
         return hook
 

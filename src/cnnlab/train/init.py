@@ -80,7 +80,7 @@ def initialize(
 
 
 def _keep_output(store: list[torch.Tensor], module, inputs, output) -> None:
-    store.append(output)
+    store.append(output.detach().clone())  # a later in-place activation would overwrite it
 
 
 def _lsuv(model, layers, data, tol, max_iters) -> None:
