@@ -31,10 +31,30 @@ import json
 from pathlib import Path
 
 from cnnlab import TrainConfig, Trainer
+from cnnlab.errors import TrainingDivergedError
 from cnnlab.train.evaluate import evaluate_run
 
 SGD = dict(optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
 ACTIVATION_LRS = (0.003, 0.01, 0.03, 0.1, 0.3)
+
+
+def _activation_grid(**options) -> dict[str, dict]:
+    """ReLU and tanh versions of one small CNN, without normalization or weight decay, at
+    each rate of :data:`ACTIVATION_LRS`, constant."""
+    return {
+        f"{act}, lr {lr:g}": dict(
+            model="simple_cnn",
+            model_kwargs={"channels": [32, 64, 128], "act": act, "bn": False},
+            augment=[],
+            label_smoothing=0.0,
+            scheduler="constant",
+            **{**SGD, "lr": lr, "weight_decay": 0.0},
+            **options,
+        )
+        for act in ("relu", "tanh")
+        for lr in ACTIVATION_LRS
+    }
+
 
 EXPERIMENTS = {
     "augmentation": {
@@ -54,18 +74,9 @@ EXPERIMENTS = {
             ("resnet-56", "resnet56"),
         )
     },
-    "activation": {
-        f"{act}, lr {lr:g}": dict(
-            model="simple_cnn",
-            model_kwargs={"channels": [32, 64, 128], "act": act, "bn": False},
-            augment=[],
-            label_smoothing=0.0,
-            scheduler="constant",
-            **{**SGD, "lr": lr, "weight_decay": 0.0},
-        )
-        for act in ("relu", "tanh")
-        for lr in ACTIVATION_LRS
-    },
+    "activation": _activation_grid(),
+    # AlexNet's own initialisation, N(0, 0.01²) weights (Krizhevsky et al. 2012, Sec. 5)
+    "activation-alexnet-init": _activation_grid(init="normal"),
 }
 
 
@@ -81,19 +92,28 @@ def run_one(options: dict, args: argparse.Namespace, out: Path) -> dict:
         seed=args.seed,
     )
     config = TrainConfig(**{**common, **options})
-    if (out / "last.safetensors").is_file():
-        trainer = Trainer.resume(out, quiet=True)
-    else:
-        trainer = Trainer(config, out, quiet=True)
-    trainer.fit()
-    history = [json.loads(row) for row in (out / "history.jsonl").read_text().splitlines()]
-    return {
+    diverged = out / "diverged.txt"  # a rate too high for the network, kept as a result
+    if not diverged.is_file():
+        try:
+            if (out / "last.safetensors").is_file():
+                trainer = Trainer.resume(out, quiet=True)
+            else:
+                trainer = Trainer(config, out, quiet=True)
+            trainer.fit()
+        except TrainingDivergedError as exc:
+            diverged.write_text(str(exc))
+    history_file = out / "history.jsonl"
+    rows = history_file.read_text().splitlines() if history_file.is_file() else []
+    history = [json.loads(row) for row in rows]
+    result = {
         "errors": [1 - row["train_acc"] for row in history],
-        "val": history[-1]["val_acc"],
-        "test": evaluate_run(out)["accuracy"],
         "s": sum(row["time"] for row in history),
         "lr": config.lr,
+        "diverged": diverged.is_file(),
     }
+    if not result["diverged"]:
+        result.update(val=history[-1]["val_acc"], test=evaluate_run(out)["accuracy"])
+    return result
 
 
 def first_epoch_below(errors: list[float], level: float) -> str:
@@ -104,6 +124,8 @@ def print_fastest(results: dict[str, dict]) -> None:
     """Each activation's fastest rate: fewest epochs to 25 % training error, then lowest error."""
     fastest = {}
     for name, r in results.items():
+        if r["diverged"]:
+            continue
         act = name.split(",")[0]
         reached = first_epoch_below(r["errors"], 0.25)
         key = (int(reached) if reached != "–" else len(r["errors"]) + 1, r["errors"][-1])
@@ -138,6 +160,8 @@ def main() -> None:
     print(f"\n## Training techniques: {args.experiment} (CIFAR-10)\n")
     schedule = {
         "activation": "constant learning rate, no weight decay",
+        "activation-alexnet-init": "constant learning rate, no weight decay, N(0, 0.01²) "
+        "initial weights",
         "depth": "1 epoch of warm-up then cosine decay, weight decay 5e-4",
     }.get(args.experiment, "cosine schedule, weight decay 5e-4")
     print(
@@ -151,16 +175,20 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
+        if r["diverged"]:
+            print(f"| {name} | {r['lr']:.3g} | diverged in epoch {len(r['errors']) + 1} |||||")
+            continue
         print(
             f"| {name} | {r['lr']:.3g} | {r['errors'][-1]:.4f} "
             f"| {first_epoch_below(r['errors'], 0.25)} | {r['val']:.4f} | {r['test']:.4f} "
             f"| {r['s']:.0f} |"
         )
-    if args.experiment == "activation":
+    if args.experiment.startswith("activation"):
         print_fastest(results)
     print("\nTraining error per epoch:\n")
     for name, r in results.items():
-        print(f"- {name}: " + ", ".join(f"{e:.3f}" for e in r["errors"]))
+        if r["errors"]:
+            print(f"- {name}: " + ", ".join(f"{e:.3f}" for e in r["errors"]))
 
 
 if __name__ == "__main__":

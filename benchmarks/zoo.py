@@ -1,16 +1,18 @@
 """Cost of every registered model, and its speed against torchvision's in the same run.
 
 For each model: parameters and multiply-adds at its native resolution (the
-``Reference.input_shape`` it is registered with, else 3x224x224), CPU latency
-of one image (median of ``--repeats`` forward passes) and training images/s
-(forward + backward + SGD step at batch ``--train-batch``, images of
-``--train-size`` pixels).  Models that torchvision also has are timed against
-the torchvision model right after, interleaved, so that the ratio compares like
-with like on a noisy machine; a ratio below 1 means cnnlab is slower.
+``Reference.input_shape`` it is registered with, else the input it is built
+for, else 3x224x224), CPU latency of one image (median of ``--repeats`` forward
+passes) and training images/s (median of ``--steps`` forward + backward + SGD
+steps at batch ``--train-batch``, images of ``--train-size`` pixels).  Models
+that torchvision also has are timed against the torchvision model alternately,
+pass by pass and step by step, so that machine noise hits both alike; a ratio
+below 1 means cnnlab is slower.
 
 It also draws the "top-1 accuracy vs operations, blob size ∝ parameters" chart
 (Canziani, Paszke & Culurciello 2016, Fig. 2) from the published ImageNet
-accuracies registered with the models (``Reference.top1``, each with its source).
+accuracies registered with the models (``Reference.top1``, each with its
+source) and the measured parameters and multiply-adds.
 
 Usage::
 
@@ -18,7 +20,7 @@ Usage::
         [--rows benchmarks/out/zoo.jsonl]   # keeps each row; a re-run skips measured models
 
 Prints a Markdown section for ``benchmarks/RESULTS.md`` and writes the chart to
-``benchmarks/zoo_accuracy_vs_ops.png``.
+``benchmarks/figures/zoo_accuracy_vs_ops.png``.
 """
 
 from __future__ import annotations
@@ -41,9 +43,14 @@ from cnnlab.models import create_model, list_models, model_info
 CHART = Path(__file__).parent / "figures" / "zoo_accuracy_vs_ops.png"
 
 
-def native_shape(name: str) -> tuple[int, int, int]:
+def native_shape(name: str, model: nn.Module | None = None) -> tuple[int, int, int]:
+    """The registered reference's input shape, else the one the model was built for,
+    else 3x224x224."""
     ref = model_info(name).reference
-    return ref.input_shape if ref else (3, 224, 224)
+    if ref:
+        return ref.input_shape
+    declared = getattr(model, "input_shape", None)
+    return tuple(declared) if declared else (3, 224, 224)
 
 
 def build_pair(name: str) -> tuple[nn.Module, nn.Module | None]:
@@ -51,10 +58,12 @@ def build_pair(name: str) -> tuple[nn.Module, nn.Module | None]:
     ref = info.reference
     kwargs = {
         "num_classes": ref.num_classes if ref else 1000,
-        "in_chans": native_shape(name)[0],
+        **({"in_chans": ref.input_shape[0]} if ref else {}),
         **info.kwargs,
     }
     ours = create_model(name, **kwargs)
+    if ref is None and getattr(ours, "input_shape", None) is None:  # built for any size
+        ours = create_model(name, **{"in_chans": 3, **kwargs})
     theirs = None
     if info.torchvision:
         theirs = torchvision.models.get_model(info.torchvision, num_classes=kwargs["num_classes"])
@@ -112,7 +121,7 @@ def paired_train_images_per_s(
 def training_shape(name: str, model: nn.Module, size: int) -> tuple[int, int, int]:
     """``size`` x ``size`` (at most the native size), or the native size for models that
     cannot train smaller (Inception v3's auxiliary head needs 299x299)."""
-    channels, native, _ = native_shape(name)
+    channels, native, _ = native_shape(name, model)
     side = min(size, native)
     try:
         with torch.no_grad():
@@ -126,7 +135,7 @@ def measure(name: str, args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
     ours, theirs = build_pair(name)
     models = [ours] if theirs is None else [ours, theirs]
-    shape = native_shape(name)
+    shape = native_shape(name, ours)
     train_shape = training_shape(name, ours, args.train_size)
     row = {
         "name": name,
@@ -142,6 +151,14 @@ def measure(name: str, args: argparse.Namespace) -> dict:
     if theirs is not None:
         row["tv_latency_ms"], row["tv_train_ips"] = latency[1], ips[1]
     return row
+
+
+def _count(value: float) -> str:
+    """1.23G, 4.56M or 7.89K: three significant figures at most, in the largest unit."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:.0f}"
 
 
 def format_table(rows: list[dict], args: argparse.Namespace) -> str:
@@ -164,7 +181,7 @@ def format_table(rows: list[dict], args: argparse.Namespace) -> str:
             ips_ratio = f"{r['train_ips'] / r['tv_train_ips']:.2f}×"
         c, h, w = r["shape"]
         lines.append(
-            f"| {r['name']} | {c}x{h}x{w} | {r['params'] / 1e6:.2f}M | {r['macs'] / 1e9:.3f}G "
+            f"| {r['name']} | {c}x{h}x{w} | {_count(r['params'])} | {_count(r['macs'])} "
             f"| {r['latency_ms']:.1f} | {lat_ratio} | {r['train_ips']:.1f} | {ips_ratio} |"
         )
     paired = [r for r in rows if "tv_latency_ms" in r]
@@ -177,27 +194,30 @@ def format_table(rows: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def accuracy_chart(path: Path) -> list[str]:
-    """Top-1 vs multiply-adds, blob area ∝ parameters, from the registered references."""
+def accuracy_chart(path: Path, rows: list[dict]) -> list[str]:
+    """Published ImageNet top-1 against the measured multiply-adds (at the resolution the
+    accuracy was published for), blob area ∝ measured parameters (Canziani et al. 2016,
+    Fig. 2)."""
     points = []
-    for name in list_models():
-        ref = model_info(name).reference
-        if ref and ref.top1 and ref.macs and ref.params:
-            points.append((name, ref))
+    for row in rows:
+        ref = model_info(row["name"]).reference
+        if ref and ref.top1 and ref.num_classes == 1000:
+            points.append((row, ref))
     if not points:
         return []
-    fig = Figure(figsize=(9, 6))
+    fig = Figure(figsize=(11, 7))
     ax = fig.subplots()
-    for name, ref in points:
-        ax.scatter(ref.macs / 1e9, ref.top1, s=ref.params / 2e5, alpha=0.5)
-        ax.annotate(name, (ref.macs / 1e9, ref.top1), fontsize=7, ha="center")
+    for row, ref in points:
+        ax.scatter(row["macs"] / 1e9, ref.top1, s=row["params"] / 2e5, alpha=0.5)
+        ax.annotate(row["name"], (row["macs"] / 1e9, ref.top1), fontsize=6, ha="center")
     ax.set_xscale("log")
-    ax.set_xlabel("multiply-adds per image (G, log scale)")
+    ax.set_xlabel("multiply-adds per image (G, log scale; measured at the published resolution)")
     ax.set_ylabel("published ImageNet top-1 accuracy (%)")
     ax.set_title("Accuracy vs operations; blob area ∝ parameters")
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    return [f"- {name}: {ref.top1} % top-1 — {ref.source}" for name, ref in points]
+    return [f"- {row['name']}: {ref.top1} % top-1 — {ref.source}" for row, ref in points]
 
 
 def main() -> None:
@@ -237,7 +257,7 @@ def main() -> None:
         print(f"{name}: done", flush=True)
     print("\n## Model zoo: cost and speed against torchvision\n")
     print(format_table(rows, args))
-    sources = accuracy_chart(CHART)
+    sources = accuracy_chart(CHART, rows)
     if sources:
         print(f"\nChart: `{CHART.name}`, from these published accuracies:\n")
         print("\n".join(sources))

@@ -39,6 +39,25 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path
     assert [row["train_loss"] for row in _history(tmp_path / "cut")] == losses
 
 
+def test_a_run_stopped_inside_its_first_epoch_resumes(tmp_path, monkeypatch):
+    config = TrainConfig(**{**FAST, "epochs": 1})
+    Trainer(config, tmp_path / "whole", quiet=True).fit()
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "_train_epoch", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            Trainer(config, tmp_path / "cut", quiet=True).fit()
+    assert not (tmp_path / "cut" / "history.jsonl").exists()
+    Trainer.resume(tmp_path / "cut", quiet=True).fit()
+    whole = load_state(tmp_path / "whole" / "last.safetensors")["model"]
+    resumed = load_state(tmp_path / "cut" / "last.safetensors")["model"]
+    for key in whole:
+        torch.testing.assert_close(resumed[key], whole[key], rtol=0, atol=0)
+
+
 def test_resume_can_extend_the_number_of_epochs(tmp_path):
     Trainer(TrainConfig(**{**FAST, "epochs": 1}), tmp_path / "run", quiet=True).fit()
     Trainer.resume(tmp_path / "run", epochs=2, quiet=True).fit()

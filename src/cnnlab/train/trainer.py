@@ -183,6 +183,7 @@ class Trainer:
         self.bad_epochs = 0
         self.history: list[dict[str, Any]] = []
         self.stop_requested = False
+        self.resumed = False  # continues a run directory from its last.safetensors
 
     def _load_pretrained(self, source: str) -> None:
         report = load_pretrained(self.model, source)
@@ -245,6 +246,7 @@ class Trainer:
         self.best_epoch = trainer_state["best_epoch"]
         self.bad_epochs = trainer_state["bad_epochs"]
         self.history = trainer_state["history"]
+        self.resumed = True
 
     def _save_last(self) -> None:
         if not self.dist.is_main:
@@ -294,7 +296,7 @@ class Trainer:
     def fit(self) -> Path:
         """Train until ``config.epochs`` (or early stopping); return the run directory."""
         cfg = self.config
-        if self.epoch == 0:
+        if not self.resumed:  # a run stopped inside its first epoch resumes at epoch 0
             self._start_run_dir()
         while self.epoch < cfg.epochs:
             started = time.perf_counter()
