@@ -328,20 +328,21 @@ def poisoning_section(args, data: DataSplits, test) -> None:
     )
     clusters = activation_clustering(model, train_images, train_labels, seed=args.seed)
     minor = clusters.smaller & (train_labels == target)
+    minor_poisoned = (minor & is_poisoned).sum().item()
     others = [c for c in range(len(data.classes)) if c != target]
     sizes, silhouettes = clusters.relative_size[others], clusters.silhouette[others]
-    flagged = clusters.flagged()
+    size_flagged = clusters.flagged()
     print(
         f"\nActivation clustering (Chen et al. 2019: FastICA to 10 dimensions, 2-means per "
         f"label): the target label's smaller cluster holds {minor.sum().item():,} images, "
-        f"{(minor & is_poisoned).sum().item()} of them poisoned (recall "
-        f"{(minor & is_poisoned).sum().item() / len(chosen):.3f}); its relative size is "
+        f"{minor_poisoned} of them poisoned (recall "
+        f"{minor_poisoned / len(chosen):.3f}); its relative size is "
         f"{clusters.relative_size[target]:.3f} and its silhouette "
         f"{clusters.silhouette[target]:.3f}, against {sizes.min():.3f}-{sizes.max():.3f} "
         f"and {silhouettes.min():.3f}-{silhouettes.max():.3f} for the other labels. The "
         f"size rule (smaller cluster ≤ 35 %) flags labels "
-        f"{clusters.suspicious_labels().tolist()} ({flagged.sum().item():,} images, "
-        f"{(flagged & is_poisoned).sum().item()} poisoned)."
+        f"{clusters.suspicious_labels().tolist()} ({size_flagged.sum().item():,} images, "
+        f"{(size_flagged & is_poisoned).sum().item()} poisoned)."
     )
 
 
