@@ -141,6 +141,8 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.nesterov:
         overrides["nesterov"] = True
+    if args.no_bias_decay:
+        overrides["no_bias_decay"] = True
     if args.no_channels_last:
         overrides["channels_last"] = False
     if args.download:
@@ -326,6 +328,11 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--momentum", type=float)
     parser.add_argument("--nesterov", action="store_true")
     parser.add_argument("--weight-decay", type=float)
+    parser.add_argument(
+        "--no-bias-decay",
+        action="store_true",
+        help="no weight decay on biases and normalization parameters",
+    )
     parser.add_argument("--scheduler", help="constant, step, cosine, onecycle, plateau")
     parser.add_argument("--warmup-epochs", type=float)
     parser.add_argument(

@@ -4,7 +4,12 @@ import pytest
 import torch
 
 from cnnlab.errors import ConfigError, UnknownNameError
-from cnnlab.train.optim import OPTIMIZERS, build_optimizer, build_scheduler
+from cnnlab.train.optim import (
+    OPTIMIZERS,
+    build_optimizer,
+    build_scheduler,
+    exclude_from_decay,
+)
 
 
 def _params():
@@ -29,6 +34,41 @@ def test_adamw_decays_weights_decoupled_from_the_gradient():
     param.grad = torch.zeros(1)
     optimizer.step()
     assert param.item() == pytest.approx(1.0 - 0.1 * 0.5)
+
+
+def _conv_bn():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3))
+
+
+def test_no_bias_decay_leaves_biases_and_norm_parameters_alone():
+    model = _conv_bn()
+    before = [p.detach().clone() for p in model.parameters()]
+    groups = exclude_from_decay(model.parameters())
+    optimizer = build_optimizer("sgd", groups, 0.1, momentum=0.0, weight_decay=0.5)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    conv_weight, conv_bias, bn_weight, bn_bias = model.parameters()
+    # SGD with zero gradient and L2 decay λ: w ← w − lr·λ·w.
+    torch.testing.assert_close(conv_weight, before[0] * (1 - 0.1 * 0.5))
+    for param, old in zip((conv_bias, bn_weight, bn_bias), before[1:], strict=True):
+        torch.testing.assert_close(param, old)
+
+
+def test_no_bias_decay_keeps_each_groups_own_options():
+    model = _conv_bn()
+    conv, bn = model
+    groups = exclude_from_decay(
+        [{"params": list(conv.parameters()), "lr": 0.01}, {"params": list(bn.parameters())}]
+    )
+    assert [(len(g["params"]), g.get("lr"), g.get("weight_decay")) for g in groups] == [
+        (1, 0.01, None),
+        (1, 0.01, 0.0),
+        (2, None, 0.0),
+    ]
+    optimizer = build_optimizer("sgd", groups, 0.1, weight_decay=1e-4)
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [1e-4, 0.0, 0.0]
 
 
 def test_unknown_optimizer_lists_the_valid_names():

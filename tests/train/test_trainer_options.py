@@ -114,3 +114,20 @@ def test_init_option_reinitialises_before_training(tmp_path):
 def test_bad_option_values_are_refused(field, value):
     with pytest.raises(ConfigError):
         _config(**{field: value})
+
+
+def test_no_bias_decay_trains_biases_without_the_penalty(tmp_path):
+    """With no_bias_decay the one-dimensional parameters (biases here) get no decay."""
+    trainer = Trainer(
+        _config(weight_decay=0.5, no_bias_decay=True), tmp_path / "nbd", quiet=True, data=_splits()
+    )
+    decays = {
+        name: group["weight_decay"]
+        for group in trainer.optimizer.param_groups
+        for name, param in trainer.model.named_parameters()
+        if any(param is p for p in group["params"])
+    }
+    assert {name for name, decay in decays.items() if decay == 0.0} == {
+        name for name, param in trainer.model.named_parameters() if param.dim() == 1
+    }
+    assert all(decays[name] == 0.5 for name, p in trainer.model.named_parameters() if p.dim() > 1)

@@ -50,6 +50,7 @@ class TrainConfig:
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 0.0
+    no_bias_decay: bool = False  # exempt biases and normalization parameters from weight_decay
     scheduler: str = "cosine"
     warmup_epochs: float = 0.0
     step_epochs: int = 30  # scheduler 'step': multiply the rate by gamma every step_epochs

@@ -81,6 +81,35 @@ def build_optimizer(
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **speed)
 
 
+def exclude_from_decay(params: Iterable[torch.nn.Parameter] | Iterable[dict]) -> list[dict]:
+    """Parameter groups in which biases and normalization parameters get no weight decay.
+
+    Every tensor of at most one dimension (biases, batch-norm scales and shifts,
+    LeNet's subsampling coefficients) moves to a copy of its group with
+    ``weight_decay=0``; convolution and linear weights keep the optimizer's
+    decay.  This is "no bias decay" (Jia et al. 2018, "Highly scalable deep
+    learning training system with mixed-precision"; He et al. 2019, "Bag of
+    tricks for image classification with convolutional neural networks",
+    Sec. 3.1): the regularization is meant for the weights, and behind batch
+    norm a decayed scale only shrinks what the next layer has to undo.  Other
+    options of a group (such as a discriminative ``lr``) are kept.
+    """
+    items = list(params)
+    if not all(isinstance(item, dict) for item in items):
+        items = [{"params": items}]
+    groups = []
+    for group in items:
+        options = {k: v for k, v in group.items() if k != "params"}
+        tensors = list(group["params"])
+        decayed = [t for t in tensors if t.dim() > 1]
+        exempt = [t for t in tensors if t.dim() <= 1]
+        if decayed:
+            groups.append({**options, "params": decayed})
+        if exempt:
+            groups.append({**options, "params": exempt, "weight_decay": 0.0})
+    return groups
+
+
 class WarmupSchedule:
     """Multiplicative LR factor per iteration: linear warm-up, then a decay.
 

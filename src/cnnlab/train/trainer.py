@@ -44,7 +44,7 @@ from cnnlab.train.config import TrainConfig
 from cnnlab.train.distill import Teacher, distillation_loss
 from cnnlab.train.init import initialize
 from cnnlab.train.losses import classification_loss
-from cnnlab.train.optim import build_optimizer, build_scheduler
+from cnnlab.train.optim import build_optimizer, build_scheduler, exclude_from_decay
 from cnnlab.train.regularize import apply_max_norm, l1_penalty
 from cnnlab.train.transfer import (
     discriminative_param_groups,
@@ -152,6 +152,8 @@ class Trainer:
             if config.pretrained
             else self.model.parameters()
         )
+        if config.no_bias_decay:
+            params = exclude_from_decay(params)
         self.optimizer = build_optimizer(
             config.optimizer,
             params,
