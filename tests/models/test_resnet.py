@@ -8,6 +8,7 @@ from torch import nn
 from cnnlab.errors import ConfigError, GeometryError, UnknownNameError
 from cnnlab.models import create_model, feature_extractor, model_info
 from cnnlab.models.resnet import VARIANTS
+from cnnlab.models.weights import rename_keys
 from cnnlab.nn.attention import CBAM, SqueezeExcite
 from cnnlab.nn.drop import DropPath
 from cnnlab.nn.fuse import fuse_conv_bn
@@ -226,6 +227,26 @@ def test_imagenet_pre_activation_networks_forward_and_backward(name):
         assert p.grad is not None and torch.isfinite(p.grad).all(), param_name
 
 
+def _zero_weights(state: dict) -> set[str]:
+    return {key for key, tensor in state.items() if key.endswith("weight") and not tensor.any()}
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_zero_init_residual_zeroes_the_batch_norms_torchvision_zeroes(name):
+    ours = create_model(name, zero_init_residual=True)
+    reference = getattr(torchvision.models, name)(zero_init_residual=True)
+    expected = rename_keys(
+        {
+            k: v
+            for k, v in reference.state_dict().items()
+            if k in _zero_weights(reference.state_dict())
+        },
+        ours.torchvision_keys,
+    )
+    assert _zero_weights(ours.state_dict()) == set(expected)
+    assert len(expected) == sum(ours.config.depths)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
@@ -236,6 +257,7 @@ def test_imagenet_pre_activation_networks_forward_and_backward(name):
         ({"groups": 32}, ConfigError, "Basic blocks"),
         ({"depths": (2, 2), "widths": (64,)}, ConfigError, "depths and widths"),
         ({"input_size": 0}, GeometryError, "at least 1 pixel"),
+        ({"zero_init_residual": True, "shortcut": "none"}, ConfigError, "needs shortcuts"),
     ],
 )
 def test_bad_options_name_the_argument(kwargs, error, message):

@@ -128,3 +128,35 @@ def test_stochastic_depth_network_of_huang_et_al():
     assert not torch.equal(model(x), model(x))
     model.eval()
     assert torch.equal(model(x), model(x))
+
+
+def _shortcut_path(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Stem, then only the option-A shortcuts (subsample, zero-pad), pooling and the classifier."""
+    x = model.features.stem(images)
+    for stage in ("layer1", "layer2", "layer3"):
+        for unit in getattr(model.features, stage):
+            x = unit.shortcut(x)
+    return model.head(x)
+
+
+def test_zero_init_residual_starts_resnet20_as_its_shortcut_path():
+    torch.manual_seed(0)
+    model = create_model("resnet20", in_chans=3, zero_init_residual=True).eval()
+    images = torch.randn(4, 3, 32, 32)
+    # Every branch outputs 0, so each unit is ReLU(0 + s(x)) = s(x) for x >= 0.
+    torch.testing.assert_close(model(images), _shortcut_path(model, images))
+    units = [u for stage in (model.features.layer1, model.features.layer3) for u in stage]
+    assert all(not unit.branch.conv2.bn.weight.any() for unit in units)
+    assert all(unit.branch.conv1.bn.weight.all() for unit in units)
+
+
+def test_zero_init_residual_zeroes_the_last_convolution_of_a_preact_branch():
+    torch.manual_seed(0)
+    model = create_model("preact_resnet110", in_chans=3, zero_init_residual=True).eval()
+    units = [u for stage in (model.features.layer1, model.features.layer2) for u in stage]
+    assert all(not unit.branch.conv2.conv.weight.any() for unit in units)
+    assert all(unit.branch.conv1.weight.any() for unit in units)
+    images = torch.randn(2, 3, 32, 32)
+    x = model.features.stem(images)
+    unit = model.features.layer1[0]
+    torch.testing.assert_close(unit(x), unit.shortcut(x))

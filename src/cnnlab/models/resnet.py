@@ -52,7 +52,7 @@ from cnnlab.models.registry import Reference, register_model
 from cnnlab.nn.conv import ConvNormAct, conv2d
 from cnnlab.nn.drop import drop_path_rates
 from cnnlab.nn.pool import GlobalAvgPool2d
-from cnnlab.nn.residual import BLOCKS, BlockOptions, norm_act
+from cnnlab.nn.residual import BLOCKS, BlockOptions, ResidualBlock, norm_act
 
 STEMS = ("imagenet", "cifar")
 
@@ -82,6 +82,9 @@ class ResNetConfig:
         from 0 (Huang et al. 2016, Sec. 3).
     head_dropout
         Dropout before the classifier (SENet-154, Appendix (d)).
+    zero_init_residual
+        Start every unit as its shortcut (:meth:`~cnnlab.nn.residual.ResidualBlock.
+        zero_init_branch`; torchvision's option of the same name).
     """
 
     block: str
@@ -93,6 +96,7 @@ class ResNetConfig:
     options: BlockOptions = field(default_factory=BlockOptions)
     drop_path: float = 0.0
     head_dropout: float = 0.0
+    zero_init_residual: bool = False
 
     def __post_init__(self):
         check_choice("residual block", self.block, BLOCKS)
@@ -179,6 +183,10 @@ class ResNet(Classifier):
         super().__init__(nn.Sequential(layers), nn.Sequential(head))
         self.config = config
         _init_weights(self)
+        if config.zero_init_residual:
+            for module in self.modules():
+                if isinstance(module, ResidualBlock):
+                    module.zero_init_branch()
 
 
 def _stem(kind: str, config: ResNetConfig, in_chans: int, preactivation: bool) -> nn.Module:
@@ -233,7 +241,8 @@ class Variant:
 OPTIONS_DOC = """Options (any field of ResNetConfig or BlockOptions): ``stem`` ('imagenet',
 'cifar'; default by ``input_size``), ``drop_path``, ``attention`` ('se', 'cbam'),
 ``groups``, ``width_per_group``, ``shortcut`` ('A', 'B', 'C', 'none'), ``dropout``,
-``stride_in_1x1``, ``depths``, ``widths``, ... (see :mod:`cnnlab.models.resnet`)."""
+``stride_in_1x1``, ``zero_init_residual``, ``depths``, ``widths``, ... (see
+:mod:`cnnlab.models.resnet`)."""
 
 
 def register_variant(variant: Variant) -> None:

@@ -205,6 +205,28 @@ class ResidualBlock(nn.Module):
             return ConvNormAct(in_ch, out_ch, kernel, stride, act=None)
         return ZeroPadShortcut(in_ch, out_ch, stride) if reshapes else nn.Identity()
 
+    @torch.no_grad()
+    def zero_init_branch(self) -> None:
+        """Start the unit as its shortcut: zero the branch's last scale, so that F(x) = 0.
+
+        Post-activation units zero the γ of the branch's last batch norm ("zero γ":
+        Goyal et al. 2017, "Accurate, large minibatch SGD", Sec. 5.1; He et al.
+        2019, "Bag of tricks", Sec. 3.1); pre-activation units, whose branch ends in
+        a convolution, zero that convolution's weights (Zhang et al. 2019, "Fixup
+        initialization", Sec. 3).  Each unit then begins as the identity (or the
+        shortcut's projection), which eases the first steps of a deep network.
+        """
+        if self.shortcut is None:
+            raise ConfigError(
+                "zero_init_residual needs shortcuts: a plain unit with a zeroed branch "
+                "outputs zeros. Drop the option or use shortcut 'A', 'B' or 'C'."
+            )
+        last = [m for name, m in self.branch.named_children() if name.startswith("conv")][-1]
+        if isinstance(last, ConvNormAct) and hasattr(last, "bn"):
+            last.bn.weight.zero_()  # conv → BN: the BN's scale is the branch's last
+        else:
+            getattr(last, "conv", last).weight.zero_()  # (BN → ReLU →) conv
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inner = self.preact(x) if self.preactivation else x
         out = self.branch(inner)
