@@ -234,14 +234,9 @@ def _zero_weights(state: dict) -> set[str]:
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
 def test_zero_init_residual_zeroes_the_batch_norms_torchvision_zeroes(name):
     ours = create_model(name, zero_init_residual=True)
-    reference = getattr(torchvision.models, name)(zero_init_residual=True)
+    reference = getattr(torchvision.models, name)(zero_init_residual=True).state_dict()
     expected = rename_keys(
-        {
-            k: v
-            for k, v in reference.state_dict().items()
-            if k in _zero_weights(reference.state_dict())
-        },
-        ours.torchvision_keys,
+        {key: reference[key] for key in _zero_weights(reference)}, ours.torchvision_keys
     )
     assert _zero_weights(ours.state_dict()) == set(expected)
     assert len(expected) == sum(ours.config.depths)
