@@ -131,6 +131,7 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "max_norm",
         "ema",
         "accumulate",
+        "sam",
         "precision",
         "init",
         "per_class",
@@ -364,6 +365,12 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-norm", type=float, help="max-norm constraint per unit")
     parser.add_argument("--ema", type=float, metavar="DECAY", help="average weights, e.g. 0.999")
     parser.add_argument("--accumulate", type=int, metavar="N", help="batches per optimizer step")
+    parser.add_argument(
+        "--sam",
+        type=float,
+        metavar="RHO",
+        help="sharpness-aware minimization with radius ρ, e.g. 0.05 (two passes per step)",
+    )
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument(

@@ -61,6 +61,7 @@ class TrainConfig:
     max_norm: float | None = None  # max-norm constraint on each unit's weights
     ema: float | None = None  # decay of the exponential moving average of the weights
     accumulate: int = 1  # batches per optimizer step (gradient accumulation)
+    sam: float = 0.0  # ρ of sharpness-aware minimization (Foret et al. 2021); 0 = off
     precision: str = "fp32"  # fp32, bf16 (autocast) or fp16 (autocast + gradient scaler, GPU)
     compile: bool = False  # torch.compile the model for training
     init: str | None = None  # re-initialise the weights (see cnnlab.train.init.INITS)
@@ -116,6 +117,17 @@ class TrainConfig:
             check_positive("max_norm", self.max_norm)
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise ConfigError(f"ema is a decay in (0, 1) such as 0.999, got {self.ema}.")
+        check_positive("sam", self.sam, allow_zero=True)
+        if self.sam > 0 and self.accumulate > 1:
+            raise ConfigError(
+                "sam needs the whole batch's gradient before its ascent step; it cannot be "
+                "combined with accumulate > 1. Use a smaller batch without accumulation."
+            )
+        if self.sam > 0 and self.precision == "fp16":
+            raise ConfigError(
+                "sam with fp16 would step to w + ε̂ along an overflowed (inf) gradient; "
+                "use --precision bf16 or fp32 with --sam."
+            )
         check_positive("mixup", self.mixup, allow_zero=True)
         check_positive("cutmix", self.cutmix, allow_zero=True)
         check_positive("epochs", self.epochs)

@@ -38,7 +38,7 @@ from cnnlab.data.mixing import mix_batch
 from cnnlab.data.transforms import Augment, training_images
 from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from cnnlab.fileio import write_json, write_text
-from cnnlab.train import distributed
+from cnnlab.train import distributed, sam
 from cnnlab.train.checkpoint import load_state, save_state, save_weights
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.distill import Teacher, distillation_loss
@@ -414,31 +414,7 @@ class Trainer:
                     steps=cfg.adv_steps,
                     generator=generator,
                 )
-            with self.autocast():
-                if cfg.adv_train == "trades":
-                    logits, loss = trades_loss(
-                        self.forward_model,
-                        images,
-                        labels,
-                        cfg.adv_eps,
-                        beta=cfg.trades_beta,
-                        steps=cfg.adv_steps,
-                        criterion=self.criterion,
-                        generator=generator,
-                    )
-                else:
-                    output = self.forward_model(images)
-                    loss, logits = classification_loss(output, targets, self.criterion)
-                if self.teacher is not None:
-                    loss = distillation_loss(
-                        logits,
-                        self.teacher(images),
-                        loss,
-                        cfg.distill_temperature,
-                        cfg.distill_alpha,
-                    )
-            if cfg.l1 > 0:
-                loss = loss + cfg.l1 * l1_penalty(self.model)
+            loss, logits = self._batch_loss(images, targets, labels, generator)
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
                     f"The loss became {loss.item()} at epoch {self.epoch + 1}, step {step + 1}. "
@@ -449,6 +425,10 @@ class Trainer:
             # averaging over W processes the gradient is that of the global batch's mean loss.
             share = len(labels) * self.dist.world_size / global_batch
             self.scaler.scale(loss * share / cfg.accumulate).backward()
+            if cfg.sam > 0:  # the gradient at w + ε̂ replaces ∇L(w) (Foret et al. 2021)
+                with sam.ascent(self.model, cfg.sam):
+                    perturbed, _ = self._batch_loss(images, targets, labels, generator)
+                    (perturbed * share).backward()
             if (step + 1) % cfg.accumulate == 0 or step == last_step:
                 self.optimizer_step(per_step)
             loss_sum += loss.detach() * len(labels)
@@ -464,6 +444,38 @@ class Trainer:
             torch.stack([loss_sum, correct.to(loss_sum.dtype), loss_sum.new_tensor(seen)]),
         )
         return (totals[0] / totals[2]).item(), (totals[1] / totals[2]).item()
+
+    def _batch_loss(
+        self,
+        images: torch.Tensor,
+        targets: torch.Tensor,
+        labels: torch.Tensor,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training loss of one batch (with its penalties) and the batch's logits."""
+        cfg = self.config
+        with self.autocast():
+            if cfg.adv_train == "trades":
+                logits, loss = trades_loss(
+                    self.forward_model,
+                    images,
+                    labels,
+                    cfg.adv_eps,
+                    beta=cfg.trades_beta,
+                    steps=cfg.adv_steps,
+                    criterion=self.criterion,
+                    generator=generator,
+                )
+            else:
+                output = self.forward_model(images)
+                loss, logits = classification_loss(output, targets, self.criterion)
+            if self.teacher is not None:
+                loss = distillation_loss(
+                    logits, self.teacher(images), loss, cfg.distill_temperature, cfg.distill_alpha
+                )
+        if cfg.l1 > 0:
+            loss = loss + cfg.l1 * l1_penalty(self.model)
+        return loss, logits
 
     def optimizer_step(self, per_step: bool) -> None:
         """One update from the accumulated gradients, then the constraints and averages."""
