@@ -5,11 +5,11 @@ import copy
 import numpy as np
 import pytest
 import torch
+from tests.train.conftest import small_digits, small_sgd_config
 from torch import nn
 
-from cnnlab import TrainConfig, Trainer
-from cnnlab.data import load_data, make_loader
-from cnnlab.data.datasets import DataSplits
+from cnnlab import Trainer
+from cnnlab.data import make_loader
 from cnnlab.errors import ConfigError
 from cnnlab.train import sam
 
@@ -71,34 +71,11 @@ def test_ascent_leaves_batch_norm_statistics_to_the_first_pass():
     assert model[1].momentum == 0.1 and model[2].momentum is None
 
 
-def _splits(train_size=64):
-    data = load_data("digits", seed=0)
-    return DataSplits(
-        data.name, data.train.subset(torch.arange(train_size)), data.val, data.test, data.classes
-    )
-
-
-def _config(**kwargs):
-    base = dict(
-        model="simple_cnn",
-        model_kwargs={"channels": [4, 8], "bn": False},
-        epochs=1,
-        batch_size=64,
-        augment=[],
-        label_smoothing=0.0,
-        optimizer="sgd",
-        momentum=0.0,
-        scheduler="constant",
-        lr=0.5,
-        seed=3,
-    )
-    return TrainConfig(**{**base, **kwargs})
-
-
 def test_a_trainer_step_with_sam_steps_along_the_gradient_at_the_perturbed_weights(tmp_path):
     """One full-batch SGD step: w' = w − lr ∇L(w + ρ g/‖g‖), g = ∇L(w) (Foret et al. Alg. 1)."""
-    data, rho, lr = _splits(), 0.2, 0.5
-    trainer = Trainer(_config(sam=rho, lr=lr), tmp_path / "sam", quiet=True, data=data)
+    data, rho, lr = small_digits(64), 0.2, 0.5
+    config = small_sgd_config(sam=rho, lr=lr, batch_size=64)
+    trainer = Trainer(config, tmp_path / "sam", quiet=True, data=data)
     model = copy.deepcopy(trainer.model)
     trainer.fit()
 
@@ -131,4 +108,4 @@ def test_a_trainer_step_with_sam_steps_along_the_gradient_at_the_perturbed_weigh
 )
 def test_bad_sam_settings_are_refused(options):
     with pytest.raises(ConfigError):
-        _config(**options)
+        small_sgd_config(**options)

@@ -2,36 +2,12 @@
 
 import pytest
 import torch
+from tests.train.conftest import small_digits as _splits
+from tests.train.conftest import small_sgd_config as _config
 
-from cnnlab import TrainConfig, Trainer
-from cnnlab.data import load_data
-from cnnlab.data.datasets import DataSplits
+from cnnlab import Trainer
 from cnnlab.errors import ConfigError
 from cnnlab.train.checkpoint import load_weights
-
-
-def _splits(train_size=256):
-    data = load_data("digits", seed=0)
-    return DataSplits(
-        data.name, data.train.subset(torch.arange(train_size)), data.val, data.test, data.classes
-    )
-
-
-def _config(**kwargs):
-    base = dict(
-        model="simple_cnn",
-        model_kwargs={"channels": [4, 8], "bn": False},
-        epochs=1,
-        batch_size=32,
-        augment=[],
-        label_smoothing=0.0,
-        optimizer="sgd",
-        momentum=0.0,
-        scheduler="constant",
-        lr=0.05,
-        seed=3,
-    )
-    return TrainConfig(**{**base, **kwargs})
 
 
 def _fit(tmp_path, name, data=None, **kwargs):

@@ -1,0 +1,33 @@
+"""Helpers of the Trainer tests: a small digits split and a tiny, fast configuration."""
+
+import torch
+
+from cnnlab import TrainConfig
+from cnnlab.data import load_data
+from cnnlab.data.datasets import DataSplits
+
+
+def small_digits(train_size: int = 256) -> DataSplits:
+    """The digits splits with only the first ``train_size`` training images."""
+    data = load_data("digits", seed=0)
+    return DataSplits(
+        data.name, data.train.subset(torch.arange(train_size)), data.val, data.test, data.classes
+    )
+
+
+def small_sgd_config(**kwargs) -> TrainConfig:
+    """One epoch of plain SGD on a tiny CNN without augmentation; ``kwargs`` override."""
+    base = dict(
+        model="simple_cnn",
+        model_kwargs={"channels": [4, 8], "bn": False},
+        epochs=1,
+        batch_size=32,
+        augment=[],
+        label_smoothing=0.0,
+        optimizer="sgd",
+        momentum=0.0,
+        scheduler="constant",
+        lr=0.05,
+        seed=3,
+    )
+    return TrainConfig(**{**base, **kwargs})
