@@ -10,8 +10,9 @@ from torch import nn
 
 from cnnlab import Trainer
 from cnnlab.data import make_loader
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, TrainingDivergedError
 from cnnlab.train import sam
+from cnnlab.train.checkpoint import load_state
 
 
 def _quadratic_model(seed=0):
@@ -101,6 +102,31 @@ def test_a_trainer_step_with_sam_steps_along_the_gradient_at_the_perturbed_weigh
         not np.allclose(p.detach().double().numpy(), plain, atol=1e-6)
         for p, plain in zip(trainer.model.parameters(), plain_step, strict=True)
     )
+
+
+class NanAtPerturbedPass:
+    """A cross-entropy that is NaN on its ``n``-th call only (even calls are SAM's 2nd pass)."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def __call__(self, logits, labels):
+        self.calls += 1
+        loss = nn.functional.cross_entropy(logits, labels)
+        return loss * float("nan") if self.calls == self.n else loss
+
+
+def test_a_non_finite_loss_at_the_perturbed_weights_stops_the_run_and_names_sam(tmp_path):
+    config = small_sgd_config(sam=0.05, epochs=2)
+    trainer = Trainer(config, tmp_path / "run", quiet=True, data=small_digits(64))
+    # Two batches an epoch, two passes a batch: call 6 is epoch 2, batch 1, second pass.
+    trainer.criterion = NanAtPerturbedPass(2 * trainer.steps_per_epoch + 2)
+    with pytest.raises(TrainingDivergedError, match=r"SAM-perturbed.*epoch 2, step 1.*--sam"):
+        trainer.fit()
+    saved = load_state(tmp_path / "run" / "last.safetensors")
+    assert saved["trainer"]["epoch"] == 1
+    for name, weight in trainer.model.state_dict().items():  # back at w, no NaN step taken
+        torch.testing.assert_close(weight, saved["model"][name])
 
 
 @pytest.mark.parametrize(

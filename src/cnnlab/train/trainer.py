@@ -415,12 +415,7 @@ class Trainer:
                     generator=generator,
                 )
             loss, logits = self._batch_loss(images, targets, labels, generator)
-            if not torch.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"The loss became {loss.item()} at epoch {self.epoch + 1}, step {step + 1}. "
-                    f"The last good checkpoint is kept in {self.run_dir / runs.LAST}. Lower the "
-                    "learning rate (--lr), add --grad-clip, or check the data."
-                )
+            self._require_finite(loss, step)
             # Each process's mean loss, weighted by its share of the global batch: with DDP's
             # averaging over W processes the gradient is that of the global batch's mean loss.
             share = len(labels) * self.dist.world_size / global_batch
@@ -428,6 +423,9 @@ class Trainer:
             if cfg.sam > 0:  # the gradient at w + ε̂ replaces ∇L(w) (Foret et al. 2021)
                 with sam.ascent(self.model, cfg.sam):
                     perturbed, _ = self._batch_loss(images, targets, labels, generator)
+                    self._require_finite(
+                        perturbed, step, "The loss at the SAM-perturbed weights", " or --sam"
+                    )
                     (perturbed * share).backward()
             if (step + 1) % cfg.accumulate == 0 or step == last_step:
                 self.optimizer_step(per_step)
@@ -444,6 +442,17 @@ class Trainer:
             torch.stack([loss_sum, correct.to(loss_sum.dtype), loss_sum.new_tensor(seen)]),
         )
         return (totals[0] / totals[2]).item(), (totals[1] / totals[2]).item()
+
+    def _require_finite(
+        self, loss: torch.Tensor, step: int, what: str = "The loss", remedy: str = ""
+    ) -> None:
+        """Stop a diverging run before its NaN/inf gradient reaches the weights."""
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(
+                f"{what} became {loss.item()} at epoch {self.epoch + 1}, step {step + 1}. "
+                f"The last good checkpoint is kept in {self.run_dir / runs.LAST}. Lower the "
+                f"learning rate (--lr){remedy}, add --grad-clip, or check the data."
+            )
 
     def _batch_loss(
         self,
