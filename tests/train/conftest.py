@@ -1,4 +1,5 @@
-"""Helpers of the Trainer tests: a small digits split and a tiny, fast configuration."""
+"""Helpers of the Trainer tests: a small digits split, a tiny, fast configuration and a
+diverging loss."""
 
 import torch
 
@@ -31,3 +32,15 @@ def small_sgd_config(**kwargs) -> TrainConfig:
         seed=3,
     )
     return TrainConfig(**{**base, **kwargs})
+
+
+class NanAfter:
+    """A cross-entropy that returns NaN from its ``n``-th call on: a diverging run."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def __call__(self, logits, labels):
+        self.calls += 1
+        loss = torch.nn.functional.cross_entropy(logits, labels)
+        return loss * float("nan") if self.calls >= self.n else loss

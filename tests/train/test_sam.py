@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from tests.train.conftest import small_digits, small_sgd_config
+from tests.train.conftest import NanAfter, small_digits, small_sgd_config
 from torch import nn
 
 from cnnlab import Trainer
@@ -104,23 +104,11 @@ def test_a_trainer_step_with_sam_steps_along_the_gradient_at_the_perturbed_weigh
     )
 
 
-class NanAtPerturbedPass:
-    """A cross-entropy that is NaN on its ``n``-th call only (even calls are SAM's 2nd pass)."""
-
-    def __init__(self, n):
-        self.n, self.calls = n, 0
-
-    def __call__(self, logits, labels):
-        self.calls += 1
-        loss = nn.functional.cross_entropy(logits, labels)
-        return loss * float("nan") if self.calls == self.n else loss
-
-
 def test_a_non_finite_loss_at_the_perturbed_weights_stops_the_run_and_names_sam(tmp_path):
     config = small_sgd_config(sam=0.05, epochs=2)
     trainer = Trainer(config, tmp_path / "run", quiet=True, data=small_digits(64))
     # Two batches an epoch, two passes a batch: call 6 is epoch 2, batch 1, second pass.
-    trainer.criterion = NanAtPerturbedPass(2 * trainer.steps_per_epoch + 2)
+    trainer.criterion = NanAfter(2 * trainer.steps_per_epoch + 2)
     with pytest.raises(TrainingDivergedError, match=r"SAM-perturbed.*epoch 2, step 1.*--sam"):
         trainer.fit()
     saved = load_state(tmp_path / "run" / "last.safetensors")

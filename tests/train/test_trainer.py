@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from tests.train.conftest import NanAfter
 
 from cnnlab import TrainConfig, Trainer, load_run
 from cnnlab.errors import ConfigError, TrainingDivergedError, UnknownNameError
@@ -90,18 +91,6 @@ def test_same_seed_gives_the_same_history(tmp_path):
         run_dir = Trainer(TrainConfig(**{**FAST, "epochs": 2}), tmp_path / name, quiet=True).fit()
         rows.append([(r["train_loss"], r["val_acc"]) for r in _history(run_dir)])
     assert rows[0] == rows[1]
-
-
-class NanAfter:
-    """A cross-entropy that returns NaN from its ``n``-th call on: a diverging run."""
-
-    def __init__(self, n):
-        self.n, self.calls = n, 0
-
-    def __call__(self, logits, labels):
-        self.calls += 1
-        loss = torch.nn.functional.cross_entropy(logits, labels)
-        return loss * float("nan") if self.calls >= self.n else loss
 
 
 def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
