@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -22,6 +23,31 @@ def test_random_crop_is_a_translation_with_zero_fill():
             if torch.equal(out[i], padded[i, :, dy : dy + 6, dx : dx + 6])
         ]
         assert offsets, f"image {i} is not a crop of its padded self"
+
+
+def test_reflect_crop_is_a_window_of_numpys_reflection_padding_at_the_zero_crops_offset():
+    images = _images()
+    zero = random_crop(images, torch.Generator().manual_seed(1), padding=2)
+    reflect = random_crop(images, torch.Generator().manual_seed(1), padding=2, mode="reflect")
+    mirrored = np.pad(images.numpy(), ((0, 0), (0, 0), (2, 2), (2, 2)), mode="reflect")
+    zero_padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    for i in range(len(images)):
+        # The same generator draws the same offset in both modes; find it from the zero crop.
+        (dy, dx), *_ = [
+            (dy, dx)
+            for dy in range(5)
+            for dx in range(5)
+            if torch.equal(zero[i], zero_padded[i, :, dy : dy + 6, dx : dx + 6])
+        ]
+        np.testing.assert_array_equal(reflect[i].numpy(), mirrored[i, :, dy : dy + 6, dx : dx + 6])
+    assert not torch.equal(zero, reflect)  # some images were shifted into the border
+
+
+def test_reflect_crop_refuses_a_padding_as_large_as_the_image():
+    with pytest.raises(ConfigError, match="under 6"):
+        random_crop(_images(), torch.Generator().manual_seed(0), padding=6, mode="reflect")
+    with pytest.raises(ConfigError, match="under 6"):
+        Augment(["crop_reflect:6"])(_images(), torch.Generator().manual_seed(0))
 
 
 def test_random_crop_draws_different_offsets_per_image():

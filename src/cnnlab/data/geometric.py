@@ -3,8 +3,9 @@
 All functions take a float batch ``(B, C, H, W)`` in [0, 1] and a
 ``torch.Generator`` (on the CPU, so that a seed gives the same augmentation on
 any device) and return a batch of the same shape.  Pixels that come from
-outside the image are 0.  One ``affine_grid``/``grid_sample`` call warps the
-whole batch, so no Python loop runs over images.
+outside the image are 0 (mirrored for ``random_crop(mode='reflect')``).  One
+``affine_grid``/``grid_sample`` call warps the whole batch, so no Python loop
+runs over images.
 
 References: flips and translations, Krizhevsky, Sutskever & Hinton 2012,
 Sec. 4.1; padding-and-crop, He et al. 2016, Sec. 4.2; random-resized crop
@@ -21,6 +22,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from cnnlab.errors import ConfigError
+
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
     return low + (high - low) * torch.rand(n, generator=generator)
@@ -32,12 +35,24 @@ def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     return torch.where(flip.to(images.device)[:, None, None, None], images.flip(-1), images)
 
 
-def random_crop(images: torch.Tensor, generator: torch.Generator, padding: int) -> torch.Tensor:
-    """Zero-pad by ``padding`` and crop each image back at its own random offset."""
+def random_crop(
+    images: torch.Tensor, generator: torch.Generator, padding: int, mode: str = "constant"
+) -> torch.Tensor:
+    """Pad by ``padding`` and crop each image back at its own random offset.
+
+    ``mode`` 'constant' pads with zeros (He et al. 2016, Sec. 4.2); 'reflect' mirrors the
+    border without repeating it (torchvision's ``RandomCrop(padding_mode='reflect')``), so
+    that a shifted image shows no black frame.
+    """
     if padding == 0:
         return images
     batch, _, height, width = images.shape
-    padded = F.pad(images, (padding, padding, padding, padding))
+    if mode == "reflect" and padding >= min(height, width):
+        raise ConfigError(
+            f"Reflection padding by {padding} px needs images larger than that, got "
+            f"{height}x{width}; use a padding under {min(height, width)} or zero padding (crop)."
+        )
+    padded = F.pad(images, (padding, padding, padding, padding), mode=mode)
     dy = torch.randint(0, 2 * padding + 1, (batch,), generator=generator).to(images.device)
     dx = torch.randint(0, 2 * padding + 1, (batch,), generator=generator).to(images.device)
     rows = (dy[:, None] + torch.arange(height, device=images.device))[:, None, :, None]

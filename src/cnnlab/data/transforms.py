@@ -11,6 +11,7 @@ name[:value]       what (module with the details)              default
 =================  ==========================================  =========
 flip               horizontal flip, p = 1/2 (geometric)
 crop:P             pad by P, crop back: shift by ±P px          4
+crop_reflect:P     the same, padded by reflection               4
 resized_crop:A     crop of area U(A, 1), aspect 3/4-4/3        0.08
 rotate:D           rotation by U(±D) degrees                    15
 translate:F        shift by U(±F) of the size                   0.1
@@ -61,6 +62,9 @@ class _Spec:
 _SPECS: dict[str, _Spec] = {
     "flip": _Spec(lambda _: geometric.random_flip, None),
     "crop": _Spec(lambda p: partial(geometric.random_crop, padding=p), 4, int),
+    "crop_reflect": _Spec(
+        lambda p: partial(geometric.random_crop, padding=p, mode="reflect"), 4, int
+    ),
     "resized_crop": _Spec(
         lambda a: partial(geometric.random_resized_crop, min_area=a), 0.08, high=1.0
     ),
