@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 from cnnlab import TrainConfig, Trainer
 from cnnlab.data import load_data
-from lenet import TUTORIAL_RECIPE
+from lenet import TUTORIAL_RECIPE, trainer_epoch_speed
 
 OPTIONS = {
     "fp32 (default)": {},
@@ -59,10 +58,7 @@ def main() -> None:
             trainers[name]._start_run_dir()
         for _ in range(args.rounds):
             for name, trainer in trainers.items():
-                started = time.perf_counter()
-                trainer._train_epoch()
-                trainer.epoch += 1
-                speeds[name].append(len(data.train) / (time.perf_counter() - started))
+                speeds[name].append(trainer_epoch_speed(trainer))
     base = max(speeds["fp32 (default)"])
     print(f"Trainer, lenet5, batch {args.batch_size}, {args.rounds} alternated epochs each:\n")
     print("| option | first epoch (images/s) | best epoch (images/s) | best / fp32 |")
