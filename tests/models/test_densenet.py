@@ -11,6 +11,7 @@ from cnnlab.models.densenet import VARIANTS, DenseNet, cifar_config
 from cnnlab.models.registry import create_model_for_input
 from cnnlab.nn.dense import DenseBlock
 from cnnlab.nn.fuse import fuse_conv_bn
+from tests.batchnorm_helpers import randomize_batch_norm
 from tests.models.zoo_checks import assert_same_logits_as_torchvision, meta_model
 
 TABLE1_BLOCKS = {
@@ -29,17 +30,6 @@ TABLE2 = (
     "densenet_bc250_k24",
     "densenet_bc190_k40",
 )
-
-
-def _randomize_batch_norms(model):
-    torch.manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    return model.eval()
 
 
 def test_densenet121_gives_the_logits_of_torchvision(tmp_path):
@@ -145,7 +135,7 @@ def test_zero_input_channels_are_refused():
 def test_fusing_folds_the_stem_and_every_bottleneck_with_the_same_outputs():
     """Pre-activation BNs (norm1 of each layer, transitions, norm5) stay: they precede their
     convolutions.  conv0 -> norm0 and each conv1 -> norm2 fold (58 bottlenecks + stem)."""
-    model = _randomize_batch_norms(create_model("densenet121", in_chans=3, stem="imagenet"))
+    model = randomize_batch_norm(create_model("densenet121", in_chans=3, stem="imagenet"))
     fused = fuse_conv_bn(model)
     count = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     assert sum(isinstance(m, nn.BatchNorm2d) for m in fused.modules()) == count - 59

@@ -17,8 +17,13 @@ from cnnlab.models.efficientnet import (
     compound_scale,
     scale_stages,
 )
-from cnnlab.nn import DropPath, fuse_conv_bn
+from cnnlab.nn import DropPath
 from cnnlab.nn.mbconv import InvertedResidual
+from tests.batchnorm_helpers import (
+    assert_fusion_keeps_outputs,
+    batch_norm_count,
+    randomize_batch_norm,
+)
 from tests.models.zoo_checks import (
     assert_same_logits_as_torchvision,
     meta_model,
@@ -179,17 +184,9 @@ def test_native_resolution_forward():
 
 def test_fused_model_gives_the_same_outputs():
     torch.manual_seed(0)
-    model = create_model("efficientnet_b0", in_chans=3, input_size=32).eval()
-    for bn in model.modules():
-        if isinstance(bn, nn.BatchNorm2d):
-            bn.running_mean.uniform_(-0.5, 0.5)
-            bn.running_var.uniform_(0.5, 2.0)
-    fused = fuse_conv_bn(model)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        expected = model(x)
-        torch.testing.assert_close(fused(x), expected, rtol=1e-5, atol=1e-5 * expected.abs().max())
+    model = randomize_batch_norm(create_model("efficientnet_b0", in_chans=3, input_size=32))
+    fused = assert_fusion_keeps_outputs(model, torch.rand(2, 3, 32, 32))
+    assert batch_norm_count(fused) == 0
 
 
 def test_bad_sizes_and_options_are_refused():

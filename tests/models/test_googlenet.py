@@ -10,7 +10,11 @@ import cnnlab.models.googlenet  # noqa: F401  (registers the builders)
 from cnnlab.errors import GeometryError
 from cnnlab.models import create_model, load_torchvision_weights
 from cnnlab.models.base import AuxLogits
-from cnnlab.nn.fuse import fuse_conv_bn
+from tests.batchnorm_helpers import (
+    assert_fusion_keeps_outputs,
+    batch_norm_count,
+    randomize_batch_norm,
+)
 from tests.models.zoo_checks import assert_same_logits_as_torchvision
 
 # Table 1, "ops" column (millions of multiply-adds at 224x224) and the input
@@ -119,17 +123,9 @@ def test_inputs_below_the_minimum_size_raise_geometry_error(name, stem, minimum)
 
 def test_fuse_conv_bn_keeps_the_outputs():
     torch.manual_seed(0)
-    model = create_model("googlenet", in_chans=3, stem="imagenet").eval()
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-    fused = fuse_conv_bn(model)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        expected, got = model(x), fused(x)
-    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()))
+    model = randomize_batch_norm(create_model("googlenet", in_chans=3, stem="imagenet"))
+    fused = assert_fusion_keeps_outputs(model, torch.rand(2, 3, 32, 32))
+    assert batch_norm_count(fused) == 0
 
 
 def test_torchvision_weights_for_another_class_count_reinitialize_all_classifiers(tmp_path):

@@ -8,8 +8,13 @@ from torch import nn
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.models import create_model, feature_extractor, mobilenet  # noqa: F401  (registers)
 from cnnlab.models.mobilenet import V1_LAYERS, V2_ROWS, V3_LARGE, V3_SMALL, split_at_strides
-from cnnlab.nn import SqueezeExcite, fuse_conv_bn
+from cnnlab.nn import SqueezeExcite
 from cnnlab.nn.mbconv import DepthwiseSeparable, InvertedResidual
+from tests.batchnorm_helpers import (
+    assert_fusion_keeps_outputs,
+    batch_norm_count,
+    randomize_batch_norm,
+)
 from tests.models.zoo_checks import assert_same_logits_as_torchvision, meta_model, multiply_adds
 
 # The larger variants' 32x32 passes are slow tests: same code, more channels.
@@ -150,18 +155,9 @@ def test_bad_width_multiplier_or_channels_are_config_errors(name):
 @pytest.mark.parametrize("name", ["mobilenet_v1_025", "mobilenet_v3_small"])
 def test_fused_model_gives_the_same_outputs(name):
     torch.manual_seed(0)
-    model = create_model(name, in_chans=3, input_size=32).eval()
-    for bn in model.modules():
-        if isinstance(bn, nn.BatchNorm2d):
-            bn.running_mean.uniform_(-0.5, 0.5)
-            bn.running_var.uniform_(0.5, 2.0)
-            bn.weight.data.uniform_(0.5, 1.5)
-    fused = fuse_conv_bn(model)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        expected = model(x)
-        torch.testing.assert_close(fused(x), expected, rtol=1e-5, atol=1e-5 * expected.abs().max())
+    model = randomize_batch_norm(create_model(name, in_chans=3, input_size=32))
+    fused = assert_fusion_keeps_outputs(model, torch.rand(2, 3, 32, 32))
+    assert batch_norm_count(fused) == 0
 
 
 def test_torchvision_weights_load_for_other_classes_and_channels(tmp_path):

@@ -8,7 +8,11 @@ import cnnlab.models.nin  # noqa: F401  (registers the builder)
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.models import count_parameters, create_model, layer_table
 from cnnlab.models.nin import MLPConv
-from cnnlab.nn import fuse_conv_bn
+from tests.batchnorm_helpers import (
+    assert_fusion_keeps_outputs,
+    batch_norm_count,
+    randomize_batch_norm,
+)
 
 # Parameters of the blocks of the CIFAR-10 model (widths of the authors' released model).
 BLOCKS = {
@@ -63,18 +67,9 @@ def test_other_classes_and_channels_change_only_the_first_and_last_layers():
 
 def test_fused_batch_norm_gives_the_same_outputs():
     torch.manual_seed(0)
-    model = create_model("nin", in_chans=3, bn=True)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-    model.eval()
-    fused = fuse_conv_bn(model)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        expected = model(x)
-        torch.testing.assert_close(fused(x), expected, rtol=1e-5, atol=1e-5 * expected.abs().max())
+    model = randomize_batch_norm(create_model("nin", in_chans=3, bn=True))
+    fused = assert_fusion_keeps_outputs(model, torch.rand(2, 3, 32, 32))
+    assert batch_norm_count(fused) == 0
 
 
 def test_too_small_inputs_name_the_minimum_size():

@@ -9,6 +9,7 @@ from cnnlab.models import create_model, repvgg  # noqa: F401  (registers the fam
 from cnnlab.models.repvgg import CONFIGS
 from cnnlab.nn.fuse import fuse_conv_bn, reparameterize
 from cnnlab.nn.repvgg import RepVGGBlock
+from tests.batchnorm_helpers import randomize_batch_norm
 from tests.models.zoo_checks import meta_model, parameter_count
 
 VARIANTS = [f"repvgg_{v}" for v in CONFIGS]
@@ -19,16 +20,6 @@ WIDTHS = {
     "a2": (64, 96, 192, 384, 1408),
     "b3": (64, 192, 384, 768, 2560),
 }
-
-
-def randomize_batch_norms(model: nn.Module) -> nn.Module:
-    torch.manual_seed(1)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.2, 0.2)
-            module.running_var.uniform_(0.5, 2.0)
-            module.weight.data.uniform_(0.5, 1.5)
-    return model.eval()
 
 
 @pytest.mark.parametrize("variant", list(WIDTHS))
@@ -48,9 +39,7 @@ def test_stage_depths_follow_table_2(family, depths):
 def a0() -> nn.Module:
     """RepVGG-A0 (CIFAR form) in eval mode with non-trivial batch-norm statistics."""
     torch.manual_seed(0)
-    return randomize_batch_norms(
-        create_model("repvgg_a0", num_classes=10, in_chans=3, stem="cifar")
-    )
+    return randomize_batch_norm(create_model("repvgg_a0", num_classes=10, in_chans=3, stem="cifar"))
 
 
 def test_reparameterized_a0_gives_the_same_logits_with_plain_3x3_convs(a0):

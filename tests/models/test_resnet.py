@@ -12,6 +12,7 @@ from cnnlab.models.weights import rename_keys
 from cnnlab.nn.attention import CBAM, SqueezeExcite
 from cnnlab.nn.drop import DropPath
 from cnnlab.nn.fuse import fuse_conv_bn
+from tests.batchnorm_helpers import randomize_batch_norm
 from tests.models.zoo_checks import (
     assert_same_logits_as_torchvision,
     meta_model,
@@ -29,17 +30,6 @@ PARITY_SLOW = [
     "resnext101_64x4d",
     "wide_resnet101_2",
 ]
-
-
-def randomize_batch_norms(model: nn.Module) -> nn.Module:
-    torch.manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            nn.init.uniform_(m.weight, 0.5, 1.5)
-            nn.init.uniform_(m.bias, -0.5, 0.5)
-    return model.eval()
 
 
 @pytest.mark.parametrize("name", PARITY)
@@ -160,7 +150,7 @@ def test_se_resnext_forward_and_backward():
 def test_fuse_conv_bn_folds_every_batch_norm_with_the_same_outputs():
     # One bottleneck per stage: every kind of conv+BN pair, including the projections.
     model = create_model("resnet50", num_classes=10, in_chans=3, depths=(1, 1, 1, 1))
-    model = randomize_batch_norms(model)
+    model = randomize_batch_norm(model)
     fused = fuse_conv_bn(model)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
     assert len(list(fused.modules())) < len(list(model.modules()))

@@ -11,6 +11,7 @@ from cnnlab.models import create_model
 from cnnlab.models.resnet_cifar import VARIANTS
 from cnnlab.nn.fuse import fuse_conv_bn
 from cnnlab.nn.residual import ZeroPadShortcut
+from tests.batchnorm_helpers import randomize_batch_norm
 from tests.models.zoo_checks import meta_model as build_meta_model
 from tests.models.zoo_checks import parameter_count
 
@@ -23,17 +24,6 @@ def weighted_layers(model: nn.Module) -> int:
         isinstance(m, nn.Conv2d | nn.Linear) and ".shortcut" not in name
         for name, m in model.named_modules()
     )
-
-
-def randomize_batch_norms(model: nn.Module) -> nn.Module:
-    torch.manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            nn.init.uniform_(m.weight, 0.5, 1.5)
-            nn.init.uniform_(m.bias, -0.5, 0.5)
-    return model.eval()
 
 
 @pytest.mark.parametrize("depth", [20, 32, 44, 56, 110])
@@ -112,7 +102,7 @@ def test_cifar_networks_keep_32x32_through_the_first_stage():
 
 
 def test_fuse_conv_bn_keeps_the_outputs_of_resnet20():
-    model = randomize_batch_norms(create_model("resnet20", in_chans=3))
+    model = randomize_batch_norm(create_model("resnet20", in_chans=3))
     fused = fuse_conv_bn(model)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
     x = torch.rand(2, 3, 32, 32)

@@ -11,20 +11,10 @@ from cnnlab.models.registry import create_model_for_input
 from cnnlab.models.shufflenet import V1_TABLE1, v1_config
 from cnnlab.nn.fuse import fuse_conv_bn
 from cnnlab.nn.shuffle import ShuffleUnit
+from tests.batchnorm_helpers import randomize_batch_norm
 from tests.models.zoo_checks import assert_same_logits_as_torchvision, meta_model
 
 V2_NAMES = ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
-
-
-def _randomize_batch_norms(model):
-    torch.manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    return model.eval()
 
 
 def _train_step(model):
@@ -107,7 +97,7 @@ def test_zero_input_channels_are_refused():
 
 @pytest.mark.parametrize("name", ["shufflenet_v1_g3", "shufflenet_v2_x0_5"])
 def test_fusing_folds_every_batch_norm_with_the_same_outputs(name):
-    model = _randomize_batch_norms(create_model(name, in_chans=3, stem="cifar"))
+    model = randomize_batch_norm(create_model(name, in_chans=3, stem="cifar"))
     fused = fuse_conv_bn(model)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
     x = torch.rand(2, 3, 32, 32)

@@ -11,7 +11,11 @@ from cnnlab.cli import main
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.models import create_model, feature_extractor, layer_table
 from cnnlab.models.vgg import VGG
-from cnnlab.nn import fuse_conv_bn
+from tests.batchnorm_helpers import (
+    assert_fusion_keeps_outputs,
+    batch_norm_count,
+    randomize_batch_norm,
+)
 from tests.models.zoo_checks import (
     assert_same_logits_as_torchvision,
     meta_model,
@@ -134,18 +138,9 @@ def test_vgg16_at_native_resolution():
 
 def test_fused_batch_norm_gives_the_same_outputs():
     torch.manual_seed(0)
-    model = create_model("vgg11_bn", in_chans=3, input_size=32)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-    model.eval()
-    fused = fuse_conv_bn(model)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        expected = model(x)
-        torch.testing.assert_close(fused(x), expected, rtol=1e-5, atol=1e-5 * expected.abs().max())
+    model = randomize_batch_norm(create_model("vgg11_bn", in_chans=3, input_size=32))
+    fused = assert_fusion_keeps_outputs(model, torch.rand(2, 3, 32, 32))
+    assert batch_norm_count(fused) == 0
 
 
 def test_features_by_layer_name():

@@ -7,8 +7,12 @@ from torch import nn
 import cnnlab.models.xception  # noqa: F401  (registers the builder)
 from cnnlab.errors import GeometryError
 from cnnlab.models import count_parameters, create_model
-from cnnlab.nn.fuse import fuse_conv_bn
 from cnnlab.nn.inception import XceptionBlock
+from tests.batchnorm_helpers import (
+    assert_fusion_keeps_outputs,
+    batch_norm_count,
+    randomize_batch_norm,
+)
 from tests.models.zoo_checks import meta_model
 
 
@@ -68,17 +72,9 @@ def test_cifar_form_forward_and_backward_at_32x32():
 
 def test_fuse_conv_bn_keeps_the_outputs():
     torch.manual_seed(0)
-    model = create_model("xception", num_classes=10, in_chans=3, stem="imagenet").eval()
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-    fused = fuse_conv_bn(model)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
-    x = torch.rand(2, 3, 48, 48)
-    with torch.no_grad():
-        expected, got = model(x), fused(x)
-    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()))
+    model = create_model("xception", num_classes=10, in_chans=3, stem="imagenet")
+    fused = assert_fusion_keeps_outputs(randomize_batch_norm(model), torch.rand(2, 3, 48, 48))
+    assert batch_norm_count(fused) == 0
 
 
 def test_inputs_below_7_pixels_raise_geometry_error():

@@ -5,21 +5,11 @@ from torch import nn
 
 from cnnlab.models import create_model
 from cnnlab.nn.fuse import fuse_conv_bn, reparameterize
-
-
-def _trained_looking(model):
-    torch.manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.5, 2)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    return model.eval()
+from tests.batchnorm_helpers import randomize_batch_norm
 
 
 def test_fused_model_gives_the_same_outputs_with_fewer_modules():
-    model = _trained_looking(create_model("simple_cnn", channels=(8, 16, 32)))
+    model = randomize_batch_norm(create_model("simple_cnn", channels=(8, 16, 32)))
     fused = fuse_conv_bn(model)
     x = torch.rand(4, 1, 32, 32)
     torch.testing.assert_close(fused(x), model(x), rtol=1e-5, atol=1e-5)
@@ -52,7 +42,7 @@ class _TwoBranch(nn.Module):
 
 def test_reparameterize_replaces_blocks_that_know_how():
     model = nn.Sequential(_TwoBranch(), nn.BatchNorm2d(3))
-    _trained_looking(model)
+    randomize_batch_norm(model)
     plain = reparameterize(model)
     x = torch.rand(2, 2, 8, 8)
     torch.testing.assert_close(plain(x), model(x), rtol=1e-5, atol=1e-5)

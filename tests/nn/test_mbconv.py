@@ -11,13 +11,18 @@ from torchvision.models.mobilenetv3 import InvertedResidualConfig
 
 from cnnlab.errors import ConfigError, UnknownNameError
 from cnnlab.models.weights import rename_keys
-from cnnlab.nn import SqueezeExcite, fuse_conv_bn
+from cnnlab.nn import SqueezeExcite
 from cnnlab.nn.mbconv import (
     DepthwiseSeparable,
     InvertedResidual,
     init_mobile_weights,
     prefix_rules,
     set_batch_norm,
+)
+from tests.batchnorm_helpers import (
+    assert_fusion_keeps_outputs,
+    batch_norm_count,
+    randomize_batch_norm,
 )
 
 
@@ -29,13 +34,6 @@ def load_from(ours: nn.Module, theirs: nn.Module, layout: str) -> None:
     """Copy a torchvision block into ours through ``torchvision_names``."""
     rules = prefix_rules(ours.torchvision_names(layout).items())
     ours.load_state_dict(rename_keys(theirs.state_dict(), rules))
-
-
-def randomize_batch_norm(module: nn.Module) -> None:
-    for bn in module.modules():
-        if isinstance(bn, nn.BatchNorm2d):
-            bn.running_mean.uniform_(-0.5, 0.5)
-            bn.running_var.uniform_(0.5, 2.0)
 
 
 def test_depthwise_separable_has_the_weights_of_howard_et_al():
@@ -156,12 +154,9 @@ def test_blocks_without_shortcut_have_no_stochastic_depth():
 
 def test_fused_block_gives_the_same_outputs():
     torch.manual_seed(0)
-    block = InvertedResidual(16, 16, 64, se=SqueezeExcite(64, 4)).eval()
-    randomize_batch_norm(block)
-    fused = fuse_conv_bn(block)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
-    x = torch.randn(2, 16, 8, 8)
-    torch.testing.assert_close(fused(x), block(x), rtol=1e-5, atol=1e-5)
+    block = randomize_batch_norm(InvertedResidual(16, 16, 64, se=SqueezeExcite(64, 4)))
+    fused = assert_fusion_keeps_outputs(block, torch.randn(2, 16, 8, 8))
+    assert batch_norm_count(fused) == 0
 
 
 def test_set_batch_norm_gives_every_batch_norm_the_tensorflow_settings():

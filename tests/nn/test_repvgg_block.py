@@ -5,19 +5,13 @@ import torch
 from torch import nn
 
 from cnnlab.nn.repvgg import RepVGGBlock
+from tests.batchnorm_helpers import randomize_batch_norm
 
 
 def trained_block(in_ch: int, out_ch: int, stride: int = 1, groups: int = 1) -> RepVGGBlock:
     """A block whose batch norms hold non-trivial running statistics and affine parameters."""
     torch.manual_seed(0)
-    block = RepVGGBlock(in_ch, out_ch, stride, groups)
-    for module in block.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.5, 0.5)
-    return block.eval()
+    return randomize_batch_norm(RepVGGBlock(in_ch, out_ch, stride, groups))
 
 
 @pytest.mark.parametrize(

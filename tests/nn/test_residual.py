@@ -16,22 +16,11 @@ from cnnlab.nn.residual import (
     PreActBottleneck,
     ZeroPadShortcut,
 )
-
-
-def randomized(module: nn.Module) -> nn.Module:
-    """``module`` in eval mode with random batch-norm statistics and affine parameters."""
-    torch.manual_seed(0)
-    for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            nn.init.uniform_(m.weight, 0.5, 1.5)
-            nn.init.uniform_(m.bias, -0.5, 0.5)
-    return module.eval()
+from tests.batchnorm_helpers import randomize_batch_norm
 
 
 def test_basic_block_is_relu_of_branch_plus_identity():
-    block = randomized(BasicBlock(8, 8))
+    block = randomize_batch_norm(BasicBlock(8, 8))
     x = torch.randn(2, 8, 6, 6)
     conv1, conv2 = block.branch.conv1, block.branch.conv2
     expected = torch.relu(conv2.bn(conv2.conv(conv1(x))) + x)
@@ -111,14 +100,14 @@ def test_shortcut_options_of_the_paper(shortcut, in_ch, stride, kind):
 
 
 def test_plain_block_has_no_shortcut():
-    block = randomized(BasicBlock(8, 8, options=BlockOptions(shortcut="none")))
+    block = randomize_batch_norm(BasicBlock(8, 8, options=BlockOptions(shortcut="none")))
     x = torch.randn(2, 8, 5, 5)
     assert block.shortcut is None
     torch.testing.assert_close(block(x), torch.relu(block.branch(x)))
 
 
 def test_preact_unit_adds_the_untouched_input_and_has_no_activation_after_the_sum():
-    block = randomized(PreActBasicBlock(8, 8))
+    block = randomize_batch_norm(PreActBasicBlock(8, 8))
     x = torch.randn(2, 8, 5, 5)
     y = block(x)
     torch.testing.assert_close(y - x, block.branch(block.preact(x)), rtol=1e-5, atol=1e-5)
@@ -126,7 +115,7 @@ def test_preact_unit_adds_the_untouched_input_and_has_no_activation_after_the_su
 
 
 def test_preact_projection_sees_the_preactivated_input():
-    block = randomized(PreActBottleneck(16, 16, stride=2))
+    block = randomize_batch_norm(PreActBottleneck(16, 16, stride=2))
     x = torch.randn(2, 16, 8, 8)
     a = block.preact(x)
     assert isinstance(block.shortcut, nn.Conv2d) and block.shortcut.bias is None
