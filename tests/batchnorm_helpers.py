@@ -13,12 +13,12 @@ from torch import nn
 from cnnlab.nn.fuse import fuse_conv_bn
 
 
-def randomize_batch_norm(module: nn.Module, affine: bool = True, seed: int = 0) -> nn.Module:
+def randomize_batch_norm(module: nn.Module, seed: int = 0) -> nn.Module:
     """Give every 2-d batch norm in ``module`` random statistics; return it in eval mode.
 
-    Running mean ~ U(−0.5, 0.5), running variance ~ U(0.5, 2) and, with ``affine``,
-    γ ~ U(0.5, 1.5) and β ~ U(−0.5, 0.5), drawn from a generator seeded with ``seed``
-    (the global one is left alone).
+    Running mean ~ U(−0.5, 0.5), running variance ~ U(0.5, 2), γ ~ U(0.5, 1.5) and
+    β ~ U(−0.5, 0.5), drawn from a generator seeded with ``seed`` (the global one is
+    left alone).
     """
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -26,9 +26,8 @@ def randomize_batch_norm(module: nn.Module, affine: bool = True, seed: int = 0) 
             if isinstance(bn, nn.BatchNorm2d):
                 bn.running_mean.uniform_(-0.5, 0.5, generator=generator)
                 bn.running_var.uniform_(0.5, 2.0, generator=generator)
-                if affine:
-                    bn.weight.uniform_(0.5, 1.5, generator=generator)
-                    bn.bias.uniform_(-0.5, 0.5, generator=generator)
+                bn.weight.uniform_(0.5, 1.5, generator=generator)
+                bn.bias.uniform_(-0.5, 0.5, generator=generator)
     return module.eval()
 
 
