@@ -7,6 +7,7 @@ from torch import nn
 from cnnlab.errors import ConfigError
 from cnnlab.nn.dense import DenseBlock, DenseLayer, Transition, compressed_channels
 from cnnlab.nn.fuse import fuse_conv_bn
+from tests.batchnorm_helpers import randomize_batch_norm
 
 
 def test_a_dense_block_adds_growth_rate_maps_per_layer():
@@ -73,10 +74,7 @@ def test_an_empty_dense_block_is_refused():
 def test_only_the_bottleneck_conv_folds_into_the_batch_norm_after_it():
     """norm1 comes before its convolution (pre-activation), so it stays; conv1 -> norm2 folds."""
     torch.manual_seed(0)
-    layer = DenseLayer(in_ch=8, growth_rate=4).eval()
-    for bn in (layer.norm1, layer.norm2):
-        bn.running_mean.uniform_(-1, 1)
-        bn.running_var.uniform_(0.5, 2)
+    layer = randomize_batch_norm(DenseLayer(in_ch=8, growth_rate=4))
     fused = fuse_conv_bn(layer)
     assert list(fused._modules) == ["norm1", "relu1", "conv1", "relu2", "conv2"]
     x = torch.rand(2, 8, 5, 5)

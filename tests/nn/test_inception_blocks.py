@@ -17,6 +17,7 @@ from cnnlab.nn.inception import (
     build_layer,
     conv_bn,
 )
+from tests.batchnorm_helpers import randomize_batch_norm
 
 GOOGLENET_3A = {  # Szegedy et al. 2015, Table 1, inception (3a)
     "branch1": [Conv(64)],
@@ -106,9 +107,7 @@ def test_bad_descriptions_raise_config_errors():
 
 def test_separable_conv_bn_fuses_pointwise_and_batch_norm():
     torch.manual_seed(0)
-    layer = SeparableConvBN(4, 6, act="before").eval()
-    layer.bn.running_mean.uniform_(-0.5, 0.5)
-    layer.bn.running_var.uniform_(0.5, 2.0)
+    layer = randomize_batch_norm(SeparableConvBN(4, 6, act="before"))
     assert list(layer._modules) == ["act", "depthwise", "pointwise", "bn"]
     fused = fuse_conv_bn(layer)
     x = torch.randn(2, 4, 6, 6)
