@@ -31,17 +31,22 @@ def randomize_batch_norm(module: nn.Module, seed: int = 0) -> nn.Module:
     return module.eval()
 
 
-def assert_fusion_keeps_outputs(model: nn.Module, x: torch.Tensor) -> nn.Module:
+def assert_fusion_keeps_outputs(
+    model: nn.Module, x: torch.Tensor, atol: float | None = None
+) -> nn.Module:
     """Fold ``model``'s conv-BN pairs and check the fused copy gives the same outputs on ``x``.
 
     Returns the fused copy, which holds no batch norm that followed a convolution.
-    The tolerance is relative to the largest output (rtol 1e-5).
+    rtol is 1e-5; ``atol`` defaults to 1e-5 of the largest output (pass an absolute
+    one for a tighter check on small outputs).
     """
     model.eval()
     fused = fuse_conv_bn(model)
     with torch.no_grad():
         expected, got = model(x), fused(x)
-    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()))
+    if atol is None:
+        atol = 1e-5 * float(expected.abs().max())
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=atol)
     return fused
 
 

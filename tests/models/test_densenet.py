@@ -10,8 +10,11 @@ from cnnlab.models import create_model, densenet, feature_extractor  # noqa: F40
 from cnnlab.models.densenet import VARIANTS, DenseNet, cifar_config
 from cnnlab.models.registry import create_model_for_input
 from cnnlab.nn.dense import DenseBlock
-from cnnlab.nn.fuse import fuse_conv_bn
-from tests.batchnorm_helpers import randomize_batch_norm
+from tests.batchnorm_helpers import (
+    assert_fusion_keeps_outputs,
+    batch_norm_count,
+    randomize_batch_norm,
+)
 from tests.models.zoo_checks import assert_same_logits_as_torchvision, meta_model
 
 TABLE1_BLOCKS = {
@@ -136,12 +139,8 @@ def test_fusing_folds_the_stem_and_every_bottleneck_with_the_same_outputs():
     """Pre-activation BNs (norm1 of each layer, transitions, norm5) stay: they precede their
     convolutions.  conv0 -> norm0 and each conv1 -> norm2 fold (58 bottlenecks + stem)."""
     model = randomize_batch_norm(create_model("densenet121", in_chans=3, stem="imagenet"))
-    fused = fuse_conv_bn(model)
-    count = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in fused.modules()) == count - 59
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        torch.testing.assert_close(fused(x), model(x), rtol=1e-5, atol=1e-5)
+    fused = assert_fusion_keeps_outputs(model, torch.rand(2, 3, 32, 32), atol=1e-5)
+    assert batch_norm_count(fused) == batch_norm_count(model) - 59
 
 
 def test_torchvision_weights_load_into_another_head_and_input(tmp_path):

@@ -9,9 +9,12 @@ from cnnlab.errors import ConfigError
 from cnnlab.models import create_model, shufflenet  # noqa: F401  (registers the builders)
 from cnnlab.models.registry import create_model_for_input
 from cnnlab.models.shufflenet import V1_TABLE1, v1_config
-from cnnlab.nn.fuse import fuse_conv_bn
 from cnnlab.nn.shuffle import ShuffleUnit
-from tests.batchnorm_helpers import randomize_batch_norm
+from tests.batchnorm_helpers import (
+    assert_fusion_keeps_outputs,
+    batch_norm_count,
+    randomize_batch_norm,
+)
 from tests.models.zoo_checks import assert_same_logits_as_torchvision, meta_model
 
 V2_NAMES = ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
@@ -98,11 +101,8 @@ def test_zero_input_channels_are_refused():
 @pytest.mark.parametrize("name", ["shufflenet_v1_g3", "shufflenet_v2_x0_5"])
 def test_fusing_folds_every_batch_norm_with_the_same_outputs(name):
     model = randomize_batch_norm(create_model(name, in_chans=3, stem="cifar"))
-    fused = fuse_conv_bn(model)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        torch.testing.assert_close(fused(x), model(x), rtol=1e-5, atol=1e-5)
+    fused = assert_fusion_keeps_outputs(model, torch.rand(2, 3, 32, 32), atol=1e-5)
+    assert batch_norm_count(fused) == 0
 
 
 def test_v1_units_shuffle_between_the_two_group_convolutions():
