@@ -50,6 +50,20 @@ TUTORIAL_RECIPE = dict(
     augment=[],
     label_smoothing=0.0,
 )
+# A short schedule for the time-to-accuracy target: large batches (the Trainer's best
+# images/s), a high Adam rate with one warm-up epoch, 12 epochs of cosine decay, no
+# augmentation, label smoothing 0.1.  Not the defaults: on digits (1,300 training images,
+# 6 steps an epoch) its 72 steps end at 95-96 % test accuracy, under the 97 % target there.
+FAST_RECIPE = dict(
+    optimizer="adam",
+    lr=5e-3,
+    batch_size=256,
+    scheduler="cosine",
+    warmup_epochs=1,
+    epochs=12,
+    augment=[],
+    label_smoothing=0.1,
+)
 
 
 class TutorialLeNet5(nn.Module):
@@ -255,6 +269,15 @@ def main() -> None:
             target=baseline["test_acc"],
         )
         results.append(reach)
+        results.append(
+            run_cnnlab(
+                "cnnlab lenet5, 12-epoch recipe at batch 256, until the baseline's accuracy",
+                TrainConfig(model="lenet5", **{**common, **FAST_RECIPE}),
+                fmnist,
+                out,
+                target=baseline["test_acc"],
+            )
+        )
         digits = run_cnnlab(
             "cnnlab defaults on digits",
             TrainConfig(seed=args.seed),
