@@ -54,6 +54,7 @@ from cnnlab.attack.universal import fooling_rate, transfer_matrix, universal_per
 from cnnlab.data import DataSplits, load_data
 from cnnlab.data.splits import spread_subset
 from cnnlab.fileio import atomic_path
+from recipes import PREVIOUS_DEFAULTS
 
 SECTIONS = ("training", "curves", "universal", "deepfool", "poisoning", "ood")
 EPS = 0.1
@@ -88,6 +89,7 @@ def training_seconds(run_dir: Path) -> float:
 
 def base_config(args: argparse.Namespace, **overrides) -> TrainConfig:
     options = dict(
+        PREVIOUS_DEFAULTS,
         model="simple_cnn",
         model_kwargs=CNN,
         dataset="fashion-mnist",

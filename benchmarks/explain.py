@@ -48,6 +48,7 @@ from cnnlab.explain.methods import ATTRIBUTIONS
 from cnnlab.explain.metrics import deletion_insertion
 from cnnlab.explain.perturbation import grid_segments
 from cnnlab.train.evaluate import evaluate_run, fit_to_input
+from recipes import PREVIOUS_DEFAULTS
 
 # Settings shared by both implementations, so that they compute the same thing.
 OCCLUSION = {"window": 4, "stride": 2}
@@ -59,7 +60,8 @@ RANDOMIZED = {"smoothgrad", "lime"}
 
 
 def train(data_dir: str, epochs: int, out: Path) -> Path:
-    config = TrainConfig(
+    recipe = dict(
+        PREVIOUS_DEFAULTS,
         model="simple_cnn",
         model_kwargs={"channels": [16, 32]},
         dataset="fashion-mnist",
@@ -68,6 +70,7 @@ def train(data_dir: str, epochs: int, out: Path) -> Path:
         batch_size=128,
         augment=[],
     )
+    config = TrainConfig(**recipe)
     run_dir = Trainer(config, out, quiet=True).fit()
     evaluate_run(run_dir)
     return run_dir

@@ -39,6 +39,7 @@ from cnnlab.data import load_data
 from cnnlab.models import create_model
 from cnnlab.models.lenet import C3_TABLE
 from cnnlab.train.evaluate import evaluate_run
+from recipes import PREVIOUS_DEFAULTS
 
 TUTORIAL_RECIPE = dict(
     optimizer="adadelta",
@@ -47,22 +48,9 @@ TUTORIAL_RECIPE = dict(
     step_epochs=1,
     gamma=0.7,
     batch_size=64,
+    warmup_epochs=0.0,
     augment=[],
     label_smoothing=0.0,
-)
-# A short schedule for the time-to-accuracy target: large batches (the Trainer's best
-# images/s), a high Adam rate with one warm-up epoch, 12 epochs of cosine decay, no
-# augmentation, label smoothing 0.1.  Not the defaults: on digits (1,300 training images,
-# 6 steps an epoch) its 72 steps end at 95-96 % test accuracy, under the 97 % target there.
-FAST_RECIPE = dict(
-    optimizer="adam",
-    lr=5e-3,
-    batch_size=256,
-    scheduler="cosine",
-    warmup_epochs=1,
-    epochs=12,
-    augment=[],
-    label_smoothing=0.1,
 )
 
 
@@ -248,14 +236,14 @@ def main() -> None:
                 out,
             )
         )
-        recipe = {**common, "batch_size": 128, "lr": 2e-3}
+        recipe = {**PREVIOUS_DEFAULTS, **common, "batch_size": 128}
         results.append(
             run_cnnlab("cnnlab lenet5", TrainConfig(model="lenet5", **recipe), fmnist, out)
         )
         results.append(
             run_cnnlab(
                 "cnnlab lenet5_modern",
-                TrainConfig(model="lenet5_modern", augment=["crop:2", "flip"], **recipe),
+                TrainConfig(model="lenet5_modern", **{**recipe, "augment": ["crop:2", "flip"]}),
                 fmnist,
                 out,
             )
@@ -269,15 +257,6 @@ def main() -> None:
             target=baseline["test_acc"],
         )
         results.append(reach)
-        results.append(
-            run_cnnlab(
-                "cnnlab lenet5, 12-epoch recipe at batch 256, until the baseline's accuracy",
-                TrainConfig(model="lenet5", **{**common, **FAST_RECIPE}),
-                fmnist,
-                out,
-                target=baseline["test_acc"],
-            )
-        )
         digits = run_cnnlab(
             "cnnlab defaults on digits",
             TrainConfig(seed=args.seed),

@@ -14,6 +14,8 @@ another job; their times mean nothing and are not printed.
 Usage::
 
     python benchmarks/lenet_schedules.py --data-dir ../shared/datasets/fashion-mnist
+    python benchmarks/lenet_schedules.py --data-dir ../shared/datasets/fashion-mnist \
+        --epochs 11 --only defaults
 """
 
 from __future__ import annotations
@@ -26,20 +28,23 @@ import torch
 
 from cnnlab import TrainConfig
 from cnnlab.data import load_data
-from lenet import FAST_RECIPE, TUTORIAL_RECIPE, run_cnnlab
+from lenet import TUTORIAL_RECIPE, run_cnnlab
+from recipes import PREVIOUS_DEFAULTS
 
-NO_AUGMENTATION = {"augment": [], "label_smoothing": 0.0}
+NO_AUGMENTATION = {**PREVIOUS_DEFAULTS, "augment": [], "label_smoothing": 0.0}
 SCHEDULES = {
     "Adam 2e-3, batch 128, cosine, no augmentation or smoothing": dict(
-        optimizer="adam", lr=2e-3, batch_size=128, **NO_AUGMENTATION
+        NO_AUGMENTATION, batch_size=128
     ),
     "Adam 3e-3, batch 128, one-cycle, smoothing 0.1, no augmentation": dict(
-        optimizer="adam", lr=3e-3, batch_size=128, scheduler="onecycle", augment=[]
+        PREVIOUS_DEFAULTS, lr=3e-3, batch_size=128, scheduler="onecycle", augment=[]
     ),
     "the tutorial's Adadelta recipe (batch 64, step decay 0.7 per epoch)": TUTORIAL_RECIPE,
-    "Adam 5e-3, batch 256, 1 warm-up epoch + cosine, smoothing 0.1, no augmentation": {
-        k: v for k, v in FAST_RECIPE.items() if k != "epochs"
-    },
+    "Adam 5e-3, batch 256, 1 warm-up epoch + cosine, smoothing 0.1, no augmentation": dict(
+        PREVIOUS_DEFAULTS, lr=5e-3, batch_size=256, warmup_epochs=1, augment=[]
+    ),
+    "cnnlab's defaults: Adam 4e-3, batch 96, 1 warm-up epoch + cosine, smoothing 0.1, "
+    "no augmentation": {},
 }
 
 
@@ -62,12 +67,14 @@ def main() -> None:
         for seed in range(args.seeds):
             data = load_data("fashion-mnist", args.data_dir, seed=seed)
             config = TrainConfig(
-                model="lenet5",
-                dataset="fashion-mnist",
-                data_dir=args.data_dir,
-                epochs=args.epochs,
-                seed=seed,
-                **recipe,
+                **{
+                    **recipe,
+                    "model": "lenet5",
+                    "dataset": "fashion-mnist",
+                    "data_dir": args.data_dir,
+                    "epochs": args.epochs,
+                    "seed": seed,
+                }
             )
             with tempfile.TemporaryDirectory() as tmp:
                 curve = run_cnnlab(name, config, data, Path(tmp))["curve"]

@@ -44,6 +44,7 @@ from cnnlab import TrainConfig, Trainer
 from cnnlab.data.archive import extract, is_archive
 from cnnlab.errors import TrainingDivergedError
 from cnnlab.train.evaluate import evaluate_run
+from recipes import PREVIOUS_DEFAULTS
 
 SGD = dict(optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
 ACTIVATION_LRS = (0.003, 0.01, 0.03, 0.1, 0.3)
@@ -130,6 +131,7 @@ EXPERIMENTS = {
 def run_one(options: dict, args: argparse.Namespace, out: Path) -> dict:
     """Train (or resume, or reuse) one run in ``out`` and summarise its history."""
     common = dict(
+        PREVIOUS_DEFAULTS,
         dataset="imagefolder",
         data_dir=args.data_dir,
         per_class=args.per_class,

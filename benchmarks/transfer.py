@@ -25,6 +25,7 @@ from pathlib import Path
 
 from cnnlab import TrainConfig, Trainer
 from cnnlab.train.evaluate import evaluate_run
+from recipes import PREVIOUS_DEFAULTS
 
 ANIMALS = ["bird", "cat", "deer", "dog", "frog", "horse"]
 VEHICLES = ["airplane", "automobile", "ship", "truck"]
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     common = dict(
+        PREVIOUS_DEFAULTS,
         dataset="imagefolder",
         data_dir=args.data_dir,
         augment=["flip", "crop:4"],
@@ -61,19 +63,23 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        source = TrainConfig(classes=ANIMALS, epochs=args.pretrain_epochs, batch_size=128, **common)
+        source = TrainConfig(
+            **dict(common, classes=ANIMALS, epochs=args.pretrain_epochs, batch_size=128)
+        )
         source_acc, source_time = train(source, tmp / "animals")
         rows = []
         for name, options in REGIMES.items():
             pretrained = {} if name == "from scratch" else {"pretrained": str(tmp / "animals")}
             config = TrainConfig(
-                classes=VEHICLES,
-                per_class=args.per_class,
-                epochs=args.epochs,
-                batch_size=32,
-                **common,
-                **pretrained,
-                **options,
+                **dict(
+                    common,
+                    classes=VEHICLES,
+                    per_class=args.per_class,
+                    epochs=args.epochs,
+                    batch_size=32,
+                    **pretrained,
+                    **options,
+                )
             )
             accuracy, seconds = train(config, tmp / name.split()[0])
             rows.append((name, accuracy, seconds))

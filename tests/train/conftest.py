@@ -28,6 +28,7 @@ def small_sgd_config(**kwargs) -> TrainConfig:
         optimizer="sgd",
         momentum=0.0,
         scheduler="constant",
+        warmup_epochs=0.0,
         lr=0.05,
         seed=3,
     )
