@@ -100,6 +100,13 @@ class TestAccuracyLog:
             trainer.stop_requested = True
 
 
+def first_reaching(
+    curve: list[tuple[int, float, float]], target: float
+) -> tuple[int, float] | None:
+    """The first (epoch, training seconds) of a test-accuracy curve at or above ``target``."""
+    return next(((epoch, seconds) for epoch, seconds, acc in curve if acc >= target), None)
+
+
 def run_cnnlab(name: str, config: TrainConfig, data, out: Path, target=None) -> dict:
     log = TestAccuracyLog(data, target)
     trainer = Trainer(config, out / name, quiet=True, data=data, callbacks=[log])
@@ -292,7 +299,7 @@ def main() -> None:
         f"{base_time:.1f} s of training):\n"
     )
     for r in results[1:]:
-        hit = next(((e, t) for e, t, a in r["curve"] if a >= target), None)
+        hit = first_reaching(r["curve"], target)
         when = (
             f"epoch {hit[0]}, {hit[1]:.1f} s = {hit[1] / base_time:.2f}x" if hit else "not reached"
         )

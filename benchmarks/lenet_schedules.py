@@ -28,7 +28,7 @@ import torch
 
 from cnnlab import TrainConfig
 from cnnlab.data import load_data
-from lenet import TUTORIAL_RECIPE, run_cnnlab
+from lenet import TUTORIAL_RECIPE, first_reaching, run_cnnlab
 from recipes import PREVIOUS_DEFAULTS
 
 NO_AUGMENTATION = {**PREVIOUS_DEFAULTS, "augment": [], "label_smoothing": 0.0}
@@ -78,9 +78,9 @@ def main() -> None:
             )
             with tempfile.TemporaryDirectory() as tmp:
                 curve = run_cnnlab(name, config, data, Path(tmp))["curve"]
-            accuracies = [accuracy for _, _, accuracy in curve]
-            reached = next((e for e, a in enumerate(accuracies, 1) if a >= args.target), "none")
-            row = ", ".join(f"{a:.4f}" for a in accuracies)
+            hit = first_reaching(curve, args.target)
+            reached = hit[0] if hit else "none"
+            row = ", ".join(f"{accuracy:.4f}" for _, _, accuracy in curve)
             print(f"| {name} | {seed} | {row} | {reached} |", flush=True)
 
 
