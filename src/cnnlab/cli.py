@@ -337,10 +337,10 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", help="constant, step, cosine, onecycle, plateau")
     parser.add_argument("--warmup-epochs", type=float)
     parser.add_argument(
-        "--step-epochs", type=int, help="scheduler step: decay the rate every N epochs (30)"
+        "--step-epochs", type=int, help="scheduler step: decay the rate every N epochs"
     )
     parser.add_argument(
-        "--gamma", type=float, help="decay factor of the step and plateau schedules (0.1)"
+        "--gamma", type=float, help="decay factor of the step and plateau schedules"
     )
     parser.add_argument("--label-smoothing", type=float)
     parser.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
@@ -398,6 +398,23 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="run directory to create (default runs/MODEL-DATASET-TIME)")
     parser.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    _show_config_defaults(parser)
+
+
+def _show_config_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append ``TrainConfig``'s default to the help of each flag that sets one of its fields.
+
+    Read from the dataclass itself, so that ``--help`` cannot drift from the code.
+    """
+    from cnnlab.train.config import TrainConfig
+
+    defaults = TrainConfig().to_dict()
+    for action in parser._actions:  # argparse has no public list of a parser's actions
+        value = defaults.get(action.dest)
+        if value is None or isinstance(value, bool) or "default" in (action.help or ""):
+            continue
+        shown = (",".join(value) or "none") if isinstance(value, list) else value
+        action.help = f"{action.help} (default: {shown})" if action.help else f"default: {shown}"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,27 @@ def test_models_and_datasets_list_one_line_each(capsys):
     } <= set(names)
 
 
+@pytest.mark.parametrize("command", ["train", "finetune", "distill"])
+def test_help_shows_the_training_defaults_of_train_config(capsys, command):
+    from cnnlab.train.config import TrainConfig
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+    config = TrainConfig()
+    for flag, value in [
+        ("--epochs EPOCHS", config.epochs),
+        ("--batch-size BATCH_SIZE", config.batch_size),
+        ("--lr LR (peak) learning rate", config.lr),
+        ("--warmup-epochs WARMUP_EPOCHS", config.warmup_epochs),
+        ("--label-smoothing LABEL_SMOOTHING", config.label_smoothing),
+    ]:
+        assert f"{flag} default: {value}" in help_text or f"{flag} (default: {value})" in help_text
+    augment = ",".join(config.augment) or "none"
+    assert f"('' for none) (default: {augment})" in help_text
+    assert "default: False" not in help_text  # switches are off unless given
+
+
 def test_default_train_reaches_97_percent_on_digits_and_writes_a_complete_run(capsys, tmp_path):
     out_dir = tmp_path / "run"
     code, out, _ = run_cli(capsys, "train", "--out", str(out_dir), "--quiet")
