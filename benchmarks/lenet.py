@@ -256,14 +256,15 @@ def main() -> None:
             )
         )
         defaults = TrainConfig(dataset="fashion-mnist", data_dir=str(idx_dir), seed=args.seed)
-        reach = run_cnnlab(
-            "cnnlab defaults, until the baseline's accuracy",
-            defaults,
-            fmnist,
-            out,
-            target=baseline["test_acc"],
+        results.append(
+            run_cnnlab(
+                "cnnlab defaults, until the baseline's accuracy",
+                defaults,
+                fmnist,
+                out,
+                target=baseline["test_acc"],
+            )
         )
-        results.append(reach)
         digits = run_cnnlab(
             "cnnlab defaults on digits",
             TrainConfig(seed=args.seed),
