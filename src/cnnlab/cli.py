@@ -259,7 +259,7 @@ def _augment(args: argparse.Namespace) -> int:
 
     from cnnlab.data import load_data
     from cnnlab.data.mixing import mix_batch
-    from cnnlab.data.transforms import Augment, training_images
+    from cnnlab.data.transforms import Augment, Samples, training_images
     from cnnlab.report.figures import image_grid, save_figure
 
     augment = Augment([spec for spec in args.augment.split(",") if spec])
@@ -271,8 +271,8 @@ def _augment(args: argparse.Namespace) -> int:
     if augment.lighting_std is not None:
         augment.fit(training_images(data.train))
     rows, titles = [originals], [data.classes[int(y)] for y in labels]
-    for _ in range(args.rows):
-        images, targets = augment(originals, generator), None
+    for row in range(args.rows):  # row r as epoch r would show it (for alternating_flip)
+        images, targets = augment(originals, generator, Samples(picks, row, args.seed)), None
         if args.mixup > 0 or args.cutmix > 0:
             images, targets = mix_batch(
                 images, labels, len(data.classes), generator, args.mixup, args.cutmix

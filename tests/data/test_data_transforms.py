@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlab.data.geometric import random_crop, random_flip
-from cnnlab.data.transforms import Augment
+from cnnlab.data.geometric import alternating_flip, random_crop, random_flip, sample_coins
+from cnnlab.data.transforms import Augment, Samples
 from cnnlab.errors import ConfigError, UnknownNameError
 
 
@@ -82,3 +82,44 @@ def test_augment_specs_are_validated():
     with pytest.raises(ConfigError, match="crop:4"):
         Augment(["crop:x"])
     assert not Augment([])
+
+
+def _flipped(out: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Which images of ``out`` are mirror images of ``images`` (the rest must be unchanged)."""
+    flipped = torch.tensor([torch.equal(o, i.flip(-1)) for o, i in zip(out, images, strict=True)])
+    kept = torch.tensor([torch.equal(o, i) for o, i in zip(out, images, strict=True)])
+    assert bool((flipped ^ kept).all())
+    return flipped
+
+
+def test_alternating_flip_shows_every_image_both_ways_in_any_two_consecutive_epochs():
+    images, indices = _images(batch=1000), torch.randperm(1000)
+    flips = [_flipped(alternating_flip(images, indices, e, seed=7), images) for e in range(4)]
+    assert 450 < int(flips[0].sum()) < 550  # epoch 0: a random half, like 'flip'
+    for e in range(3):
+        assert bool((flips[e] ^ flips[e + 1]).all())  # the other way round from the last epoch
+    assert torch.equal(flips[0], flips[2]) and torch.equal(flips[1], flips[3])
+
+
+def test_a_samples_flip_depends_on_its_index_and_seed_not_on_its_batch():
+    coins = sample_coins(torch.arange(50_000), seed=0).float()
+    per_block = coins.view(10, 5000).mean(1)  # a class stored in one block gets fair coins too
+    assert bool(((per_block - 0.5).abs() < 0.03).all())
+    indices = torch.tensor([5, 17, 123, 40_001])
+    alone = sample_coins(indices, seed=0)
+    assert torch.equal(alone, sample_coins(torch.arange(50_000), seed=0)[indices])
+    other_seed = sample_coins(torch.arange(50_000), seed=1).float()
+    assert 0.45 < float((coins == other_seed).float().mean()) < 0.55
+
+
+def test_augment_passes_the_samples_to_alternating_flip_and_needs_them():
+    images, indices = _images(batch=32), torch.arange(100, 132)
+    augment = Augment(["alternating_flip", "crop:0"])
+    out = augment(images, torch.Generator(), Samples(indices, epoch=5, seed=2))
+    assert torch.equal(out, alternating_flip(images, indices, 5, seed=2))
+    with pytest.raises(ConfigError, match="sample indices and the epoch"):
+        augment(images, torch.Generator())
+    with pytest.raises(ConfigError, match="one index per image"):
+        augment(images, torch.Generator(), Samples(indices[:3], epoch=0))
+    with pytest.raises(ConfigError, match="takes no value"):
+        Augment(["alternating_flip:2"])

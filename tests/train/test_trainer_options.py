@@ -107,3 +107,21 @@ def test_no_bias_decay_trains_biases_without_the_penalty(tmp_path):
         name for name, param in trainer.model.named_parameters() if param.dim() == 1
     }
     assert all(decays[name] == 0.5 for name, p in trainer.model.named_parameters() if p.dim() > 1)
+
+
+def test_the_augmentation_is_told_which_samples_each_batch_holds(tmp_path):
+    data, seen = _splits(), []
+    trainer = Trainer(
+        _config(augment=["alternating_flip"], epochs=2), tmp_path / "a", quiet=True, data=data
+    )
+    real = trainer.augment
+
+    def spy(images, generator, samples):
+        assert torch.equal(images, data.train.images[samples.indices].float() / 255)
+        seen.append((samples.epoch, samples.seed, len(samples.indices)))
+        return real(images, generator, samples)
+
+    trainer.augment = spy
+    trainer.fit()
+    assert [epoch for epoch, _, _ in seen] == [0] * 8 + [1] * 8  # 256 images in batches of 32
+    assert {seed for _, seed, _ in seen} == {trainer.config.seed}

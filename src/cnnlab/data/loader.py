@@ -63,19 +63,20 @@ class Loader:
         n = len(self.dataset)
         return epoch_permutation(n, self.seed, self.epoch) if self.shuffle else torch.arange(n)
 
+    def batch_indices(self) -> list[torch.Tensor]:
+        """The data set indices of each batch of the epoch, in the order they are yielded."""
+        return list(self._order()[: len(self) * self.batch_size].split(self.batch_size))
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = self._order()[: len(self) * self.batch_size]
+        indices = self.batch_indices()
         if isinstance(self.dataset, TensorImageDataset):
-            batches = (
-                (self.dataset.images[idx], self.dataset.labels[idx])
-                for idx in order.split(self.batch_size)
-            )
+            batches = ((self.dataset.images[idx], self.dataset.labels[idx]) for idx in indices)
         else:
             batches = iter(
                 torch.utils.data.DataLoader(
                     self.dataset,
                     batch_size=self.batch_size,
-                    sampler=order.tolist(),
+                    sampler=torch.cat(indices).tolist(),
                     num_workers=self.num_workers,
                     pin_memory=self.device.type == "cuda",
                 )

@@ -10,6 +10,7 @@ image without a Python loop over images (the torchvision policies excepted).
 name[:value]       what (module with the details)              default
 =================  ==========================================  =========
 flip               horizontal flip, p = 1/2 (geometric)
+alternating_flip   flip a random half, then alternate per epoch
 crop:P             pad by P, crop back: shift by ±P px          4
 crop_reflect:P     the same, padded by reflection               4
 resized_crop:A     crop of area U(A, 1), aspect 3/4-4/3        0.08
@@ -33,6 +34,8 @@ trivialaugment     one random operation, random magnitude
 All of them preserve the label.  Mixup and CutMix change the targets and are
 options of their own (:mod:`cnnlab.data.mixing`, ``--mixup``/``--cutmix``).
 ``lighting`` needs the training set's colour covariance: :meth:`Augment.fit`.
+``alternating_flip`` needs to know which samples a batch holds and in which
+epoch: pass :class:`Samples` to the call.
 """
 
 from __future__ import annotations
@@ -48,6 +51,33 @@ from cnnlab.data.policies import POLICIES, apply_policy
 from cnnlab.errors import ConfigError, UnknownNameError
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Which training samples a batch holds (their indices) and in which epoch.
+
+    Only sample-aware transforms (``alternating_flip``) read it; ``seed`` chooses
+    their per-sample random choices.
+    """
+
+    indices: torch.Tensor
+    epoch: int
+    seed: int = 0
+
+
+class _AlternatingFlip:
+    """``alternating_flip`` (:func:`geometric.alternating_flip`), given the batch's samples."""
+
+    def __call__(self, images: torch.Tensor, samples: Samples | None) -> torch.Tensor:
+        if samples is None or len(samples.indices) != len(images):
+            raise ConfigError(
+                "The 'alternating_flip' augmentation flips each sample in alternate epochs, so "
+                "it needs the batch's sample indices and the epoch: call augment(images, "
+                "generator, Samples(indices, epoch, seed)) with one index per image, or use "
+                "'flip' (random flips)."
+            )
+        return geometric.alternating_flip(images, samples.indices, samples.epoch, samples.seed)
 
 
 @dataclass(frozen=True)
@@ -87,7 +117,7 @@ _SPECS: dict[str, _Spec] = {
     ),
 }
 AUTOAUGMENT_POLICIES = ("imagenet", "cifar10", "svhn")
-AUGMENTATIONS = (*_SPECS, "lighting", "autoaugment")
+AUGMENTATIONS = (*_SPECS, "alternating_flip", "lighting", "autoaugment")
 
 
 def _parse_value(name: str, spec: _Spec, arg: str) -> float:
@@ -128,10 +158,13 @@ class Augment:
         self.specs = [spec.strip() for spec in specs if spec.strip()]
         self.lighting_std: float | None = None
         self._basis: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.transforms: list[BatchTransform] = [self._build(spec) for spec in self.specs]
+        self.transforms = [self._build(spec) for spec in self.specs]
 
-    def _build(self, spec: str) -> BatchTransform:
+    def _build(self, spec: str) -> BatchTransform | _AlternatingFlip:
         name, _, arg = spec.partition(":")
+        if name == "alternating_flip":
+            _parse_value(name, _Spec(lambda _: None, None), arg)
+            return _AlternatingFlip()
         if name == "autoaugment":
             policy = arg or "imagenet"
             if policy not in AUTOAUGMENT_POLICIES:
@@ -159,9 +192,14 @@ class Augment:
             )
         return photometric.pca_lighting(images, generator, self._basis, self.lighting_std)
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator, samples: Samples | None = None
+    ) -> torch.Tensor:
         for transform in self.transforms:
-            images = transform(images, generator)
+            if isinstance(transform, _AlternatingFlip):
+                images = transform(images, samples)
+            else:
+                images = transform(images, generator)
         return images
 
     def __bool__(self) -> bool:

@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 from cnnlab.data import DataSplits, make_loader
 from cnnlab.data.loader import epoch_generator
 from cnnlab.data.mixing import mix_batch
+from cnnlab.data.transforms import Samples
 from cnnlab.errors import ConfigError, TrainingDivergedError, check_positive
 from cnnlab.report.figures import DPI
 from cnnlab.train.config import TrainConfig
@@ -237,9 +238,9 @@ def _training_batches(trainer: Trainer) -> Iterator[tuple[torch.Tensor, torch.Te
             device=trainer.device,
         )
         generator = epoch_generator(cfg.seed + 1, epoch)
-        for images, labels in loader:
+        for (images, labels), indices in zip(loader, loader.batch_indices(), strict=True):
             if trainer.augment:
-                images = trainer.augment(images, generator)
+                images = trainer.augment(images, generator, Samples(indices, epoch, cfg.seed))
             targets = labels
             if cfg.mixup > 0 or cfg.cutmix > 0:
                 images, targets = mix_batch(

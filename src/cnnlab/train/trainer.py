@@ -35,7 +35,7 @@ from cnnlab.attack.defense import adversarial_batch, trades_loss
 from cnnlab.data import DataSplits, channel_stats, load_data, make_loader, mean_image
 from cnnlab.data.loader import epoch_generator
 from cnnlab.data.mixing import mix_batch
-from cnnlab.data.transforms import Augment, training_images
+from cnnlab.data.transforms import Augment, Samples, training_images
 from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
 from cnnlab.fileio import write_json, write_text
 from cnnlab.train import distributed, sam
@@ -394,9 +394,11 @@ class Trainer:
             dynamic_ncols=True,
         )
         last_step = len(loader) - 1
+        batch_indices = loader.batch_indices()
         for step, (images, labels) in enumerate(bar):
             if self.augment:
-                images = self.augment(images, generator)
+                samples = Samples(batch_indices[step], self.epoch, cfg.seed)
+                images = self.augment(images, generator, samples)
             targets = labels
             if cfg.mixup > 0 or cfg.cutmix > 0:
                 images, targets = mix_batch(
