@@ -334,7 +334,7 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="no weight decay on biases and normalization parameters",
     )
-    parser.add_argument("--scheduler", help="constant, step, cosine, onecycle, plateau")
+    parser.add_argument("--scheduler", help="constant, step, cosine, linear, onecycle, plateau")
     parser.add_argument("--warmup-epochs", type=float)
     parser.add_argument(
         "--step-epochs", type=int, help="scheduler step: decay the rate every N epochs"

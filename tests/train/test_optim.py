@@ -99,6 +99,13 @@ def test_cosine_with_warmup_rises_linearly_then_follows_half_a_cosine():
     assert lrs[10:] == pytest.approx(expected)
 
 
+def test_linear_with_warmup_rises_then_falls_in_a_straight_line_towards_zero():
+    lrs = _lrs("linear", warmup_epochs=1)
+    assert lrs[:10] == pytest.approx([(i + 1) / 10 for i in range(10)])
+    assert lrs[10:] == pytest.approx([1 - i / 30 for i in range(30)])
+    assert _lrs("linear")[-1] == pytest.approx(1 / 40)  # the last step's rate, one step from 0
+
+
 def test_step_schedule_divides_by_gamma_every_step_epochs():
     lrs = _lrs("step", step_epochs=2, gamma=0.1)
     assert lrs[0] == 1.0 and lrs[19] == 1.0

@@ -8,8 +8,11 @@ Adam (Kingma & Ba 2015) and AdamW (decoupled weight decay, Loshchilov & Hutter
 Schedules are stepped once per *iteration* (except ``plateau``, stepped once
 per epoch on the validation loss) and accept a linear warm-up:
 ``step`` (divide by ``gamma`` every ``step_size`` epochs), ``cosine``
-(Loshchilov & Hutter 2017, SGDR without restarts), ``onecycle`` (Smith &
-Topin 2019), ``plateau`` (reduce on plateau) and ``constant``.
+(Loshchilov & Hutter 2017, SGDR without restarts), ``linear`` (straight down
+to zero, which Defazio et al. 2023, "When, why and how much? Adaptive learning
+rate scheduling by refinement", arXiv:2310.07831, find to match or beat
+cosine), ``onecycle`` (Smith & Topin 2019), ``plateau`` (reduce on plateau)
+and ``constant``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import torch
 from cnnlab.errors import check_choice, check_positive
 
 OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
-SCHEDULERS = ("constant", "step", "cosine", "onecycle", "plateau")
+SCHEDULERS = ("constant", "step", "cosine", "linear", "onecycle", "plateau")
 
 
 #: Optimizers with a single-kernel ("fused") implementation in PyTorch on the CPU and CUDA
@@ -125,9 +128,11 @@ class WarmupSchedule:
     def __call__(self, step: int) -> float:
         if step < self.warmup:
             return (step + 1) / self.warmup
+        progress = min((step - self.warmup) / max(self.total - self.warmup, 1), 1.0)
         if self.kind == "cosine":
-            progress = (step - self.warmup) / max(self.total - self.warmup, 1)
-            return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        if self.kind == "linear":
+            return 1.0 - progress
         if self.kind == "step":
             return self.gamma ** ((step - self.warmup) // self.step_size)
         return 1.0
