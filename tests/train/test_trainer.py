@@ -24,12 +24,12 @@ def _history(run_dir):
     return [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
 
 
-def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
-    Trainer(TrainConfig(**FAST), tmp_path / "whole", quiet=True).fit()
+@pytest.mark.parametrize("augment", [[], ["alternating_flip", "crop:2"]])
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path, augment):
+    config = TrainConfig(**FAST, augment=augment)
+    Trainer(config, tmp_path / "whole", quiet=True).fit()
     with pytest.raises(KeyboardInterrupt):
-        Trainer(
-            TrainConfig(**FAST), tmp_path / "cut", quiet=True, callbacks=[InterruptAfter(2)]
-        ).fit()
+        Trainer(config, tmp_path / "cut", quiet=True, callbacks=[InterruptAfter(2)]).fit()
     assert len(_history(tmp_path / "cut")) == 2
     Trainer.resume(tmp_path / "cut", quiet=True).fit()
     whole = load_state(tmp_path / "whole" / "last.safetensors")["model"]
