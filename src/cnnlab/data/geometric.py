@@ -31,7 +31,11 @@ def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> tor
 
 def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Flip each image left-right with probability 1/2."""
-    flip = torch.rand(len(images), generator=generator) < 0.5
+    return _flip_where(images, torch.rand(len(images), generator=generator) < 0.5)
+
+
+def _flip_where(images: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """Mirror left-right the images whose entry of the boolean ``flip`` (B,) is true."""
     return torch.where(flip.to(images.device)[:, None, None, None], images.flip(-1), images)
 
 
@@ -65,8 +69,7 @@ def alternating_flip(
     a single GPU", arXiv:2404.00498, 2024: "alternating flip").  ``indices`` are the
     batch's positions in the training set, ``seed`` chooses the coins.
     """
-    flip = sample_coins(indices, seed) ^ bool(epoch % 2)
-    return torch.where(flip.to(images.device)[:, None, None, None], images.flip(-1), images)
+    return _flip_where(images, sample_coins(indices, seed) ^ bool(epoch % 2))
 
 
 def random_crop(
