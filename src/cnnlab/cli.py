@@ -157,7 +157,7 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.classes is not None:
         overrides["classes"] = [name for name in args.classes.split(",") if name]
     if args.augment is not None:
-        overrides["augment"] = [spec for spec in args.augment.split(",") if spec]
+        overrides["augment"] = args.augment  # TrainConfig splits "flip,crop:4"
     if args.model_arg:
         overrides["model_kwargs"] = dict(parse_key_value(kv) for kv in args.model_arg)
     return overrides
@@ -262,7 +262,7 @@ def _augment(args: argparse.Namespace) -> int:
     from cnnlab.data.transforms import Augment, Samples, training_images
     from cnnlab.report.figures import image_grid, save_figure
 
-    augment = Augment([spec for spec in args.augment.split(",") if spec])
+    augment = Augment(args.augment)
     data = load_data(args.dataset, data_dir=args.data_dir)
     generator = torch.Generator().manual_seed(args.seed)
     picks = torch.randperm(len(data.train), generator=generator)[: args.count]

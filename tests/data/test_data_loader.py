@@ -71,22 +71,23 @@ def test_batch_size_must_be_positive(dataset):
 
 
 @pytest.mark.parametrize("drop_last", [False, True])
-def test_batch_indices_name_the_samples_of_each_yielded_batch(dataset, drop_last):
+def test_with_indices_names_the_samples_of_each_batch(dataset, drop_last):
     loader = make_loader(dataset, 10, shuffle=True, seed=4, epoch=2, drop_last=drop_last)
-    indices = loader.batch_indices()
-    assert len(indices) == len(loader)
-    for (x, _), index in zip(loader, indices, strict=True):
+    batches = list(loader.with_indices())
+    assert len(batches) == len(loader)
+    for (x, y, index), (plain_x, plain_y) in zip(batches, loader, strict=True):
         assert torch.equal((x[:, 0, 0, 0] * 255).round().long(), index)
+        assert torch.equal(x, plain_x) and torch.equal(y, plain_y)
 
 
-def test_streamed_folder_batches_follow_batch_indices(tmp_path, make_image_folder, monkeypatch):
+def test_streamed_folder_batches_follow_their_indices(tmp_path, make_image_folder, monkeypatch):
     from cnnlab.data import imagefolder, load_data
 
     make_image_folder(tmp_path, {"a": 5, "b": 7})
     monkeypatch.setattr(imagefolder, "MAX_IN_MEMORY_IMAGES", 5)
     train = load_data("imagefolder", tmp_path, val_fraction=0.25).train
     loader = make_loader(train, 4, shuffle=True, seed=1, epoch=3)
-    for (x, y), index in zip(loader, loader.batch_indices(), strict=True):
+    for x, y, index in loader.with_indices():
         expected = torch.stack([train[int(i)][0] for i in index]).float() / 255
         assert torch.equal(x, expected)
         assert y.tolist() == [train[int(i)][1] for i in index]

@@ -35,3 +35,17 @@ def test_unknown_keys_in_a_config_file_are_named(tmp_path):
 def test_unknown_scheduler_lists_the_valid_ones():
     with pytest.raises(UnknownNameError, match="cosine"):
         TrainConfig(scheduler="cosin")
+
+
+def test_augment_takes_the_command_lines_comma_form_in_python_and_yaml(tmp_path):
+    listed = TrainConfig(augment=["flip", "crop:4"])
+    assert TrainConfig(augment="flip, crop:4").augment == ["flip", "crop:4"]
+    path = tmp_path / "c.yaml"
+    path.write_text("augment: flip,crop:4\n")
+    assert TrainConfig.from_yaml(path) == listed
+    assert TrainConfig(augment="").augment == []
+
+
+def test_an_unknown_augmentation_in_the_comma_form_is_named_whole():
+    with pytest.raises(UnknownNameError, match="'flipp'"):
+        TrainConfig(augment="flipp,crop:4")

@@ -11,6 +11,7 @@ from cnnlab import TrainConfig, Trainer
 from cnnlab.data import load_data
 from cnnlab.errors import ConfigError
 from cnnlab.train.lr_find import (
+    _training_batches,
     geometric_lrs,
     lr_find,
     lr_range_test,
@@ -80,6 +81,19 @@ def test_weights_optimizer_and_rng_are_restored(digits, tmp_path, monkeypatch):
     assert all(p.grad is None for p in trainer.model.parameters())
     assert torch.equal(torch.get_rng_state(), rng)
     assert not any(tmp_path.iterdir())  # the run directory is never created
+
+
+def test_the_batches_are_the_trainers_epoch_after_epoch(digits):
+    config = TrainConfig(**TINY, augment=["alternating_flip", "crop:2"], mixup=0.2)
+    trainer = Trainer(config, quiet=True, data=digits)
+    expected = []
+    for epoch in range(2):
+        loader, generator = trainer.training_epoch(epoch)
+        expected += [(x, t) for x, t, _ in trainer.training_batches(loader, generator)]
+    stream = _training_batches(trainer)
+    for x, t in expected:
+        images, targets = next(stream)
+        assert torch.equal(images, x) and torch.equal(targets, t)
 
 
 def test_cli_prints_a_rate_and_writes_the_plot(tmp_path, capsys):

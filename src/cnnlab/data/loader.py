@@ -59,16 +59,22 @@ class Loader:
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def _order(self) -> torch.Tensor:
+    def _batch_indices(self) -> list[torch.Tensor]:
         n = len(self.dataset)
-        return epoch_permutation(n, self.seed, self.epoch) if self.shuffle else torch.arange(n)
-
-    def batch_indices(self) -> list[torch.Tensor]:
-        """The data set indices of each batch of the epoch, in the order they are yielded."""
-        return list(self._order()[: len(self) * self.batch_size].split(self.batch_size))
+        order = epoch_permutation(n, self.seed, self.epoch) if self.shuffle else torch.arange(n)
+        return list(order[: len(self) * self.batch_size].split(self.batch_size))
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        indices = self.batch_indices()
+        for x, y, _ in self.with_indices():
+            yield x, y
+
+    def with_indices(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """The epoch's batches as ``(x, y, indices)``: ``indices`` names each row's sample.
+
+        Per-sample transforms that must not depend on the batching (Jordan's alternating
+        flip) key on these data set indices.
+        """
+        indices = self._batch_indices()
         if isinstance(self.dataset, TensorImageDataset):
             batches = ((self.dataset.images[idx], self.dataset.labels[idx]) for idx in indices)
         else:
@@ -82,9 +88,9 @@ class Loader:
                 )
             )
         non_blocking = self.device.type == "cuda"
-        for x, y in batches:
+        for (x, y), idx in zip(batches, indices, strict=True):
             x = x.to(self.device, non_blocking=non_blocking).float().div_(255)
-            yield x, y.to(self.device, non_blocking=non_blocking)
+            yield x, y.to(self.device, non_blocking=non_blocking), idx
 
 
 def make_loader(

@@ -152,9 +152,14 @@ def training_images(dataset) -> torch.Tensor:
 
 
 class Augment:
-    """A sequence of batch transforms parsed from specs like ``["flip", "crop:4"]``."""
+    """A sequence of batch transforms parsed from specs like ``["flip", "crop:4"]``.
 
-    def __init__(self, specs: Sequence[str]):
+    A string is the command line's comma-separated form, ``"flip,crop:4"``.
+    """
+
+    def __init__(self, specs: Sequence[str] | str):
+        if isinstance(specs, str):
+            specs = specs.split(",")
         self.specs = [spec.strip() for spec in specs if spec.strip()]
         self.lighting_std: float | None = None
         self._basis: tuple[torch.Tensor, torch.Tensor] | None = None

@@ -49,7 +49,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     test_fraction: float | None = None  # held-out test share where no official split exists
     normalization: str = "channel"
-    augment: list[str] = field(default_factory=list)
+    augment: list[str] = field(default_factory=list)  # or "flip,crop:4", split on creation
     mixup: float = 0.0  # Beta(α, α) of Mixup; 0 = off
     cutmix: float = 0.0  # Beta(α, α) of CutMix; 0 = off
     epochs: int = 11
@@ -96,7 +96,7 @@ class TrainConfig:
         check_choice("scheduler", self.scheduler, SCHEDULERS)
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_choice("monitor", self.monitor, MONITORS)
-        Augment(self.augment)  # validates the names and arguments
+        self.augment = Augment(self.augment).specs  # validated; "flip,crop:4" is split
         check_choice("precision", self.precision, PRECISIONS)
         AdversarialTraining(self.adv_train, self.adv_eps, self.adv_steps, self.trades_beta)
         if self.adv_train == "trades" and (self.mixup > 0 or self.cutmix > 0):

@@ -42,10 +42,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from cnnlab.data import DataSplits, make_loader
-from cnnlab.data.loader import epoch_generator
-from cnnlab.data.mixing import mix_batch
-from cnnlab.data.transforms import Samples
+from cnnlab.data import DataSplits
 from cnnlab.errors import ConfigError, TrainingDivergedError, check_positive
 from cnnlab.report.figures import DPI
 from cnnlab.train.config import TrainConfig
@@ -227,25 +224,8 @@ def _range_test(
 
 def _training_batches(trainer: Trainer) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """``(images, targets)`` as the Trainer's epochs draw them, epoch after epoch."""
-    cfg = trainer.config
     for epoch in itertools.count():
-        loader = make_loader(
-            trainer.data.train,
-            cfg.batch_size,
-            shuffle=True,
-            seed=cfg.seed,
-            epoch=epoch,
-            device=trainer.device,
-        )
-        generator = epoch_generator(cfg.seed + 1, epoch)
-        for (images, labels), indices in zip(loader, loader.batch_indices(), strict=True):
-            if trainer.augment:
-                images = trainer.augment(images, generator, Samples(indices, epoch, cfg.seed))
-            targets = labels
-            if cfg.mixup > 0 or cfg.cutmix > 0:
-                images, targets = mix_batch(
-                    images, labels, len(trainer.data.classes), generator, cfg.mixup, cfg.cutmix
-                )
+        for images, targets, _ in trainer.training_batches(*trainer.training_epoch(epoch)):
             yield images, targets
 
 

@@ -18,7 +18,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +33,7 @@ import cnnlab
 from cnnlab import runs
 from cnnlab.attack.defense import adversarial_batch, trades_loss
 from cnnlab.data import DataSplits, channel_stats, load_data, make_loader, mean_image
-from cnnlab.data.loader import epoch_generator
+from cnnlab.data.loader import Loader, epoch_generator
 from cnnlab.data.mixing import mix_batch
 from cnnlab.data.transforms import Augment, Samples, training_images
 from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
@@ -368,42 +368,60 @@ class Trainer:
             f"lr {row['lr']:.2e}  {row['time']:.1f}s"
         )
 
+    def training_epoch(self, epoch: int) -> tuple[Loader, torch.Generator]:
+        """Epoch ``epoch``'s training batches and the generator of its random transforms.
+
+        Both are fixed by ``(seed, epoch)`` alone, so a resumed run sees what an
+        uninterrupted one would; the generator is a stream of its own (not the
+        sample order's) for augmentation, mixing and adversarial examples.
+        """
+        loader = make_loader(
+            self.data.train,
+            self.config.batch_size,
+            shuffle=True,
+            seed=self.config.seed,
+            epoch=epoch,
+            device=self.device,
+        )
+        return loader, epoch_generator(self.config.seed + 1, epoch)
+
+    def training_batches(
+        self, loader: Loader, generator: torch.Generator
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """``(images, targets, labels)`` as training sees them: augmented, then mixed.
+
+        ``targets`` are the labels, or soft targets after Mixup/CutMix.
+        """
+        cfg = self.config
+        for images, labels, indices in loader.with_indices():
+            if self.augment:
+                images = self.augment(images, generator, Samples(indices, loader.epoch, cfg.seed))
+            targets = labels
+            if cfg.mixup > 0 or cfg.cutmix > 0:
+                images, targets = mix_batch(
+                    images, labels, len(self.data.classes), generator, cfg.mixup, cfg.cutmix
+                )
+            yield images, targets, labels
+
     def _train_epoch(self) -> tuple[float, float]:
         cfg = self.config
         self.model.train()
         keep_frozen_in_eval(self.frozen)
-        loader = make_loader(
-            self.data.train,
-            cfg.batch_size,
-            shuffle=True,
-            seed=cfg.seed,
-            epoch=self.epoch,
-            device=self.device,
-        )
-        # A stream of its own (not the sample order's), fixed by (seed, epoch): resumable.
-        generator = epoch_generator(cfg.seed + 1, self.epoch)
+        loader, generator = self.training_epoch(self.epoch)
         per_step = not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), dtype=torch.long, device=self.device)
         seen = 0
         bar = tqdm(
-            loader,
+            self.training_batches(loader, generator),
+            total=len(loader),
             desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
             leave=False,
             disable=True if self.quiet else None,
             dynamic_ncols=True,
         )
         last_step = len(loader) - 1
-        batch_indices = loader.batch_indices()
-        for step, (images, labels) in enumerate(bar):
-            if self.augment:
-                samples = Samples(batch_indices[step], self.epoch, cfg.seed)
-                images = self.augment(images, generator, samples)
-            targets = labels
-            if cfg.mixup > 0 or cfg.cutmix > 0:
-                images, targets = mix_batch(
-                    images, labels, len(self.data.classes), generator, cfg.mixup, cfg.cutmix
-                )
+        for step, (images, targets, labels) in enumerate(bar):
             global_batch = len(labels)
             images, targets, labels = distributed.shard(self.dist, images, targets, labels)
             if cfg.adv_train in ("fgsm-rs", "pgd"):  # train on the attack's examples (Madry)
