@@ -1,21 +1,29 @@
-"""The training configuration: every knob of a run in one visible place.
+"""The training configuration: every knob of a run, declared once.
 
 A :class:`TrainConfig` is saved as ``config.yaml`` in the run directory and can
 be given back with ``cnnlab train --config FILE``; command-line flags override
 the values in the file.
+
+Each field is declared with :func:`knob`: its default, the help text, the
+section it belongs to (a technique's knobs form one section: ``sam``, ``ema``,
+``adversarial`` ...), how it is written on the command line, and the check that
+guards its value.  ``cnnlab train --help`` is generated from these declarations
+(:mod:`cnnlab.cli.flags`), so a knob is written in one place and its help
+cannot drift; rules that tie several fields together are in ``__post_init__``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from cnnlab.attack.defense import AdversarialTraining
 from cnnlab.data.transforms import Augment
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.train.init import INITS
@@ -25,6 +33,91 @@ NORMALIZATIONS = ("channel", "image", "none")
 MONITORS = ("val_acc", "val_loss")
 PRECISIONS = ("fp32", "bf16", "fp16")
 FREEZE_MODES = ("none", "partial", "features")  # see cnnlab.train.transfer
+ADVERSARIAL_TRAINING = ("none", "fgsm-rs", "pgd", "trades")  # see cnnlab.attack.defense
+TASKS = ("classification",)  # see cnnlab.tasks
+
+Check = Callable[[str, Any], None]
+
+
+def knob(
+    default: Any,
+    help: str,
+    *,
+    section: str,
+    check: Check | None = None,
+    choices: tuple[str, ...] | None = None,
+    metavar: str | None = None,
+    flag: str | None = None,
+    command_line: bool = True,
+) -> Any:
+    """A :class:`TrainConfig` field with what the CLI and validation need to know about it.
+
+    ``check(name, value)`` raises :class:`ConfigError` for a bad value (it is not
+    called for ``None``); ``choices`` are the allowed strings; ``flag`` overrides
+    the generated ``--field-name``; ``command_line=False`` keeps a field off
+    ``cnnlab train`` (it is set by another subcommand, e.g. ``finetune``).
+    """
+    metadata = {
+        "help": help,
+        "section": section,
+        "check": check,
+        "choices": choices,
+        "metavar": metavar,
+        "flag": flag,
+        "command_line": command_line,
+    }
+    if isinstance(default, (list, dict)):
+        return field(default_factory=type(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def positive(name: str, value: float) -> None:
+    check_positive(name, value)
+
+
+def non_negative(name: str, value: float) -> None:
+    check_positive(name, value, allow_zero=True)
+
+
+def unit_open(name: str, value: float) -> None:
+    """A value in (0, 1), such as a decay factor."""
+    if not 0.0 < value < 1.0:
+        raise ConfigError(f"{name} must be in (0, 1), got {value!r}.")
+
+
+def unit_half_open(name: str, value: float) -> None:
+    """A value in [0, 1), such as a share or a smoothing."""
+    if not 0.0 <= value < 1.0:
+        raise ConfigError(f"{name} must be in [0, 1), got {value!r}.")
+
+
+def unit_closed(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be in [0, 1], got {value!r}.")
+
+
+def pixel_radius(name: str, value: float) -> None:
+    """An L∞ radius in pixel units: images are in [0, 1]."""
+    if not 0.0 < value <= 1.0:
+        raise ConfigError(
+            f"{name} must be in (0, 1] (pixels are in [0, 1]), got {value!r}; "
+            "write 8/255 rather than 8."
+        )
+
+
+def at_least_one(name: str, value: float) -> None:
+    if value < 1.0:
+        raise ConfigError(f"{name} must be >= 1 (1: one rate), got {value!r}.")
+
+
+def parse_number(text: str) -> float:
+    """A number written as a decimal or a fraction: ``'0.3'``, ``'8/255'``."""
+    try:
+        return float(Fraction(str(text).strip()))
+    except (ValueError, ZeroDivisionError):
+        raise ConfigError(
+            f"expected a number or a fraction such as 0.1 or 8/255, got {text!r}."
+        ) from None
 
 
 @dataclass
@@ -40,70 +133,266 @@ class TrainConfig:
     Longer runs and larger data sets want more epochs and augmentation.
     """
 
-    model: str = "lenet5"
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    dataset: str = "digits"
-    data_dir: str | None = None
-    classes: list[str] | None = None  # train on these classes only
-    per_class: int | None = None  # labelled images per class (train + val)
-    val_fraction: float = 0.1
-    test_fraction: float | None = None  # held-out test share where no official split exists
-    normalization: str = "channel"
-    augment: list[str] = field(default_factory=list)  # or "flip,crop:4", split on creation
-    mixup: float = 0.0  # Beta(α, α) of Mixup; 0 = off
-    cutmix: float = 0.0  # Beta(α, α) of CutMix; 0 = off
-    epochs: int = 11
-    batch_size: int = 96
-    optimizer: str = "adam"
-    lr: float = 4e-3
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    no_bias_decay: bool = False  # exempt biases and normalization parameters from weight_decay
-    scheduler: str = "cosine"
-    warmup_epochs: float = 1.0
-    step_epochs: int = 30  # scheduler 'step': multiply the rate by gamma every step_epochs
-    gamma: float = 0.1  # decay factor of 'step' (and of 'plateau')
-    label_smoothing: float = 0.1
-    grad_clip: float | None = None
-    l1: float = 0.0  # L1 penalty on conv/linear weights
-    max_norm: float | None = None  # max-norm constraint on each unit's weights
-    ema: float | None = None  # decay of the exponential moving average of the weights
-    accumulate: int = 1  # batches per optimizer step (gradient accumulation)
-    sam: float = 0.0  # ρ of sharpness-aware minimization (Foret et al. 2021); 0 = off
-    precision: str = "fp32"  # fp32, bf16 (autocast) or fp16 (autocast + gradient scaler, GPU)
-    compile: bool = False  # torch.compile the model for training
-    init: str | None = None  # re-initialise the weights (see cnnlab.train.init.INITS)
-    pretrained: str | None = None  # run directory or weights file to start from
-    freeze: str = "none"  # none, partial (all but the last block), features (head only)
-    lr_decay: float = 1.0  # discriminative rates: block k from the top gets lr / lr_decay**k
-    teacher: str | None = None  # run directory of a teacher to distil from
-    distill_temperature: float = 4.0
-    distill_alpha: float = 0.9  # weight of the soft (teacher) term
-    adv_train: str = "none"  # none, fgsm-rs, pgd or trades (cnnlab.attack.defense)
-    adv_eps: float = 8 / 255  # L∞ radius of the training attack, in pixel units [0, 1]
-    adv_steps: int = 10
-    trades_beta: float = 6.0
-    early_stopping: int | None = None
-    monitor: str = "val_acc"
-    seed: int = 0
-    device: str = "cpu"
-    channels_last: bool = True
-    download: bool = False
+    # model
+    task: str = knob("classification", "what is learned", section="model", choices=TASKS)
+    model: str = knob("lenet5", "model name (see `cnnlab models`)", section="model")
+    model_kwargs: dict[str, Any] = knob(
+        {},
+        "model option, e.g. bn=true (repeatable)",
+        section="model",
+        flag="--model-arg",
+        metavar="KEY=VALUE",
+    )
+    init: str | None = knob(
+        None,
+        "re-initialise the weights",
+        section="model",
+        choices=INITS,
+    )
+    # data
+    dataset: str = knob("digits", "data set name (see `cnnlab datasets`)", section="data")
+    data_dir: str | None = knob(None, "where the data set's files are", section="data")
+    download: bool = knob(False, "download missing data files", section="data")
+    classes: list[str] | None = knob(
+        None,
+        "train on these classes only (a,b,c)",
+        section="data",
+        metavar="LIST",
+    )
+    per_class: int | None = knob(
+        None,
+        "labelled images per class (train + val)",
+        section="data",
+        check=positive,
+        metavar="N",
+    )
+    val_fraction: float = knob(
+        0.1,
+        "share of the training data held out for validation",
+        section="data",
+        check=unit_open,
+    )
+    test_fraction: float | None = knob(
+        None,
+        "share of each class held out as the test set where the data set has no official "
+        "one (digits, imagefolder; 0.2 when not given, 0 for none)",
+        section="data",
+        check=unit_half_open,
+    )
+    normalization: str = knob(
+        "channel",
+        "channel (mean/std), image (mean image) or none",
+        section="data",
+        choices=NORMALIZATIONS,
+    )
+    augment: list[str] = knob(
+        [],
+        "batched augmentations, e.g. flip,crop:4 ('' for none)",
+        section="data",
+        metavar="LIST",
+    )
+    # optimization
+    epochs: int = knob(11, "epochs to train", section="optimization", check=positive)
+    batch_size: int = knob(96, "global batch size", section="optimization", check=positive)
+    optimizer: str = knob("adam", "optimizer", section="optimization", choices=OPTIMIZERS)
+    lr: float = knob(4e-3, "(peak) learning rate", section="optimization", check=positive)
+    momentum: float = knob(0.9, "momentum (sgd, rmsprop)", section="optimization")
+    nesterov: bool = knob(False, "Nesterov momentum (sgd)", section="optimization")
+    weight_decay: float = knob(
+        0.0,
+        "L2 weight decay",
+        section="optimization",
+        check=non_negative,
+    )
+    no_bias_decay: bool = knob(
+        False,
+        "no weight decay on biases and normalization parameters",
+        section="optimization",
+    )
+    accumulate: int = knob(
+        1,
+        "batches per optimizer step (gradient accumulation)",
+        section="optimization",
+        check=positive,
+        metavar="N",
+    )
+    grad_clip: float | None = knob(
+        None,
+        "clip the gradient norm to this value",
+        section="optimization",
+        check=positive,
+    )
+    # schedule
+    scheduler: str = knob(
+        "cosine", "learning-rate schedule", section="schedule", choices=SCHEDULERS
+    )
+    warmup_epochs: float = knob(
+        1.0,
+        "epochs of linear warm-up",
+        section="schedule",
+        check=non_negative,
+    )
+    step_epochs: int = knob(
+        30,
+        "scheduler step: decay the rate every N epochs",
+        section="schedule",
+        check=positive,
+    )
+    gamma: float = knob(
+        0.1,
+        "decay factor of the step and plateau schedules",
+        section="schedule",
+        check=unit_open,
+    )
+    # regularization
+    label_smoothing: float = knob(
+        0.1,
+        "label smoothing of the training loss",
+        section="regularization",
+        check=unit_half_open,
+    )
+    l1: float = knob(
+        0.0,
+        "L1 penalty on conv/linear weights",
+        section="regularization",
+        check=non_negative,
+    )
+    max_norm: float | None = knob(
+        None,
+        "max-norm constraint on each unit's weights",
+        section="regularization",
+        check=positive,
+    )
+    mixup: float = knob(
+        0.0,
+        "Mixup with Beta(α, α); 0 = off",
+        section="mixing",
+        check=non_negative,
+        metavar="ALPHA",
+    )
+    cutmix: float = knob(
+        0.0,
+        "CutMix with Beta(α, α); 0 = off",
+        section="mixing",
+        check=non_negative,
+        metavar="ALPHA",
+    )
+    ema: float | None = knob(
+        None,
+        "average the weights with this decay, e.g. 0.999",
+        section="ema",
+        check=unit_open,
+        metavar="DECAY",
+    )
+    sam: float = knob(
+        0.0,
+        "sharpness-aware minimization with radius ρ, e.g. 0.05 (two passes per step; "
+        "Foret et al. 2021); 0 = off",
+        section="sam",
+        check=non_negative,
+        metavar="RHO",
+    )
+    # adversarial training (cnnlab.attack.defense)
+    adv_train: str = knob(
+        "none",
+        "adversarial training (Wong FGSM-RS, Madry PGD-AT, TRADES)",
+        section="adversarial",
+        choices=ADVERSARIAL_TRAINING,
+    )
+    adv_eps: float = knob(
+        8 / 255,
+        "L∞ radius of the training attack in pixel units, e.g. 0.1 or 8/255",
+        section="adversarial",
+        check=pixel_radius,
+        flag="--eps",
+    )
+    adv_steps: int = knob(10, "steps of the training attack", section="adversarial", check=positive)
+    trades_beta: float = knob(6.0, "β of TRADES", section="adversarial", check=non_negative)
+    # transfer learning (set by `cnnlab finetune`)
+    pretrained: str | None = knob(
+        None,
+        "run directory or weights file to start from",
+        section="transfer",
+        command_line=False,
+    )
+    freeze: str = knob(
+        "none",
+        "features: train the head only; partial: last block + head; none: everything",
+        section="transfer",
+        choices=FREEZE_MODES,
+        command_line=False,
+    )
+    lr_decay: float = knob(
+        1.0,
+        "block k from the top trains at lr / lr_decay**k",
+        section="transfer",
+        check=at_least_one,
+        command_line=False,
+    )
+    # knowledge distillation (set by `cnnlab distill`)
+    teacher: str | None = knob(
+        None,
+        "run directory of a teacher to distil from",
+        section="distillation",
+        command_line=False,
+    )
+    distill_temperature: float = knob(
+        4.0,
+        "softmax temperature of the distillation term",
+        section="distillation",
+        check=positive,
+        command_line=False,
+    )
+    distill_alpha: float = knob(
+        0.9,
+        "weight of the soft (teacher) term",
+        section="distillation",
+        check=unit_closed,
+        command_line=False,
+    )
+    # run
+    early_stopping: int | None = knob(
+        None,
+        "stop after this many epochs without improvement",
+        section="run",
+        check=positive,
+        metavar="PATIENCE",
+    )
+    monitor: str = knob(
+        "val_acc",
+        "validation metric that chooses the best epoch",
+        section="run",
+        choices=MONITORS,
+    )
+    seed: int = knob(0, "seed of weights, splits, order and augmentation", section="run")
+    device: str = knob("cpu", "cpu, cuda, cuda:1, mps ...", section="run")
+    precision: str = knob(
+        "fp32",
+        "fp32, bf16 (autocast) or fp16 (autocast + gradient scaler, GPU)",
+        section="run",
+        choices=PRECISIONS,
+    )
+    channels_last: bool = knob(
+        True,
+        "NHWC memory layout (faster convolutions on CPUs)",
+        section="run",
+    )
+    compile: bool = knob(False, "torch.compile the model for training", section="run")
 
     def __post_init__(self) -> None:
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        check_choice("scheduler", self.scheduler, SCHEDULERS)
-        check_choice("normalization", self.normalization, NORMALIZATIONS)
-        check_choice("monitor", self.monitor, MONITORS)
         self.augment = Augment(self.augment).specs  # validated; "flip,crop:4" is split
-        check_choice("precision", self.precision, PRECISIONS)
-        AdversarialTraining(self.adv_train, self.adv_eps, self.adv_steps, self.trades_beta)
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            if value is None:
+                continue
+            if spec.metadata["choices"] is not None:
+                check_choice(spec.name.replace("_", " "), value, spec.metadata["choices"])
+            if spec.metadata["check"] is not None:
+                spec.metadata["check"](spec.name, value)
         if self.adv_train == "trades" and (self.mixup > 0 or self.cutmix > 0):
             raise ConfigError(
                 "TRADES needs hard labels: drop --mixup/--cutmix or use --adv-train pgd."
             )
-        check_choice("freeze mode", self.freeze, FREEZE_MODES)
         if self.pretrained is None and (self.freeze != "none" or self.lr_decay != 1.0):
             raise ConfigError(
                 "freeze and lr_decay apply to a pretrained network: give pretrained "
@@ -111,22 +400,6 @@ class TrainConfig:
             )
         if self.pretrained is not None and self.init is not None:
             raise ConfigError("init would overwrite the pretrained weights; give one of the two.")
-        if self.lr_decay < 1.0:
-            raise ConfigError(f"lr_decay must be >= 1 (1: one rate), got {self.lr_decay}.")
-        check_positive("distill_temperature", self.distill_temperature)
-        if not 0.0 <= self.distill_alpha <= 1.0:
-            raise ConfigError(f"distill_alpha must be in [0, 1], got {self.distill_alpha}.")
-        if self.per_class is not None:
-            check_positive("per_class", self.per_class)
-        if self.init is not None:
-            check_choice("initialization", self.init, INITS)
-        check_positive("l1", self.l1, allow_zero=True)
-        check_positive("accumulate", self.accumulate)
-        if self.max_norm is not None:
-            check_positive("max_norm", self.max_norm)
-        if self.ema is not None and not 0.0 < self.ema < 1.0:
-            raise ConfigError(f"ema is a decay in (0, 1) such as 0.999, got {self.ema}.")
-        check_positive("sam", self.sam, allow_zero=True)
         if self.sam > 0 and self.accumulate > 1:
             raise ConfigError(
                 "sam needs the whole batch's gradient before its ascent step; it cannot be "
@@ -137,26 +410,6 @@ class TrainConfig:
                 "sam with fp16 would step to w + ε̂ along an overflowed (inf) gradient; "
                 "use --precision bf16 or fp32 with --sam."
             )
-        check_positive("mixup", self.mixup, allow_zero=True)
-        check_positive("cutmix", self.cutmix, allow_zero=True)
-        check_positive("epochs", self.epochs)
-        check_positive("batch_size", self.batch_size)
-        check_positive("lr", self.lr)
-        check_positive("weight_decay", self.weight_decay, allow_zero=True)
-        check_positive("warmup_epochs", self.warmup_epochs, allow_zero=True)
-        check_positive("step_epochs", self.step_epochs)
-        if not 0.0 < self.gamma < 1.0:
-            raise ConfigError(f"gamma (the decay factor) must be in (0, 1), got {self.gamma}.")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}.")
-        if self.test_fraction is not None and not 0.0 <= self.test_fraction < 1.0:
-            raise ConfigError(f"test_fraction must be in [0, 1), got {self.test_fraction}.")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
-        if self.grad_clip is not None:
-            check_positive("grad_clip", self.grad_clip)
-        if self.early_stopping is not None:
-            check_positive("early_stopping", self.early_stopping)
 
     def data_options(self) -> dict[str, Any]:
         """The keyword arguments of :func:`cnnlab.data.load_data` that fix this run's splits."""
