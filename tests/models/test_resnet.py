@@ -7,7 +7,7 @@ from torch import nn
 
 from cnnlab.errors import ConfigError, GeometryError, UnknownNameError
 from cnnlab.models import create_model, feature_extractor, model_info
-from cnnlab.models.resnet import VARIANTS
+from cnnlab.models.resnet import CONFIGS
 from cnnlab.models.weights import rename_keys
 from cnnlab.nn.attention import CBAM, SqueezeExcite
 from cnnlab.nn.drop import DropPath
@@ -20,7 +20,7 @@ from tests.models.zoo_checks import (
     parameter_count,
 )
 
-FAMILY = [variant.name for variant in VARIANTS]
+FAMILY = list(CONFIGS)
 PARITY = ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2"]
 PARITY_SLOW = [
     "resnet34",

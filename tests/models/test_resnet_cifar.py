@@ -8,7 +8,7 @@ from torch import nn
 
 import cnnlab.models.resnet_cifar  # noqa: F401  (registers the builders)
 from cnnlab.models import create_model
-from cnnlab.models.resnet_cifar import VARIANTS
+from cnnlab.models.resnet_cifar import CONFIGS
 from cnnlab.nn.fuse import fuse_conv_bn
 from cnnlab.nn.residual import ZeroPadShortcut
 from tests.batchnorm_helpers import randomize_batch_norm
@@ -34,7 +34,7 @@ def test_resnet_and_plain_network_of_a_depth_have_6n_plus_2_layers_and_equal_par
 
 
 @pytest.mark.parametrize(
-    "name", [v.name for v in VARIANTS if v.name not in ("resnet1202", "preact_resnet1001")]
+    "name", [n for n in CONFIGS if n not in ("resnet1202", "preact_resnet1001")]
 )
 def test_every_variant_takes_num_classes_and_in_chans(name):
     model = build_meta_model(name, num_classes=7, in_chans=1)

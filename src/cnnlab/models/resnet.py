@@ -29,12 +29,13 @@ SENet-154 and the plain networks — one family with width and cardinality knobs
 * CBAM-ResNet-50: Woo, Park, Lee & Kweon (2018), "CBAM: Convolutional block
   attention module", Table 4.
 
-Every variant is a row of :data:`VARIANTS`, and every builder takes the fields
-of :class:`ResNetConfig` and :class:`~cnnlab.nn.residual.BlockOptions` as
-options: ``create_model("resnet50", groups=32, width_per_group=4)`` is
-ResNeXt-50, ``attention="se"`` adds squeeze-and-excitation, ``drop_path=0.2``
-stochastic depth (Huang et al. 2016), ``stem="cifar"`` the CIFAR form (a 3x3
-stride-1 stem and no max pool, chosen automatically for ``input_size`` <= 64).
+Every variant is a row of :data:`CONFIGS` and a builder of the same name
+(``resnet50``) that takes the fields of :class:`ResNetConfig` and
+:class:`~cnnlab.nn.residual.BlockOptions` as options (:func:`build_resnet`):
+``create_model("resnet50", groups=32, width_per_group=4)`` is ResNeXt-50,
+``attention="se"`` adds squeeze-and-excitation, ``drop_path=0.2`` stochastic
+depth (Huang et al. 2016), ``stem="cifar"`` the CIFAR form (a 3x3 stride-1 stem
+and no max pool, chosen automatically for ``input_size`` <= 64).
 Torchvision state dicts load by name (:attr:`ResNet.torchvision_keys`) and give
 the same logits.
 """
@@ -226,47 +227,21 @@ def _init_weights(model: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A registered residual network: its name, one-line description and configuration."""
+def build_resnet(
+    config: ResNetConfig,
+    num_classes: int,
+    in_chans: int,
+    input_size: int | None = None,
+    **options,
+) -> ResNet:
+    """A :class:`ResNet` of ``config`` with the fields named in ``options`` replaced.
 
-    name: str
-    description: str
-    config: ResNetConfig
-    torchvision: str | None = None
-    reference: Reference | None = None
-    num_classes: int = 1000
-
-
-OPTIONS_DOC = """Options (any field of ResNetConfig or BlockOptions): ``stem`` ('imagenet',
-'cifar'; default by ``input_size``), ``drop_path``, ``attention`` ('se', 'cbam'),
-``groups``, ``width_per_group``, ``shortcut`` ('A', 'B', 'C', 'none'), ``dropout``,
-``stride_in_1x1``, ``zero_init_residual``, ``depths``, ``widths``, ... (see
-:mod:`cnnlab.models.resnet`)."""
-
-
-def register_variant(variant: Variant) -> None:
-    """Register a builder for ``variant`` that accepts the configuration's fields as options."""
-    default_classes = variant.num_classes
-
-    def builder(
-        num_classes: int = default_classes,
-        in_chans: int = 3,
-        input_size: int | None = None,
-        **options,
-    ) -> ResNet:
-        return ResNet(configure(variant.config, **options), num_classes, in_chans, input_size)
-
-    builder.__name__ = builder.__qualname__ = variant.name
-    builder.__doc__ = f"{variant.description}\n\n{OPTIONS_DOC}"
-    register_model(
-        builder,
-        name=variant.name,
-        torchvision=variant.torchvision,
-        reference=variant.reference,
-        num_classes=variant.num_classes,
-        in_chans=3,
-    )
+    Options (any field of :class:`ResNetConfig` or :class:`~cnnlab.nn.residual.BlockOptions`):
+    ``stem`` ('imagenet', 'cifar'; default by ``input_size``), ``drop_path``, ``attention``
+    ('se', 'cbam'), ``groups``, ``width_per_group``, ``shortcut`` ('A', 'B', 'C', 'none'),
+    ``dropout``, ``stride_in_1x1``, ``zero_init_residual``, ``depths``, ``widths``, ...
+    """
+    return ResNet(configure(config, **options), num_classes, in_chans, input_size)
 
 
 HE = "He et al. 2016, 'Deep residual learning for image recognition'"
@@ -282,185 +257,422 @@ RESNET152 = ResNetConfig("bottleneck", (3, 8, 36, 3))
 SE_RESNET = BlockOptions(attention="se", stride_in_1x1=True)
 SE_RESNEXT = BlockOptions(attention="se", groups=32, width_per_group=4)
 
-VARIANTS = (
-    Variant(
-        "resnet18",
-        "ResNet-18 (He et al. 2016): basic blocks [2, 2, 2, 2], 11.7M params, 1.8G MACs.",
-        BASIC,
-        "resnet18",
-        Reference(f"{HE}, Table 1; {TV}", macs=1.8e9, top1=69.758),
-    ),
-    Variant(
-        "resnet34",
-        "ResNet-34 (He et al. 2016): basic blocks [3, 4, 6, 3], 21.8M params, 3.6G MACs.",
-        replace(BASIC, depths=(3, 4, 6, 3)),
-        "resnet34",
-        Reference(f"{HE}, Table 1; {TV}", macs=3.6e9, top1=73.314),
-    ),
-    Variant(
-        "resnet50",
-        "ResNet-50 (He et al. 2016): bottlenecks [3, 4, 6, 3], 25.6M params.",
-        RESNET50,
-        "resnet50",
-        Reference(f"torchvision ResNet50 ({HE}, Table 1); {TV}", top1=76.13),
-    ),
-    Variant(
-        "resnet101",
-        "ResNet-101 (He et al. 2016): bottlenecks [3, 4, 23, 3], 44.5M params.",
-        RESNET101,
-        "resnet101",
-        Reference(f"torchvision ResNet101 ({HE}, Table 1); {TV}", top1=77.374),
-    ),
-    Variant(
-        "resnet152",
-        "ResNet-152 (He et al. 2016): bottlenecks [3, 8, 36, 3], 60.2M params.",
-        RESNET152,
-        "resnet152",
-        Reference(f"torchvision ResNet152 ({HE}, Table 1); {TV}", top1=78.312),
-    ),
-    Variant(
-        "plain18",
-        "Plain-18 (He et al. 2016): ResNet-18 without shortcuts, the degradation baseline.",
-        replace(BASIC, options=BlockOptions(shortcut="none")),
-        reference=Reference(f"{HE}, Table 2 (10-crop top-1 error 27.94 %)", top1=72.06),
-    ),
-    Variant(
-        "plain34",
-        "Plain-34 (He et al. 2016): ResNet-34 without shortcuts, 3.6G MACs.",
-        replace(BASIC, depths=(3, 4, 6, 3), options=BlockOptions(shortcut="none")),
-        reference=Reference(
-            f"{HE}, Sec. 3.3 (3.6 billion multiply-adds) and Table 2 (10-crop top-1 error 28.54 %)",
-            macs=3.6e9,
-            top1=71.46,
+CONFIGS: dict[str, ResNetConfig] = {
+    "resnet18": BASIC,
+    "resnet34": replace(BASIC, depths=(3, 4, 6, 3)),
+    "resnet50": RESNET50,
+    "resnet101": RESNET101,
+    "resnet152": RESNET152,
+    "plain18": replace(BASIC, options=BlockOptions(shortcut="none")),
+    "plain34": replace(BASIC, depths=(3, 4, 6, 3), options=BlockOptions(shortcut="none")),
+    "preact_resnet152": replace(RESNET152, block="preact_bottleneck"),
+    "preact_resnet200": ResNetConfig("preact_bottleneck", (3, 24, 36, 3)),
+    "resnext50_32x4d": replace(RESNET50, options=BlockOptions(groups=32, width_per_group=4)),
+    "resnext101_32x8d": replace(RESNET101, options=BlockOptions(groups=32, width_per_group=8)),
+    "resnext101_64x4d": replace(RESNET101, options=BlockOptions(groups=64, width_per_group=4)),
+    "wide_resnet50_2": replace(RESNET50, options=BlockOptions(width_per_group=128)),
+    "wide_resnet101_2": replace(RESNET101, options=BlockOptions(width_per_group=128)),
+    "se_resnet50": replace(RESNET50, options=SE_RESNET),
+    "se_resnet101": replace(RESNET101, options=SE_RESNET),
+    "se_resnet152": replace(RESNET152, options=SE_RESNET),
+    "se_resnext50_32x4d": replace(RESNET50, options=SE_RESNEXT),
+    "se_resnext101_32x4d": replace(RESNET101, options=SE_RESNEXT),
+    "senet154": ResNetConfig(
+        "bottleneck",
+        (3, 8, 36, 3),
+        stem_width=128,
+        deep_stem=True,
+        head_dropout=0.2,
+        options=BlockOptions(
+            attention="se",
+            groups=64,
+            width_per_group=4,
+            conv1_ratio=0.5,
+            projection_kernel=3,
         ),
     ),
-    Variant(
-        "preact_resnet152",
-        "Pre-activation ResNet-152 (He et al. 2016b): bottlenecks [3, 8, 36, 3], 60.2M params.",
-        replace(RESNET152, block="preact_bottleneck"),
-        reference=Reference(
-            f"{HE_B}, Table 5: top-1/top-5 error 21.1/5.5 % ({PREACT_TEST})",
-            top1=78.9,
-            input_shape=(3, 320, 320),
-        ),
-    ),
-    Variant(
-        "preact_resnet200",
-        "Pre-activation ResNet-200 (He et al. 2016b): bottlenecks [3, 24, 36, 3], 64.7M params.",
-        ResNetConfig("preact_bottleneck", (3, 24, 36, 3)),
-        reference=Reference(
-            f"{HE_B}, Sec. 5 (architecture) and Table 5: top-1/top-5 error 20.7/5.3 % "
-            f"({PREACT_TEST}; 20.1/4.8 % with scale and aspect-ratio augmentation)",
-            top1=79.3,
-            input_shape=(3, 320, 320),
-        ),
-    ),
-    Variant(
-        "resnext50_32x4d",
-        "ResNeXt-50 32x4d (Xie et al. 2017): ResNet-50 with 32 groups of 4 channels.",
-        replace(RESNET50, options=BlockOptions(groups=32, width_per_group=4)),
-        "resnext50_32x4d",
-        Reference(
-            "Xie et al. 2017, 'Aggregated residual transformations', Table 1 (25.0M params, "
-            f"4.2 GFLOPs); {TV}",
-            params=25_000_000,
-            macs=4.2e9,
-            top1=77.618,
-        ),
-    ),
-    Variant(
-        "resnext101_32x8d",
-        "ResNeXt-101 32x8d (Xie et al. 2017): ResNet-101 with 32 groups of 8 channels.",
-        replace(RESNET101, options=BlockOptions(groups=32, width_per_group=8)),
-        "resnext101_32x8d",
-        Reference(f"torchvision ResNeXt101_32X8D; {TV}", top1=79.312),
-    ),
-    Variant(
-        "resnext101_64x4d",
-        "ResNeXt-101 64x4d (Xie et al. 2017): ResNet-101 with 64 groups of 4 channels.",
-        replace(RESNET101, options=BlockOptions(groups=64, width_per_group=4)),
-        "resnext101_64x4d",
-        Reference(f"torchvision ResNeXt101_64X4D; {TV}", top1=83.246),
-    ),
-    Variant(
-        "wide_resnet50_2",
-        "Wide ResNet-50-2 (Zagoruyko & Komodakis 2016): ResNet-50, bottlenecks twice as wide.",
-        replace(RESNET50, options=BlockOptions(width_per_group=128)),
-        "wide_resnet50_2",
-        Reference(f"torchvision Wide_ResNet50_2; {TV}", top1=78.468),
-    ),
-    Variant(
-        "wide_resnet101_2",
-        "Wide ResNet-101-2 (Zagoruyko & Komodakis 2016): ResNet-101, bottlenecks twice as wide.",
-        replace(RESNET101, options=BlockOptions(width_per_group=128)),
-        "wide_resnet101_2",
-        Reference(f"torchvision Wide_ResNet101_2; {TV}", top1=78.848),
-    ),
-    Variant(
-        "se_resnet50",
-        "SE-ResNet-50 (Hu et al. 2018): ResNet-50 with squeeze-and-excitation, r = 16.",
-        replace(RESNET50, options=SE_RESNET),
-        reference=Reference(f"{SE}: 3.87 GFLOPs, top-1 error 23.29 %", macs=3.87e9, top1=76.71),
-    ),
-    Variant(
-        "se_resnet101",
-        "SE-ResNet-101 (Hu et al. 2018): ResNet-101 with squeeze-and-excitation, r = 16.",
-        replace(RESNET101, options=SE_RESNET),
-        reference=Reference(f"{SE}: 7.60 GFLOPs, top-1 error 22.38 %", macs=7.60e9, top1=77.62),
-    ),
-    Variant(
-        "se_resnet152",
-        "SE-ResNet-152 (Hu et al. 2018): ResNet-152 with squeeze-and-excitation, r = 16.",
-        replace(RESNET152, options=SE_RESNET),
-        reference=Reference(f"{SE}: 11.32 GFLOPs, top-1 error 21.57 %", macs=11.32e9, top1=78.43),
-    ),
-    Variant(
-        "se_resnext50_32x4d",
-        "SE-ResNeXt-50 32x4d (Hu et al. 2018): ResNeXt-50 with squeeze-and-excitation.",
-        replace(RESNET50, options=SE_RESNEXT),
-        reference=Reference(f"{SE}: 4.25 GFLOPs, top-1 error 21.10 %", macs=4.25e9, top1=78.90),
-    ),
-    Variant(
-        "se_resnext101_32x4d",
-        "SE-ResNeXt-101 32x4d (Hu et al. 2018): ResNeXt-101 with squeeze-and-excitation.",
-        replace(RESNET101, options=SE_RESNEXT),
-        reference=Reference(f"{SE}: 8.00 GFLOPs, top-1 error 20.70 %", macs=8.00e9, top1=79.30),
-    ),
-    Variant(
-        "senet154",
-        "SENet-154 (Hu et al. 2018, Appendix): SE-ResNeXt-152 64x4d with a deep stem.",
-        ResNetConfig(
-            "bottleneck",
-            (3, 8, 36, 3),
-            stem_width=128,
-            deep_stem=True,
-            head_dropout=0.2,
-            options=BlockOptions(
-                attention="se",
-                groups=64,
-                width_per_group=4,
-                conv1_ratio=0.5,
-                projection_kernel=3,
-            ),
-        ),
-        reference=Reference(
-            "Hu et al. 2018, 'Squeeze-and-excitation networks', Appendix (architecture) and "
-            "Table 8 (224x224 single crop: top-1 error 18.68 %)",
-            top1=81.32,
-        ),
-    ),
-    Variant(
-        "cbam_resnet50",
-        "CBAM-ResNet-50 (Woo et al. 2018): ResNet-50 with channel and spatial attention.",
-        replace(RESNET50, options=BlockOptions(attention="cbam")),
-        reference=Reference(
-            "Woo et al. 2018, 'CBAM: Convolutional block attention module', Table 4 "
-            "(28.09M params, top-1 error 22.66 %)",
-            params=28_090_000,
-            top1=77.34,
-        ),
-    ),
-)
+    "cbam_resnet50": replace(RESNET50, options=BlockOptions(attention="cbam")),
+}
 
-for _variant in VARIANTS:
-    register_variant(_variant)
+
+@register_model(
+    torchvision="resnet18",
+    reference=Reference(f"{HE}, Table 1; {TV}", macs=1.8e9, top1=69.758),
+    num_classes=1000,
+    in_chans=3,
+)
+def resnet18(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNet-18 (He et al. 2016): basic blocks [2, 2, 2, 2], 11.7M params, 1.8G MACs.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Table 1.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnet18"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    torchvision="resnet34",
+    reference=Reference(f"{HE}, Table 1; {TV}", macs=3.6e9, top1=73.314),
+    num_classes=1000,
+    in_chans=3,
+)
+def resnet34(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNet-34 (He et al. 2016): basic blocks [3, 4, 6, 3], 21.8M params, 3.6G MACs.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Table 1.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnet34"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    torchvision="resnet50",
+    reference=Reference(f"torchvision ResNet50 ({HE}, Table 1); {TV}", top1=76.13),
+    num_classes=1000,
+    in_chans=3,
+)
+def resnet50(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNet-50 (He et al. 2016): bottlenecks [3, 4, 6, 3], 25.6M params.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Table 1.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnet50"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    torchvision="resnet101",
+    reference=Reference(f"torchvision ResNet101 ({HE}, Table 1); {TV}", top1=77.374),
+    num_classes=1000,
+    in_chans=3,
+)
+def resnet101(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNet-101 (He et al. 2016): bottlenecks [3, 4, 23, 3], 44.5M params.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Table 1.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnet101"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    torchvision="resnet152",
+    reference=Reference(f"torchvision ResNet152 ({HE}, Table 1); {TV}", top1=78.312),
+    num_classes=1000,
+    in_chans=3,
+)
+def resnet152(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNet-152 (He et al. 2016): bottlenecks [3, 8, 36, 3], 60.2M params.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Table 1.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnet152"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(f"{HE}, Table 2 (10-crop top-1 error 27.94 %)", top1=72.06),
+    num_classes=1000,
+    in_chans=3,
+)
+def plain18(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Plain-18 (He et al. 2016): ResNet-18 without shortcuts, the degradation baseline.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Table 1
+    (architecture) and Table 2.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["plain18"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(
+        f"{HE}, Sec. 3.3 (3.6 billion multiply-adds) and Table 2 (10-crop top-1 error 28.54 %)",
+        macs=3.6e9,
+        top1=71.46,
+    ),
+    num_classes=1000,
+    in_chans=3,
+)
+def plain34(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Plain-34 (He et al. 2016): ResNet-34 without shortcuts, 3.6G MACs.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Table 1
+    (architecture) and Table 2.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["plain34"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(
+        f"{HE_B}, Table 5: top-1/top-5 error 21.1/5.5 % ({PREACT_TEST})",
+        top1=78.9,
+        input_shape=(3, 320, 320),
+    ),
+    num_classes=1000,
+    in_chans=3,
+)
+def preact_resnet152(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Pre-activation ResNet-152 (He et al. 2016b): bottlenecks [3, 8, 36, 3], 60.2M params.
+
+    He et al. (2016b), "Identity mappings in deep residual networks", Sec. 5 and
+    Table 5.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["preact_resnet152"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(
+        f"{HE_B}, Sec. 5 (architecture) and Table 5: top-1/top-5 error 20.7/5.3 % "
+        f"({PREACT_TEST}; 20.1/4.8 % with scale and aspect-ratio augmentation)",
+        top1=79.3,
+        input_shape=(3, 320, 320),
+    ),
+    num_classes=1000,
+    in_chans=3,
+)
+def preact_resnet200(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Pre-activation ResNet-200 (He et al. 2016b): bottlenecks [3, 24, 36, 3], 64.7M params.
+
+    He et al. (2016b), "Identity mappings in deep residual networks", Sec. 5 and
+    Table 5.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["preact_resnet200"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    torchvision="resnext50_32x4d",
+    reference=Reference(
+        "Xie et al. 2017, 'Aggregated residual transformations', Table 1 (25.0M params, "
+        f"4.2 GFLOPs); {TV}",
+        params=25_000_000,
+        macs=4.2e9,
+        top1=77.618,
+    ),
+    num_classes=1000,
+    in_chans=3,
+)
+def resnext50_32x4d(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNeXt-50 32x4d (Xie et al. 2017): ResNet-50 with 32 groups of 4 channels.
+
+    Xie et al. (2017), "Aggregated residual transformations for deep neural
+    networks", Table 1.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnext50_32x4d"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    torchvision="resnext101_32x8d",
+    reference=Reference(f"torchvision ResNeXt101_32X8D; {TV}", top1=79.312),
+    num_classes=1000,
+    in_chans=3,
+)
+def resnext101_32x8d(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNeXt-101 32x8d (Xie et al. 2017): ResNet-101 with 32 groups of 8 channels.
+
+    Xie et al. (2017), "Aggregated residual transformations for deep neural
+    networks", Table 1.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnext101_32x8d"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    torchvision="resnext101_64x4d",
+    reference=Reference(f"torchvision ResNeXt101_64X4D; {TV}", top1=83.246),
+    num_classes=1000,
+    in_chans=3,
+)
+def resnext101_64x4d(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNeXt-101 64x4d (Xie et al. 2017): ResNet-101 with 64 groups of 4 channels.
+
+    Xie et al. (2017), "Aggregated residual transformations for deep neural
+    networks", Table 1.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnext101_64x4d"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    torchvision="wide_resnet50_2",
+    reference=Reference(f"torchvision Wide_ResNet50_2; {TV}", top1=78.468),
+    num_classes=1000,
+    in_chans=3,
+)
+def wide_resnet50_2(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016): ResNet-50, bottlenecks twice as wide.
+
+    Zagoruyko & Komodakis (2016), "Wide residual networks", Sec. 4 (ImageNet).
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["wide_resnet50_2"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    torchvision="wide_resnet101_2",
+    reference=Reference(f"torchvision Wide_ResNet101_2; {TV}", top1=78.848),
+    num_classes=1000,
+    in_chans=3,
+)
+def wide_resnet101_2(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Wide ResNet-101-2 (Zagoruyko & Komodakis 2016): ResNet-101, bottlenecks twice as wide.
+
+    Zagoruyko & Komodakis (2016), "Wide residual networks", Sec. 4 (ImageNet).
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["wide_resnet101_2"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(f"{SE}: 3.87 GFLOPs, top-1 error 23.29 %", macs=3.87e9, top1=76.71),
+    num_classes=1000,
+    in_chans=3,
+)
+def se_resnet50(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """SE-ResNet-50 (Hu et al. 2018): ResNet-50 with squeeze-and-excitation, r = 16.
+
+    Hu et al. (2018), "Squeeze-and-excitation networks", Fig. 3 and Table 2.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["se_resnet50"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(f"{SE}: 7.60 GFLOPs, top-1 error 22.38 %", macs=7.60e9, top1=77.62),
+    num_classes=1000,
+    in_chans=3,
+)
+def se_resnet101(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """SE-ResNet-101 (Hu et al. 2018): ResNet-101 with squeeze-and-excitation, r = 16.
+
+    Hu et al. (2018), "Squeeze-and-excitation networks", Fig. 3 and Table 2.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["se_resnet101"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(f"{SE}: 11.32 GFLOPs, top-1 error 21.57 %", macs=11.32e9, top1=78.43),
+    num_classes=1000,
+    in_chans=3,
+)
+def se_resnet152(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """SE-ResNet-152 (Hu et al. 2018): ResNet-152 with squeeze-and-excitation, r = 16.
+
+    Hu et al. (2018), "Squeeze-and-excitation networks", Fig. 3 and Table 2.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["se_resnet152"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(f"{SE}: 4.25 GFLOPs, top-1 error 21.10 %", macs=4.25e9, top1=78.90),
+    num_classes=1000,
+    in_chans=3,
+)
+def se_resnext50_32x4d(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """SE-ResNeXt-50 32x4d (Hu et al. 2018): ResNeXt-50 with squeeze-and-excitation.
+
+    Hu et al. (2018), "Squeeze-and-excitation networks", Fig. 3 and Table 2.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["se_resnext50_32x4d"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(f"{SE}: 8.00 GFLOPs, top-1 error 20.70 %", macs=8.00e9, top1=79.30),
+    num_classes=1000,
+    in_chans=3,
+)
+def se_resnext101_32x4d(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """SE-ResNeXt-101 32x4d (Hu et al. 2018): ResNeXt-101 with squeeze-and-excitation.
+
+    Hu et al. (2018), "Squeeze-and-excitation networks", Fig. 3 and Table 2.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(
+        CONFIGS["se_resnext101_32x4d"], num_classes, in_chans, input_size, **options
+    )
+
+
+@register_model(
+    reference=Reference(
+        "Hu et al. 2018, 'Squeeze-and-excitation networks', Appendix (architecture) and "
+        "Table 8 (224x224 single crop: top-1 error 18.68 %)",
+        top1=81.32,
+    ),
+    num_classes=1000,
+    in_chans=3,
+)
+def senet154(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """SENet-154 (Hu et al. 2018, Appendix): SE-ResNeXt-152 64x4d with a deep stem.
+
+    Hu et al. (2018), "Squeeze-and-excitation networks", Appendix and Table 8.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["senet154"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(
+        "Woo et al. 2018, 'CBAM: Convolutional block attention module', Table 4 "
+        "(28.09M params, top-1 error 22.66 %)",
+        params=28_090_000,
+        top1=77.34,
+    ),
+    num_classes=1000,
+    in_chans=3,
+)
+def cbam_resnet50(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """CBAM-ResNet-50 (Woo et al. 2018): ResNet-50 with channel and spatial attention.
+
+    Woo et al. (2018), "CBAM: Convolutional block attention module", Table 4.
+    Options: see :func:`build_resnet`.
+    """
+    return build_resnet(CONFIGS["cbam_resnet50"], num_classes, in_chans, input_size, **options)

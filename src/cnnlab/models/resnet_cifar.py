@@ -29,8 +29,8 @@ of Huang et al. 2016).
 
 from __future__ import annotations
 
-from cnnlab.models.registry import Reference
-from cnnlab.models.resnet import ResNetConfig, Variant, register_variant
+from cnnlab.models.registry import Reference, register_model
+from cnnlab.models.resnet import ResNet, ResNetConfig, build_resnet
 from cnnlab.nn.residual import BlockOptions
 
 HE_A = "He et al. 2016a, 'Deep residual learning for image recognition'"
@@ -49,6 +49,10 @@ TABLE6 = {
     110: (1.7e6, 1e5, 6.43),
     1202: (19.4e6, 1e5, 7.93),
 }
+PLAIN_DEPTHS = (20, 32, 44, 56, 110)  # Sec. 4.2 and Fig. 6 (left)
+PREACT_DEPTHS = (110, 164, 1001)  # He et al. 2016b, Tables 3 and 4
+# Zagoruyko & Komodakis 2016, Table 4: (depth, widening factor k) -> parameters.
+WRN_TABLE4 = {(40, 4): 8_900_000, (16, 8): 11_000_000, (28, 10): 36_500_000}
 
 
 def cifar_resnet(depth: int, shortcut: str = "A") -> ResNetConfig:
@@ -74,80 +78,274 @@ def wide_resnet(depth: int, k: int) -> ResNetConfig:
     return ResNetConfig("preact_basic", (n, n, n), tuple(w * k for w in WIDTHS), 16, "cifar")
 
 
-VARIANTS = [
-    Variant(
-        f"resnet{depth}",
-        f"ResNet-{depth} for CIFAR (He et al. 2016): 3x{(depth - 2) // 6} basic units, "
-        f"16/32/64 filters, {params / 1e6:.3g}M params.",
-        cifar_resnet(depth),
-        reference=Reference(
-            f"{HE_A}, Table 6 (CIFAR-10 test error {error} %)",
-            params=int(params),
-            top1=100 - error,
-            params_rounding=unit,
-            **CIFAR10,
-        ),
-        num_classes=10,
-    )
-    for depth, (params, unit, error) in TABLE6.items()
-]
-VARIANTS += [
-    Variant(
-        f"plain{depth}",
-        f"Plain-{depth} for CIFAR (He et al. 2016): ResNet-{depth} without shortcuts.",
-        cifar_resnet(depth, shortcut="none"),
-        reference=Reference(f"{HE_A}, Sec. 4.2 and Fig. 6 (left)", **CIFAR10),
-        num_classes=10,
-    )
-    for depth in (20, 32, 44, 56, 110)
-]
-VARIANTS += [
-    Variant(
-        "preact_resnet110",
-        "Pre-activation ResNet-110 for CIFAR (He et al. 2016b): BN-ReLU-conv basic units.",
-        preact_resnet(110),
-        reference=Reference(f"{HE_B}, Table 3 (CIFAR-10 test error 6.37 %)", top1=93.63, **CIFAR10),
-        num_classes=10,
-    ),
-    Variant(
-        "preact_resnet164",
-        "Pre-activation ResNet-164 for CIFAR (He et al. 2016b): bottleneck units, 1.7M params.",
-        preact_resnet(164),
-        reference=Reference(
-            f"{HE_B}, Table 4 (1.7M params, CIFAR-10 test error 5.46 %)",
-            params=1_700_000,
-            top1=94.54,
-            params_rounding=1e5,
-            **CIFAR10,
-        ),
-        num_classes=10,
-    ),
-    Variant(
-        "preact_resnet1001",
-        "Pre-activation ResNet-1001 for CIFAR (He et al. 2016b): bottleneck units, 10.3M params.",
-        preact_resnet(1001),
-        reference=Reference(
-            f"{HE_B}, Table 4 (10.2M params, CIFAR-10 test error 4.92 %); not checked: "
-            "the unit of Sec. 4 and Appendix gives 10,327,706, 0.13M (1.3 %) more, beyond "
-            "the figure's rounding; the convolution and classifier weights alone (10.18M) "
-            "round to 10.2M",
-            top1=95.08,
-            **CIFAR10,
-        ),
-        num_classes=10,
-    ),
-]
-VARIANTS += [
-    Variant(
-        f"wrn_{depth}_{k}",
-        f"Wide ResNet WRN-{depth}-{k} for CIFAR (Zagoruyko & Komodakis 2016): "
-        f"{params / 1e6:.1f}M params.",
-        wide_resnet(depth, k),
-        reference=Reference(f"{WRN} ({params / 1e6:.1f}M params)", params=params, **CIFAR10),
-        num_classes=10,
-    )
-    for depth, k, params in ((40, 4, 8_900_000), (16, 8, 11_000_000), (28, 10, 36_500_000))
-]
+CONFIGS: dict[str, ResNetConfig] = {
+    **{f"resnet{depth}": cifar_resnet(depth) for depth in TABLE6},
+    **{f"plain{depth}": cifar_resnet(depth, shortcut="none") for depth in PLAIN_DEPTHS},
+    **{f"preact_resnet{depth}": preact_resnet(depth) for depth in PREACT_DEPTHS},
+    **{f"wrn_{depth}_{k}": wide_resnet(depth, k) for depth, k in WRN_TABLE4},
+}
 
-for _variant in VARIANTS:
-    register_variant(_variant)
+
+def _table6(depth: int) -> Reference:
+    params, unit, error = TABLE6[depth]
+    return Reference(
+        f"{HE_A}, Table 6 (CIFAR-10 test error {error} %)",
+        params=int(params),
+        top1=100 - error,
+        params_rounding=unit,
+        **CIFAR10,
+    )
+
+
+def _wrn(depth: int, k: int) -> Reference:
+    params = WRN_TABLE4[depth, k]
+    return Reference(f"{WRN} ({params / 1e6:.1f}M params)", params=params, **CIFAR10)
+
+
+PLAIN_REFERENCE = Reference(f"{HE_A}, Sec. 4.2 and Fig. 6 (left)", **CIFAR10)
+
+
+@register_model(reference=_table6(20), num_classes=10, in_chans=3)
+def resnet20(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNet-20 for CIFAR (He et al. 2016): 3x3 basic units, 16/32/64 filters, 0.27M params.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+    Table 6.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnet20"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=_table6(32), num_classes=10, in_chans=3)
+def resnet32(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNet-32 for CIFAR (He et al. 2016): 3x5 basic units, 16/32/64 filters, 0.46M params.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+    Table 6.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnet32"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=_table6(44), num_classes=10, in_chans=3)
+def resnet44(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNet-44 for CIFAR (He et al. 2016): 3x7 basic units, 16/32/64 filters, 0.66M params.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+    Table 6.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnet44"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=_table6(56), num_classes=10, in_chans=3)
+def resnet56(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNet-56 for CIFAR (He et al. 2016): 3x9 basic units, 16/32/64 filters, 0.85M params.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+    Table 6.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnet56"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=_table6(110), num_classes=10, in_chans=3)
+def resnet110(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNet-110 for CIFAR (He et al. 2016): 3x18 basic units, 16/32/64 filters, 1.7M params.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+    Table 6.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnet110"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=_table6(1202), num_classes=10, in_chans=3)
+def resnet1202(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """ResNet-1202 for CIFAR (He et al. 2016): 3x200 basic units, 16/32/64 filters, 19.4M params.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+    Table 6.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["resnet1202"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=PLAIN_REFERENCE, num_classes=10, in_chans=3)
+def plain20(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Plain-20 for CIFAR (He et al. 2016): ResNet-20 without shortcuts.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+    Fig. 6 (left).
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["plain20"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=PLAIN_REFERENCE, num_classes=10, in_chans=3)
+def plain32(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Plain-32 for CIFAR (He et al. 2016): ResNet-32 without shortcuts.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+    Fig. 6 (left).
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["plain32"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=PLAIN_REFERENCE, num_classes=10, in_chans=3)
+def plain44(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Plain-44 for CIFAR (He et al. 2016): ResNet-44 without shortcuts.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+    Fig. 6 (left).
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["plain44"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=PLAIN_REFERENCE, num_classes=10, in_chans=3)
+def plain56(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Plain-56 for CIFAR (He et al. 2016): ResNet-56 without shortcuts.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+    Fig. 6 (left).
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["plain56"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=PLAIN_REFERENCE, num_classes=10, in_chans=3)
+def plain110(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Plain-110 for CIFAR (He et al. 2016): ResNet-110 without shortcuts.
+
+    He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
+    Fig. 6 (left).
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["plain110"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(f"{HE_B}, Table 3 (CIFAR-10 test error 6.37 %)", top1=93.63, **CIFAR10),
+    num_classes=10,
+    in_chans=3,
+)
+def preact_resnet110(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Pre-activation ResNet-110 for CIFAR (He et al. 2016b): BN-ReLU-conv basic units.
+
+    He et al. (2016b), "Identity mappings in deep residual networks", Sec. 4 and
+    Table 3.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["preact_resnet110"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(
+        f"{HE_B}, Table 4 (1.7M params, CIFAR-10 test error 5.46 %)",
+        params=1_700_000,
+        top1=94.54,
+        params_rounding=1e5,
+        **CIFAR10,
+    ),
+    num_classes=10,
+    in_chans=3,
+)
+def preact_resnet164(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Pre-activation ResNet-164 for CIFAR (He et al. 2016b): bottleneck units, 1.7M params.
+
+    He et al. (2016b), "Identity mappings in deep residual networks", Sec. 4 and
+    Table 4.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["preact_resnet164"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    reference=Reference(
+        f"{HE_B}, Table 4 (10.2M params, CIFAR-10 test error 4.92 %); not checked: "
+        "the unit of Sec. 4 and Appendix gives 10,327,706, 0.13M (1.3 %) more, beyond "
+        "the figure's rounding; the convolution and classifier weights alone (10.18M) "
+        "round to 10.2M",
+        top1=95.08,
+        **CIFAR10,
+    ),
+    num_classes=10,
+    in_chans=3,
+)
+def preact_resnet1001(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Pre-activation ResNet-1001 for CIFAR (He et al. 2016b): bottleneck units, 10.3M params.
+
+    He et al. (2016b), "Identity mappings in deep residual networks", Sec. 4,
+    Appendix and Table 4.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["preact_resnet1001"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=_wrn(40, 4), num_classes=10, in_chans=3)
+def wrn_40_4(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Wide ResNet WRN-40-4 for CIFAR (Zagoruyko & Komodakis 2016): 8.9M params.
+
+    Zagoruyko & Komodakis (2016), "Wide residual networks", Table 1 (architecture)
+    and Table 4.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["wrn_40_4"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=_wrn(16, 8), num_classes=10, in_chans=3)
+def wrn_16_8(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Wide ResNet WRN-16-8 for CIFAR (Zagoruyko & Komodakis 2016): 11.0M params.
+
+    Zagoruyko & Komodakis (2016), "Wide residual networks", Table 1 (architecture)
+    and Table 4.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["wrn_16_8"], num_classes, in_chans, input_size, **options)
+
+
+@register_model(reference=_wrn(28, 10), num_classes=10, in_chans=3)
+def wrn_28_10(
+    num_classes: int = 10, in_chans: int = 3, input_size: int | None = None, **options
+) -> ResNet:
+    """Wide ResNet WRN-28-10 for CIFAR (Zagoruyko & Komodakis 2016): 36.5M params.
+
+    Zagoruyko & Komodakis (2016), "Wide residual networks", Table 1 (architecture)
+    and Table 4.
+    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    """
+    return build_resnet(CONFIGS["wrn_28_10"], num_classes, in_chans, input_size, **options)
