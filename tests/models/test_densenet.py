@@ -7,7 +7,7 @@ from torch import nn
 
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.models import create_model, densenet, feature_extractor  # noqa: F401  (registers)
-from cnnlab.models.densenet import VARIANTS, DenseNet, cifar_config
+from cnnlab.models.densenet import CONFIGS, DenseNet, cifar_config
 from cnnlab.models.registry import create_model_for_input
 from cnnlab.nn.dense import DenseBlock
 from tests.batchnorm_helpers import (
@@ -152,4 +152,4 @@ def test_torchvision_weights_load_into_another_head_and_input(tmp_path):
 
 
 def test_every_variant_is_a_row_of_the_table():
-    assert set(VARIANTS) == set(TABLE1_BLOCKS) | {"densenet161"} | set(TABLE2)
+    assert set(CONFIGS) == set(TABLE1_BLOCKS) | {"densenet161"} | set(TABLE2)

@@ -5,7 +5,8 @@ and Table 2.
 
 A DenseNet is a stem, dense blocks (:class:`~cnnlab.nn.dense.DenseBlock`)
 separated by transition layers, then BN-ReLU, global average pooling and a
-linear classifier.  A variant is a row of :data:`VARIANTS`:
+linear classifier.  A variant is a row of :data:`CONFIGS` and a builder of the
+same name (``densenet121``):
 
 * ImageNet (Table 1): stem conv 7x7/2 (2k maps) - BN - ReLU - max pool 3x3/2,
   four blocks, bottleneck layers (bn_size 4) and compression 0.5 (DenseNet-BC);
@@ -136,107 +137,267 @@ def _init_weights(model: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A registered DenseNet: its configuration, one-line description and what it is checked
-    against."""
-
-    config: DenseNetConfig
-    description: str
-    reference: Reference
-    torchvision: str | None = None
-    cifar: bool = False
-
-
 _TABLE1 = "Huang et al. 2017, Table 1 (configuration)"
 
-
-def _imagenet(
-    name: str, k: int, blocks: tuple[int, ...], init: int, params_m: float, error: float | None
-) -> Variant:
-    layers = "-".join(map(str, blocks))
-    if error is None:
-        source = f"torchvision {name}: the k={k} variant of {_TABLE1} from the authors' code"
-    else:
-        source = f"{_TABLE1}; top-1 error {error} % (Table 3, single crop)"
-    return Variant(
-        DenseNetConfig(k, blocks, init),
-        f"{name.replace('densenet', 'DenseNet-')} (Huang et al. 2017): k={k}, dense blocks of "
-        f"{layers} layers, {params_m}M params.",
-        Reference(source, top1=None if error is None else round(100 - error, 2)),
-        torchvision=name if name in _IN_TORCHVISION else None,
-    )
-
-
-def _cifar(depth: int, k: int, bc: bool, params_m: float, error: float) -> Variant:
-    """A Table 2 row.  Its parameter counts are printed to 0.1M (``params_rounding``): "1.0M"
-    and "0.8M" stand for the 1.02M and 0.77M counted here, 2 % and 4 % away."""
-    kind = "DenseNet-BC" if bc else "DenseNet"
-    return Variant(
-        cifar_config(depth, k, bc),
-        f"{kind} (L={depth}, k={k}) for CIFAR (Huang et al. 2017, Table 2): {params_m}M params.",
-        Reference(
-            f"Huang et al. 2017, Table 2: {params_m}M params, CIFAR-10+ error {error} %",
-            params=round(params_m * 1e6),
-            top1=round(100 - error, 2),
-            input_shape=(3, 32, 32),
-            num_classes=10,
-            params_rounding=1e5,
-        ),
-        cifar=True,
-    )
-
-
-_IN_TORCHVISION = ("densenet121", "densenet161", "densenet169", "densenet201")
-
-VARIANTS: dict[str, Variant] = {
-    "densenet121": _imagenet("densenet121", 32, (6, 12, 24, 16), 64, 8.0, 25.02),
-    "densenet169": _imagenet("densenet169", 32, (6, 12, 32, 32), 64, 14.1, 23.80),
-    "densenet201": _imagenet("densenet201", 32, (6, 12, 48, 32), 64, 20.0, 22.58),
-    "densenet264": _imagenet("densenet264", 32, (6, 12, 64, 48), 64, 33.3, 22.15),
-    "densenet161": _imagenet("densenet161", 48, (6, 12, 36, 24), 96, 28.7, None),
-    "densenet40_k12": _cifar(40, 12, False, 1.0, 5.24),
-    "densenet100_k12": _cifar(100, 12, False, 7.0, 4.10),
-    "densenet100_k24": _cifar(100, 24, False, 27.2, 3.74),
-    "densenet_bc100_k12": _cifar(100, 12, True, 0.8, 4.51),
-    "densenet_bc250_k24": _cifar(250, 24, True, 15.3, 3.62),
-    "densenet_bc190_k40": _cifar(190, 40, True, 25.6, 3.46),
+CONFIGS: dict[str, DenseNetConfig] = {
+    # Table 1: growth rate k, layers per dense block, stem maps.
+    "densenet121": DenseNetConfig(32, (6, 12, 24, 16), 64),
+    "densenet169": DenseNetConfig(32, (6, 12, 32, 32), 64),
+    "densenet201": DenseNetConfig(32, (6, 12, 48, 32), 64),
+    "densenet264": DenseNetConfig(32, (6, 12, 64, 48), 64),
+    "densenet161": DenseNetConfig(48, (6, 12, 36, 24), 96),  # torchvision's, authors' code
+    # Table 2: depth L, growth rate k, DenseNet-BC or not.
+    "densenet40_k12": cifar_config(40, 12, bc=False),
+    "densenet100_k12": cifar_config(100, 12, bc=False),
+    "densenet100_k24": cifar_config(100, 24, bc=False),
+    "densenet_bc100_k12": cifar_config(100, 12, bc=True),
+    "densenet_bc250_k24": cifar_config(250, 24, bc=True),
+    "densenet_bc190_k40": cifar_config(190, 40, bc=True),
 }
 
-_OPTIONS = """
+
+def _densenet(
+    name: str,
+    num_classes: int,
+    in_chans: int,
+    stem: str | None,
+    drop_rate: float,
+    input_size: int | None,
+) -> DenseNet:
+    """The :class:`DenseNet` of ``CONFIGS[name]``, its stem chosen and its input size checked.
 
     ``stem`` is ``'imagenet'`` (7x7/2 conv and max pool), ``'cifar'`` (one 3x3 conv;
     the default of the CIFAR variants) or ``None``: CIFAR for ``input_size`` <= 64.
     ``drop_rate`` is the dropout on each dense layer's new maps (0.2 in the paper for
     CIFAR without augmentation).  ``input_size`` checks that the input is large enough.
     """
+    config = CONFIGS[name]
+    chosen = resolve_stem(stem, input_size)
+    transitions = len(config.block_config) - 1
+    check_input_size(name, input_size, minimum_input_size(chosen, transitions))
+    return DenseNet(config, num_classes, in_chans, chosen, drop_rate)
 
 
-def _register(name: str, variant: Variant) -> None:
-    def builder(
-        num_classes: int = 10 if variant.cifar else 1000,
-        in_chans: int = 3,
-        stem: str | None = "cifar" if variant.cifar else None,
-        drop_rate: float = 0.0,
-        input_size: int | None = None,
-    ) -> DenseNet:
-        chosen = resolve_stem(stem, input_size)
-        transitions = len(variant.config.block_config) - 1
-        check_input_size(name, input_size, minimum_input_size(chosen, transitions))
-        return DenseNet(variant.config, num_classes, in_chans, chosen, drop_rate)
-
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = variant.description + _OPTIONS
-    ref = variant.reference
-    register_model(
-        builder,
-        name=name,
-        torchvision=variant.torchvision,
-        reference=ref,
-        num_classes=ref.num_classes,
-        in_chans=ref.input_shape[0],
+def _table3(error: float) -> Reference:
+    """An ImageNet DenseNet of Table 1 with its Table 3 single-crop top-1 error."""
+    return Reference(
+        f"{_TABLE1}; top-1 error {error} % (Table 3, single crop)", top1=round(100 - error, 2)
     )
 
 
-for _name, _variant in VARIANTS.items():
-    _register(_name, _variant)
+def _table2(params_m: float, error: float) -> Reference:
+    """A Table 2 row.  Its parameter counts are printed to 0.1M (``params_rounding``): "1.0M"
+    and "0.8M" stand for the 1.02M and 0.77M counted here, 2 % and 4 % away."""
+    return Reference(
+        f"Huang et al. 2017, Table 2: {params_m}M params, CIFAR-10+ error {error} %",
+        params=round(params_m * 1e6),
+        top1=round(100 - error, 2),
+        input_shape=(3, 32, 32),
+        num_classes=10,
+        params_rounding=1e5,
+    )
+
+
+@register_model(torchvision="densenet121", reference=_table3(25.02), num_classes=1000, in_chans=3)
+def densenet121(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    drop_rate: float = 0.0,
+    input_size: int | None = None,
+) -> DenseNet:
+    """DenseNet-121 (Huang et al. 2017): k=32, dense blocks of 6-12-24-16 layers, 8.0M params.
+
+    Huang et al. (2017), "Densely connected convolutional networks", Table 1 and
+    Table 3.
+    Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
+    ``drop_rate`` (see :func:`_densenet`).
+    """
+    return _densenet("densenet121", num_classes, in_chans, stem, drop_rate, input_size)
+
+
+@register_model(torchvision="densenet169", reference=_table3(23.80), num_classes=1000, in_chans=3)
+def densenet169(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    drop_rate: float = 0.0,
+    input_size: int | None = None,
+) -> DenseNet:
+    """DenseNet-169 (Huang et al. 2017): k=32, dense blocks of 6-12-32-32 layers, 14.1M params.
+
+    Huang et al. (2017), "Densely connected convolutional networks", Table 1 and
+    Table 3.
+    Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
+    ``drop_rate`` (see :func:`_densenet`).
+    """
+    return _densenet("densenet169", num_classes, in_chans, stem, drop_rate, input_size)
+
+
+@register_model(torchvision="densenet201", reference=_table3(22.58), num_classes=1000, in_chans=3)
+def densenet201(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    drop_rate: float = 0.0,
+    input_size: int | None = None,
+) -> DenseNet:
+    """DenseNet-201 (Huang et al. 2017): k=32, dense blocks of 6-12-48-32 layers, 20.0M params.
+
+    Huang et al. (2017), "Densely connected convolutional networks", Table 1 and
+    Table 3.
+    Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
+    ``drop_rate`` (see :func:`_densenet`).
+    """
+    return _densenet("densenet201", num_classes, in_chans, stem, drop_rate, input_size)
+
+
+@register_model(reference=_table3(22.15), num_classes=1000, in_chans=3)
+def densenet264(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    drop_rate: float = 0.0,
+    input_size: int | None = None,
+) -> DenseNet:
+    """DenseNet-264 (Huang et al. 2017): k=32, dense blocks of 6-12-64-48 layers, 33.3M params.
+
+    Huang et al. (2017), "Densely connected convolutional networks", Table 1 and
+    Table 3.
+    Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
+    ``drop_rate`` (see :func:`_densenet`).
+    """
+    return _densenet("densenet264", num_classes, in_chans, stem, drop_rate, input_size)
+
+
+@register_model(
+    torchvision="densenet161",
+    reference=Reference(
+        f"torchvision densenet161: the k=48 variant of {_TABLE1} from the authors' code"
+    ),
+    num_classes=1000,
+    in_chans=3,
+)
+def densenet161(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    drop_rate: float = 0.0,
+    input_size: int | None = None,
+) -> DenseNet:
+    """DenseNet-161 (Huang et al. 2017): k=48, dense blocks of 6-12-36-24 layers, 28.7M params.
+
+    Huang et al. (2017), "Densely connected convolutional networks", Table 1 (k=48,
+    from the authors' code, as torchvision).
+    Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
+    ``drop_rate`` (see :func:`_densenet`).
+    """
+    return _densenet("densenet161", num_classes, in_chans, stem, drop_rate, input_size)
+
+
+@register_model(reference=_table2(1.0, 5.24), num_classes=10, in_chans=3)
+def densenet40_k12(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    stem: str | None = "cifar",
+    drop_rate: float = 0.0,
+    input_size: int | None = None,
+) -> DenseNet:
+    """DenseNet (L=40, k=12) for CIFAR (Huang et al. 2017, Table 2): 1.0M params.
+
+    Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
+    Table 2.
+    Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
+    ``drop_rate`` (see :func:`_densenet`).
+    """
+    return _densenet("densenet40_k12", num_classes, in_chans, stem, drop_rate, input_size)
+
+
+@register_model(reference=_table2(7.0, 4.10), num_classes=10, in_chans=3)
+def densenet100_k12(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    stem: str | None = "cifar",
+    drop_rate: float = 0.0,
+    input_size: int | None = None,
+) -> DenseNet:
+    """DenseNet (L=100, k=12) for CIFAR (Huang et al. 2017, Table 2): 7.0M params.
+
+    Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
+    Table 2.
+    Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
+    ``drop_rate`` (see :func:`_densenet`).
+    """
+    return _densenet("densenet100_k12", num_classes, in_chans, stem, drop_rate, input_size)
+
+
+@register_model(reference=_table2(27.2, 3.74), num_classes=10, in_chans=3)
+def densenet100_k24(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    stem: str | None = "cifar",
+    drop_rate: float = 0.0,
+    input_size: int | None = None,
+) -> DenseNet:
+    """DenseNet (L=100, k=24) for CIFAR (Huang et al. 2017, Table 2): 27.2M params.
+
+    Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
+    Table 2.
+    Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
+    ``drop_rate`` (see :func:`_densenet`).
+    """
+    return _densenet("densenet100_k24", num_classes, in_chans, stem, drop_rate, input_size)
+
+
+@register_model(reference=_table2(0.8, 4.51), num_classes=10, in_chans=3)
+def densenet_bc100_k12(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    stem: str | None = "cifar",
+    drop_rate: float = 0.0,
+    input_size: int | None = None,
+) -> DenseNet:
+    """DenseNet-BC (L=100, k=12) for CIFAR (Huang et al. 2017, Table 2): 0.8M params.
+
+    Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
+    Table 2.
+    Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
+    ``drop_rate`` (see :func:`_densenet`).
+    """
+    return _densenet("densenet_bc100_k12", num_classes, in_chans, stem, drop_rate, input_size)
+
+
+@register_model(reference=_table2(15.3, 3.62), num_classes=10, in_chans=3)
+def densenet_bc250_k24(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    stem: str | None = "cifar",
+    drop_rate: float = 0.0,
+    input_size: int | None = None,
+) -> DenseNet:
+    """DenseNet-BC (L=250, k=24) for CIFAR (Huang et al. 2017, Table 2): 15.3M params.
+
+    Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
+    Table 2.
+    Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
+    ``drop_rate`` (see :func:`_densenet`).
+    """
+    return _densenet("densenet_bc250_k24", num_classes, in_chans, stem, drop_rate, input_size)
+
+
+@register_model(reference=_table2(25.6, 3.46), num_classes=10, in_chans=3)
+def densenet_bc190_k40(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    stem: str | None = "cifar",
+    drop_rate: float = 0.0,
+    input_size: int | None = None,
+) -> DenseNet:
+    """DenseNet-BC (L=190, k=40) for CIFAR (Huang et al. 2017, Table 2): 25.6M params.
+
+    Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
+    Table 2.
+    Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
+    ``drop_rate`` (see :func:`_densenet`).
+    """
+    return _densenet("densenet_bc190_k40", num_classes, in_chans, stem, drop_rate, input_size)
