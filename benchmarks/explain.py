@@ -43,10 +43,11 @@ from captum.attr import (
 from cnnlab import TrainConfig, Trainer, create_model, load_run
 from cnnlab.data import load_data, make_loader
 from cnnlab.errors import ConfigError
-from cnnlab.explain.hooks import get_layer, last_spatial_layer
+from cnnlab.explain.context import last_spatial_layer
 from cnnlab.explain.methods import ATTRIBUTIONS
 from cnnlab.explain.metrics import deletion_insertion
 from cnnlab.explain.perturbation import grid_segments
+from cnnlab.nn.hooks import get_layer
 from cnnlab.train.evaluate import evaluate_run, fit_to_input
 from recipes import PREVIOUS_DEFAULTS
 

@@ -11,8 +11,8 @@ from torch import nn
 
 from cnnlab.errors import ConfigError, UnknownNameError
 from cnnlab.explain.cam import cam, grad_cam, grad_cam_plus_plus, guided_grad_cam
+from cnnlab.explain.context import last_spatial_layer
 from cnnlab.explain.gradients import guided_backprop
-from cnnlab.explain.hooks import last_spatial_layer
 from tests.explain.conftest import tiny_cnn
 
 

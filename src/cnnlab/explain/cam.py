@@ -4,7 +4,7 @@ Each takes ``(model, x, target, layer=None)`` and returns one map per image,
 shape (N, 1, H, W) upsampled bilinearly to the input size (or the layer's
 (N, 1, h, w) with ``upsample=False``).  ``layer`` is a name from
 ``model.named_modules()``; by default the last layer with a spatial output
-(:func:`~cnnlab.explain.hooks.last_spatial_layer`).  A batch costs one forward
+(:func:`~cnnlab.explain.context.last_spatial_layer`).  A batch costs one forward
 and one backward pass.
 
 With A^k the k-th map of the layer and S the explained score:
@@ -32,9 +32,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlab.errors import ConfigError
+from cnnlab.explain.context import explaining, last_spatial_layer
 from cnnlab.explain.gradients import guided_backprop
-from cnnlab.explain.hooks import capture, explaining, last_spatial_layer
 from cnnlab.explain.target import Target, differentiable, target_scores
+from cnnlab.nn.hooks import capture_activations
 
 
 def layer_gradient(
@@ -43,7 +44,7 @@ def layer_gradient(
     """(A, ∂S/∂A): the activation of ``layer`` (default: last spatial layer) and its gradient."""
     with explaining(model):
         name = layer or last_spatial_layer(model, x)
-        with capture(model, [name]) as store, torch.enable_grad():
+        with capture_activations(model, [name]) as store, torch.enable_grad():
             scores = target_scores(model(differentiable(x)), target)
         activation = store.get(name)
         if activation is None or activation.dim() != 4:

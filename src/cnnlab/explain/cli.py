@@ -246,6 +246,7 @@ def _attribute(run: Run, args: argparse.Namespace, method: str) -> int:
 
 def _view(run: Run, args: argparse.Namespace) -> int:
     from cnnlab.explain import features
+    from cnnlab.explain.context import last_spatial_layer
     from cnnlab.explain.figures import (
         plot_activations,
         plot_filters,
@@ -253,7 +254,6 @@ def _view(run: Run, args: argparse.Namespace) -> int:
         plot_patches,
         plot_tsne,
     )
-    from cnnlab.explain.hooks import last_spatial_layer
 
     model = run.model
     if args.method == "filters":

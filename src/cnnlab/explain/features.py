@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -28,8 +29,15 @@ from torch import nn
 from torch.nn.modules.utils import _pair
 
 from cnnlab.errors import ConfigError, check_positive
-from cnnlab.explain.hooks import capture, explaining, get_layer, removing, trace_outputs
+from cnnlab.explain.context import explaining
 from cnnlab.nn.geometry import ReceptiveField, receptive_field
+from cnnlab.nn.hooks import (
+    capture_activations,
+    capture_inputs,
+    get_layer,
+    hooks,
+    trace_outputs,
+)
 
 #: :func:`tsne_embedding` computes the exact gradient for fewer points than this.
 EXACT_TSNE_BELOW = 200
@@ -63,7 +71,7 @@ def layer_activations(
     with explaining(model):
         if layers is None:
             return {name: out.clone() for name, out in trace_outputs(model, x, _leaf)}
-        with capture(model, layers) as store:
+        with capture_activations(model, layers) as store:
             model(x)
         return {name: store[name].clone() for name in layers if name in store}
 
@@ -86,22 +94,20 @@ def layer_receptive_field(model: nn.Module, layer: str, x: torch.Tensor) -> Rece
     chain: list[tuple[int, int, int, int]] = []
     done: list[bool] = [False]
 
-    def record(module: nn.Module, args: tuple, output: object) -> None:
-        if not done[0] and hasattr(module, "kernel_size") and hasattr(module, "stride"):
+    def record(name: str, module: nn.Module, args: tuple, output: object) -> None:
+        leaf = next(module.children(), None) is None
+        if not done[0] and leaf and hasattr(module, "kernel_size") and hasattr(module, "stride"):
             k = _pair(module.kernel_size)[0]
             s = _pair(module.stride if module.stride is not None else k)[0]
             d = _pair(getattr(module, "dilation", 1))[0]
             chain.append((k, s, d, _padding(module, k, d)))
+        if name == layer:
+            done[0] = True
 
-    def finish(module: nn.Module, args: tuple, output: object) -> None:
-        done[0] = True
-
-    target = get_layer(model, layer)
-    with removing([]) as handles, torch.no_grad(), explaining(model):
-        for module in model.modules():
-            if next(module.children(), None) is None:
-                handles.append(module.register_forward_hook(record))
-        handles.append(target.register_forward_hook(finish))
+    get_layer(model, layer)  # an unknown name raises here, with the valid names
+    names = [name for name, _ in model.named_modules()]
+    recorders = {name: partial(record, name) for name in names}
+    with hooks(model, recorders), torch.no_grad(), explaining(model):
         model(x[:1])
     return receptive_field(chain)
 
@@ -182,25 +188,13 @@ def codes(
     model: nn.Module, images: torch.Tensor, layer: str | None = None, batch_size: int = 256
 ) -> torch.Tensor:
     """(N, D) codes: the input of the last linear layer, or the flattened output of ``layer``."""
-    module = get_layer(model, layer or last_linear(model))
-    store: list[torch.Tensor] = []
-
-    def keep_input(module: nn.Module, args: tuple) -> None:
-        store.append(args[0])
-
-    def keep_output(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
-        store.append(output.clone())  # a later in-place activation would overwrite it
-
+    name = layer or last_linear(model)
+    capture = capture_inputs if layer is None else capture_activations
     rows = []
-    with explaining(model), removing([]) as handles:
-        if layer is None:
-            handles.append(module.register_forward_pre_hook(keep_input))
-        else:
-            handles.append(module.register_forward_hook(keep_output))
+    with explaining(model), capture(model, [name]) as store:
         for start in range(0, len(images), batch_size):
-            store.clear()
             model(images[start : start + batch_size])
-            rows.append(store[-1].flatten(1).clone())
+            rows.append(store[name].flatten(1).clone())
     return torch.cat(rows)
 
 

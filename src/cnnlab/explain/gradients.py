@@ -38,7 +38,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from cnnlab.errors import check_positive
-from cnnlab.explain.hooks import explaining
+from cnnlab.explain.context import explaining
 from cnnlab.explain.target import Target, score_gradient, tile_target
 
 Method = Callable[..., torch.Tensor]

@@ -24,7 +24,7 @@ import torchvision.transforms.v2.functional as TF
 from torch import nn
 
 from cnnlab.errors import ConfigError, check_positive
-from cnnlab.explain.hooks import explaining
+from cnnlab.explain.context import explaining
 from cnnlab.explain.target import Target, check_target, target_scores, tile_target
 
 

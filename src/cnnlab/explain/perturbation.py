@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from cnnlab.errors import ConfigError, check_choice, check_positive
-from cnnlab.explain.hooks import explaining
+from cnnlab.explain.context import explaining
 from cnnlab.explain.target import Target, check_target, target_scores, tile_target
 
 SEGMENTATIONS = ("auto", "slic", "grid")

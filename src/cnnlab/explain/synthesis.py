@@ -35,8 +35,9 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from cnnlab.data.image import IMAGE_SUFFIXES, load_image
 from cnnlab.errors import CheckpointError, ConfigError, DataError, check_positive
-from cnnlab.explain.hooks import capture, explaining
+from cnnlab.explain.context import explaining
 from cnnlab.explain.target import Target, target_scores
+from cnnlab.nn.hooks import capture_activations
 from cnnlab.nn.norm import Normalize
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -172,7 +173,7 @@ def _truncated(extractor: nn.Module, layers: Sequence[str]) -> nn.Module:
 
 
 def _features(extractor: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dict:
-    with capture(extractor, layers) as store:
+    with capture_activations(extractor, layers) as store:
         extractor(x)
     missing = [layer for layer in layers if layer not in store]
     if missing:

@@ -9,7 +9,7 @@ import torch
 
 from cnnlab.errors import ConfigError
 from cnnlab.explain import features
-from cnnlab.explain.hooks import capture, explaining
+from cnnlab.explain.context import explaining
 from cnnlab.explain.methods import ATTRIBUTIONS
 from cnnlab.explain.metrics import deletion_insertion
 from cnnlab.explain.synthesis import class_model_visualization
@@ -55,12 +55,6 @@ def test_feature_views_and_metrics_leave_no_hooks(model, images, classes):
     features.codes(model, images, layer="features")
     deletion_insertion(model, images, classes, torch.rand_like(images), steps=4)
     class_model_visualization(model, torch.full_like(images, 0.5), classes, steps=2)
-    assert hooks_left(model) == []
-
-
-def test_capture_removes_its_hooks_when_the_forward_pass_fails(model):
-    with pytest.raises(RuntimeError), capture(model, ["features.c1", "fc"]):
-        model(torch.rand(1, 5, 8, 8, dtype=torch.float64))
     assert hooks_left(model) == []
 
 
