@@ -6,7 +6,7 @@ A searched network is a plan (:class:`MnasPlan`): the widths of stem, SepConv
 and six MBConv stages, scaled by the depth multiplier α and rounded to
 multiples of 8 (``make_divisible``), and the stages (:class:`MnasStage`:
 kernel, stride, expansion, repeats, squeeze-and-excitation).  Two plans are
-registered:
+registered (:data:`CONFIGS`, a builder of the same name for each row):
 
 * **A1** (:data:`MNASNET_A1`, ``mnasnet_a1``), the paper's model (Fig. 7a;
   Table 1: 3.9M parameters, 312M multiply-adds, 75.2 % top-1): MBConv3 and
@@ -164,16 +164,6 @@ class MnasNet(MobileClassifier):
         init_mobile_weights(self)
 
 
-class MnasVariant(NamedTuple):
-    """A registered MnasNet: plan, depth multiplier, one-line description, figures."""
-
-    plan: MnasPlan
-    alpha: float
-    description: str
-    reference: Reference
-    torchvision: str | None = None
-
-
 def _torchvision_reference(alpha: str, macs: float, top1: float) -> Reference:
     return Reference(
         source=f"torchvision MNASNet{alpha}_Weights metadata (GFLOPS column = multiply-adds "
@@ -185,75 +175,114 @@ def _torchvision_reference(alpha: str, macs: float, top1: float) -> Reference:
 
 TAN = "Tan et al. 2019, 'MnasNet: Platform-aware neural architecture search for mobile'"
 
-VARIANTS: dict[str, MnasVariant] = {
-    "mnasnet_a1": MnasVariant(
-        MNASNET_A1,
-        1.0,
-        "MnasNet-A1 (Tan et al. 2019, Fig. 7): MBConv with SE in three stages, 3.9M params, "
-        "312M MACs.",
-        Reference(
-            f"{TAN}, Fig. 7 (architecture) and Table 1 (3.9M params, 312M multiply-adds, "
-            "75.2 % top-1 at 224x224)",
-            params=3_900_000,
-            macs=312e6,
-            top1=75.2,
-        ),
-    ),
-    "mnasnet0_5": MnasVariant(
-        MNASNET_B1,
-        0.5,
-        "MnasNet-B1 with depth multiplier 0.5 (Tan et al. 2019): 2.2M params, 104M MACs.",
-        _torchvision_reference("0_5", 0.104e9, 67.734),
-        "mnasnet0_5",
-    ),
-    "mnasnet0_75": MnasVariant(
-        MNASNET_B1,
-        0.75,
-        "MnasNet-B1 with depth multiplier 0.75 (Tan et al. 2019): 3.2M params, 215M MACs.",
-        _torchvision_reference("0_75", 0.215e9, 71.18),
-        "mnasnet0_75",
-    ),
-    "mnasnet1_0": MnasVariant(
-        MNASNET_B1,
-        1.0,
-        "MnasNet-B1 1.0 (Tan et al. 2019): 4.4M params, 314M MACs.",
-        _torchvision_reference("1_0", 0.314e9, 73.456),
-        "mnasnet1_0",
-    ),
-    "mnasnet1_3": MnasVariant(
-        MNASNET_B1,
-        1.3,
-        "MnasNet-B1 with depth multiplier 1.3 (Tan et al. 2019): 6.3M params, 526M MACs.",
-        _torchvision_reference("1_3", 0.526e9, 76.506),
-        "mnasnet1_3",
-    ),
+# name -> (plan, depth multiplier α)
+CONFIGS: dict[str, tuple[MnasPlan, float]] = {
+    "mnasnet_a1": (MNASNET_A1, 1.0),
+    "mnasnet0_5": (MNASNET_B1, 0.5),
+    "mnasnet0_75": (MNASNET_B1, 0.75),
+    "mnasnet1_0": (MNASNET_B1, 1.0),
+    "mnasnet1_3": (MNASNET_B1, 1.3),
 }
 
-_OPTIONS = """
 
+def _mnasnet(
+    name: str, num_classes: int, in_chans: int, input_size: int | None, **options
+) -> MnasNet:
+    """The :class:`MnasNet` of ``CONFIGS[name]``."""
+    plan, alpha = CONFIGS[name]
+    return MnasNet(plan, alpha, num_classes, in_chans, input_size=input_size, **options)
+
+
+@register_model(
+    reference=Reference(
+        f"{TAN}, Fig. 7 (architecture) and Table 1 (3.9M params, 312M multiply-adds, "
+        "75.2 % top-1 at 224x224)",
+        params=3_900_000,
+        macs=312e6,
+        top1=75.2,
+    ),
+    num_classes=1000,
+    in_chans=3,
+)
+def mnasnet_a1(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> MnasNet:
+    """MnasNet-A1 (Tan et al. 2019, Fig. 7): MBConv with SE in three stages, 3.9M params, 312M MACs.
+
+    Tan et al. (2019), "MnasNet: Platform-aware neural architecture search for
+    mobile", Fig. 7(a) and Table 1.
     Options: ``stem`` ('imagenet'/'cifar'), ``dropout`` (0.2).
     """
+    return _mnasnet("mnasnet_a1", num_classes, in_chans, input_size, **options)
 
 
-def _register(name: str, variant: MnasVariant) -> None:
-    def builder(
-        num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
-    ) -> MnasNet:
-        return MnasNet(
-            variant.plan, variant.alpha, num_classes, in_chans, input_size=input_size, **options
-        )
+@register_model(
+    torchvision="mnasnet0_5",
+    reference=_torchvision_reference("0_5", 0.104e9, 67.734),
+    num_classes=1000,
+    in_chans=3,
+)
+def mnasnet0_5(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> MnasNet:
+    """MnasNet-B1 with depth multiplier 0.5 (Tan et al. 2019): 2.2M params, 104M MACs.
 
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = variant.description + _OPTIONS
-    register_model(
-        builder,
-        name=name,
-        torchvision=variant.torchvision,
-        reference=variant.reference,
-        num_classes=1000,
-        in_chans=3,
-    )
+    Tan et al. (2019), "MnasNet", the B1 network of the authors' TensorFlow release
+    (the paper reports A1 only); figures from torchvision.
+    Options: ``stem`` ('imagenet'/'cifar'), ``dropout`` (0.2).
+    """
+    return _mnasnet("mnasnet0_5", num_classes, in_chans, input_size, **options)
 
 
-for _name, _variant in VARIANTS.items():
-    _register(_name, _variant)
+@register_model(
+    torchvision="mnasnet0_75",
+    reference=_torchvision_reference("0_75", 0.215e9, 71.18),
+    num_classes=1000,
+    in_chans=3,
+)
+def mnasnet0_75(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> MnasNet:
+    """MnasNet-B1 with depth multiplier 0.75 (Tan et al. 2019): 3.2M params, 215M MACs.
+
+    Tan et al. (2019), "MnasNet", the B1 network of the authors' TensorFlow release
+    (the paper reports A1 only); figures from torchvision.
+    Options: ``stem`` ('imagenet'/'cifar'), ``dropout`` (0.2).
+    """
+    return _mnasnet("mnasnet0_75", num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    torchvision="mnasnet1_0",
+    reference=_torchvision_reference("1_0", 0.314e9, 73.456),
+    num_classes=1000,
+    in_chans=3,
+)
+def mnasnet1_0(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> MnasNet:
+    """MnasNet-B1 1.0 (Tan et al. 2019): 4.4M params, 314M MACs.
+
+    Tan et al. (2019), "MnasNet", the B1 network of the authors' TensorFlow release
+    (the paper reports A1 only); figures from torchvision.
+    Options: ``stem`` ('imagenet'/'cifar'), ``dropout`` (0.2).
+    """
+    return _mnasnet("mnasnet1_0", num_classes, in_chans, input_size, **options)
+
+
+@register_model(
+    torchvision="mnasnet1_3",
+    reference=_torchvision_reference("1_3", 0.526e9, 76.506),
+    num_classes=1000,
+    in_chans=3,
+)
+def mnasnet1_3(
+    num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
+) -> MnasNet:
+    """MnasNet-B1 with depth multiplier 1.3 (Tan et al. 2019): 6.3M params, 526M MACs.
+
+    Tan et al. (2019), "MnasNet", the B1 network of the authors' TensorFlow release
+    (the paper reports A1 only); figures from torchvision.
+    Options: ``stem`` ('imagenet'/'cifar'), ``dropout`` (0.2).
+    """
+    return _mnasnet("mnasnet1_3", num_classes, in_chans, input_size, **options)

@@ -14,10 +14,11 @@ pooling and a linear classifier (Table 2)::
     5      7x7      1 / 1          512b
 
 with (a, b) = A0 (0.75, 2.5), A1 (1, 2.5), A2 (1.5, 2.75), B0 (1, 2.5),
-B1 (2, 4), B2 (2.5, 5), B3 (3, 5) (Table 3).  Table 4 gives the parameters of
-the *inference-time* network (after :func:`cnnlab.nn.fuse.reparameterize`,
-every block a single 3x3 conv); the training-time network has the extra 1x1
-and BN branches.
+B1 (2, 4), B2 (2.5, 5), B3 (3, 5) (Table 3, :data:`CONFIGS`; a builder per row,
+``repvgg_a0`` ... ``repvgg_b3``).  Table 4 gives the parameters of the
+*inference-time* network (after :func:`cnnlab.nn.fuse.reparameterize`, every
+block a single 3x3 conv); the training-time network has the extra 1x1 and BN
+branches.
 
 CIFAR form (``stem='cifar'``, automatic for inputs of at most 64 pixels): the
 first two stages keep stride 1, like the 3x3 stride-1 stem without max pooling
@@ -161,40 +162,135 @@ PUBLISHED: dict[str, Published] = {
 }
 
 
-def _reference(published: Published) -> Reference:
+def _reference(variant: str) -> Reference:
+    published = PUBLISHED[variant]
     macs = published.gflops * 1e9 if published.check_macs else None
     return Reference(
         source=PAPER, params=round(published.params_m * 1e6), macs=macs, top1=published.top1
     )
 
 
-def _builder(variant: str):
-    def build(
-        num_classes: int = 1000,
-        in_chans: int = 3,
-        stem: str | None = None,
-        input_size: int | None = None,
-        deploy: bool = False,
-    ) -> RepVGG:
-        return _repvgg(variant, num_classes, in_chans, stem, input_size, deploy)
+@register_model(reference=_reference("a0"), num_classes=1000, in_chans=3, deploy=True)
+def repvgg_a0(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    deploy: bool = False,
+) -> RepVGG:
+    """RepVGG-A0 (Ding et al. 2021): a = 0.75, b = 2.5, 8.30M params, 1.4G FLOPs.
 
-    config, published = CONFIGS[variant], PUBLISHED[variant]
-    build.__doc__ = (
-        f"RepVGG-{variant.upper()} (Ding et al. 2021): a = {config.a:g}, b = {config.b:g}, "
-        f"{published.params_m:.2f}M params, {published.gflops:g}G FLOPs.\n\n"
-        "``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by\n"
-        "``input_size``); ``deploy=True`` builds the re-parameterized network directly.\n"
-        "The figures are those of the inference form (Table 4)."
-    )
-    return build
+    Ding et al. (2021), "RepVGG: Making VGG-style ConvNets great again", Tables 2
+    and 3; the figures are those of the inference form (Table 4).
+    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by ``input_size``);
+    ``deploy=True`` builds the re-parameterized network directly.
+    """
+    return _repvgg("a0", num_classes, in_chans, stem, input_size, deploy)
 
 
-for _variant, _published in PUBLISHED.items():
-    register_model(
-        _builder(_variant),
-        name=f"repvgg_{_variant}",
-        reference=_reference(_published),
-        num_classes=1000,
-        in_chans=3,
-        deploy=True,
-    )
+@register_model(reference=_reference("a1"), num_classes=1000, in_chans=3, deploy=True)
+def repvgg_a1(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    deploy: bool = False,
+) -> RepVGG:
+    """RepVGG-A1 (Ding et al. 2021): a = 1, b = 2.5, 12.78M params, 2.4G FLOPs.
+
+    Ding et al. (2021), "RepVGG: Making VGG-style ConvNets great again", Tables 2
+    and 3; the figures are those of the inference form (Table 4).
+    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by ``input_size``);
+    ``deploy=True`` builds the re-parameterized network directly.
+    """
+    return _repvgg("a1", num_classes, in_chans, stem, input_size, deploy)
+
+
+@register_model(reference=_reference("a2"), num_classes=1000, in_chans=3, deploy=True)
+def repvgg_a2(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    deploy: bool = False,
+) -> RepVGG:
+    """RepVGG-A2 (Ding et al. 2021): a = 1.5, b = 2.75, 25.49M params, 5.1G FLOPs.
+
+    Ding et al. (2021), "RepVGG: Making VGG-style ConvNets great again", Tables 2
+    and 3; the figures are those of the inference form (Table 4).
+    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by ``input_size``);
+    ``deploy=True`` builds the re-parameterized network directly.
+    """
+    return _repvgg("a2", num_classes, in_chans, stem, input_size, deploy)
+
+
+@register_model(reference=_reference("b0"), num_classes=1000, in_chans=3, deploy=True)
+def repvgg_b0(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    deploy: bool = False,
+) -> RepVGG:
+    """RepVGG-B0 (Ding et al. 2021): a = 1, b = 2.5, 14.33M params, 3.1G FLOPs.
+
+    Ding et al. (2021), "RepVGG: Making VGG-style ConvNets great again", Tables 2
+    and 3; the figures are those of the inference form (Table 4).
+    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by ``input_size``);
+    ``deploy=True`` builds the re-parameterized network directly.
+    """
+    return _repvgg("b0", num_classes, in_chans, stem, input_size, deploy)
+
+
+@register_model(reference=_reference("b1"), num_classes=1000, in_chans=3, deploy=True)
+def repvgg_b1(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    deploy: bool = False,
+) -> RepVGG:
+    """RepVGG-B1 (Ding et al. 2021): a = 2, b = 4, 51.82M params, 11.8G FLOPs.
+
+    Ding et al. (2021), "RepVGG: Making VGG-style ConvNets great again", Tables 2
+    and 3; the figures are those of the inference form (Table 4).
+    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by ``input_size``);
+    ``deploy=True`` builds the re-parameterized network directly.
+    """
+    return _repvgg("b1", num_classes, in_chans, stem, input_size, deploy)
+
+
+@register_model(reference=_reference("b2"), num_classes=1000, in_chans=3, deploy=True)
+def repvgg_b2(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    deploy: bool = False,
+) -> RepVGG:
+    """RepVGG-B2 (Ding et al. 2021): a = 2.5, b = 5, 80.31M params, 18.4G FLOPs.
+
+    Ding et al. (2021), "RepVGG: Making VGG-style ConvNets great again", Tables 2
+    and 3; the figures are those of the inference form (Table 4).
+    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by ``input_size``);
+    ``deploy=True`` builds the re-parameterized network directly.
+    """
+    return _repvgg("b2", num_classes, in_chans, stem, input_size, deploy)
+
+
+@register_model(reference=_reference("b3"), num_classes=1000, in_chans=3, deploy=True)
+def repvgg_b3(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    deploy: bool = False,
+) -> RepVGG:
+    """RepVGG-B3 (Ding et al. 2021): a = 3, b = 5, 110.96M params, 26.2G FLOPs.
+
+    Ding et al. (2021), "RepVGG: Making VGG-style ConvNets great again", Tables 2
+    and 3; the figures are those of the inference form (Table 4).
+    ``stem``: 'imagenet', 'cifar' (stages 1-2 at stride 1) or None (by ``input_size``);
+    ``deploy=True`` builds the re-parameterized network directly.
+    """
+    return _repvgg("b3", num_classes, in_chans, stem, input_size, deploy)

@@ -16,7 +16,8 @@
   :class:`~cnnlab.nn.shuffle.ShuffleV2Block` units and a 1x1 conv5 before
   global pooling; output channels per stage for 0.5x, 1x, 1.5x, 2x.
 
-A variant is a row of :data:`V1_TABLE1` (scaled by :data:`V1_SCALED`) or :data:`V2_TABLE5`.
+A variant is a row of :data:`V1_TABLE1` (scaled by :data:`V1_SCALED`) or :data:`V2_TABLE5`
+and a builder named after it (``shufflenet_v1_g3``, ``shufflenet_v2_x1_0``).
 ``stem='cifar'`` (automatic for inputs of at most 64 pixels) makes conv1
 stride 1 and drops the max pool, so a 32x32 image enters stage 2 at 32x32 and
 leaves stage 4 at 4x4.  Every layer keeps at least one pixel (all paddings are
@@ -180,76 +181,257 @@ def _unit(
     return ShuffleUnit(in_ch, out_ch, stride, config.groups, out_ch // 4, group_first=not first)
 
 
-_OPTIONS = """
+def _shufflenet_v1(
+    groups: int,
+    num_classes: int,
+    in_chans: int,
+    stem: str | None,
+    scale: float,
+    input_size: int | None,
+) -> ShuffleNet:
+    """ShuffleNet v1 s× with g groups: ``stem`` is ``'imagenet'`` (conv1 at stride 2, max
+    pool), ``'cifar'`` (conv1 at stride 1, no max pool) or ``None``: CIFAR for
+    ``input_size`` <= 64; ``scale`` multiplies every channel count (Sec. 3.3)."""
+    chosen = resolve_stem(stem, input_size)
+    return ShuffleNet(v1_config(groups, scale), num_classes, in_chans, chosen)
 
-    ``stem`` is ``'imagenet'`` (conv1 at stride 2, max pool), ``'cifar'`` (conv1 at
-    stride 1, no max pool) or ``None``: CIFAR for ``input_size`` <= 64.
-    """
-_SCALE_OPTION = """    ``scale`` multiplies every channel count ("ShuffleNet s×", Sec. 3.3).
-    """
+
+def _shufflenet_v2(
+    scale: str, num_classes: int, in_chans: int, stem: str | None, input_size: int | None
+) -> ShuffleNet:
+    """ShuffleNet v2 of a Table 5 column; ``stem`` as for :func:`_shufflenet_v1`."""
+    config = ShuffleNetConfig(2, V2_TABLE5[scale][0])
+    return ShuffleNet(config, num_classes, in_chans, resolve_stem(stem, input_size))
 
 
-def _register_v1(groups: int, scale: float, macs: float, error: float, tables: str) -> None:
-    suffix = "" if scale == 1 else f"_x{str(scale).replace('.', '_')}"
-    name = f"shufflenet_v1_g{groups}{suffix}"
-    default_scale = scale
-
-    def builder(
-        num_classes: int = 1000,
-        in_chans: int = 3,
-        stem: str | None = None,
-        scale: float = default_scale,
-        input_size: int | None = None,
-    ) -> ShuffleNet:
-        chosen = resolve_stem(stem, input_size)
-        return ShuffleNet(v1_config(groups, scale), num_classes, in_chans, chosen)
-
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = (
-        f"ShuffleNet v1 {scale:g}x, g={groups} (Zhang et al. 2018): pointwise group convs, "
-        f"channel shuffle, {macs / 1e6:g} MFLOPs." + _OPTIONS + _SCALE_OPTION
-    )
-    reference = Reference(
+def _v1_reference(groups: int, scale: float = 1.0) -> Reference:
+    if scale == 1:
+        _, macs, error = V1_TABLE1[groups]
+        tables = "Table 1 (complexity) and Table 2 (error)"
+    else:
+        macs, error, tables = V1_SCALED[groups, scale]
+    return Reference(
         f"Zhang et al. 2018, {tables}: {macs / 1e6:g} MFLOPs (multiply-adds), "
         f"top-1 error {error} %",
         macs=macs,
         top1=round(100 - error, 2),
     )
-    register_model(builder, name=name, reference=reference, num_classes=1000, in_chans=3)
 
 
-def _register_v2(scale: str, widths: tuple[int, ...], macs: float, params: float) -> None:
-    name = f"shufflenet_v2_x{scale}"
-    config = ShuffleNetConfig(2, widths)
-
-    def builder(
-        num_classes: int = 1000,
-        in_chans: int = 3,
-        stem: str | None = None,
-        input_size: int | None = None,
-    ) -> ShuffleNet:
-        return ShuffleNet(config, num_classes, in_chans, resolve_stem(stem, input_size))
-
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = (
-        f"ShuffleNet v2 {scale.replace('_', '.')}x (Ma et al. 2018): channel split and "
-        f"shuffle, {macs / 1e6:.0f} MFLOPs, {params / 1e6}M params." + _OPTIONS
-    )
+def _v2_reference(scale: str) -> Reference:
     # Table 5 prints parameters to 0.1M: 0.5x's "1.4M" stands for 1,366,792 (2.4 % off).
-    reference = Reference(
+    _, macs, params = V2_TABLE5[scale]
+    return Reference(
         f"Ma et al. 2018, Table 5: {macs / 1e6:.0f} MFLOPs (multiply-adds), {params / 1e6}M params",
         params=round(params),
         macs=macs,
         params_rounding=1e5,
     )
-    register_model(
-        builder, name=name, torchvision=name, reference=reference, num_classes=1000, in_chans=3
-    )
 
 
-for _groups, (_, _macs, _error) in V1_TABLE1.items():
-    _register_v1(_groups, 1.0, _macs, _error, "Table 1 (complexity) and Table 2 (error)")
-for (_groups, _scale), (_macs, _error, _table) in V1_SCALED.items():
-    _register_v1(_groups, _scale, _macs, _error, _table)
-for _name, (_widths, _macs, _params) in V2_TABLE5.items():
-    _register_v2(_name, _widths, _macs, _params)
+@register_model(reference=_v1_reference(1), num_classes=1000, in_chans=3)
+def shufflenet_v1_g1(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    scale: float = 1.0,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v1 1x, g=1 (Zhang et al. 2018): group 1x1 convs, channel shuffle, 143 MFLOPs.
+
+    Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
+    network for mobile devices", Table 1 (architecture, complexity) and Table 2.
+    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v1(1, num_classes, in_chans, stem, scale, input_size)
+
+
+@register_model(reference=_v1_reference(2), num_classes=1000, in_chans=3)
+def shufflenet_v1_g2(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    scale: float = 1.0,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v1 1x, g=2 (Zhang et al. 2018): group 1x1 convs, channel shuffle, 140 MFLOPs.
+
+    Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
+    network for mobile devices", Table 1 (architecture, complexity) and Table 2.
+    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v1(2, num_classes, in_chans, stem, scale, input_size)
+
+
+@register_model(reference=_v1_reference(3), num_classes=1000, in_chans=3)
+def shufflenet_v1_g3(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    scale: float = 1.0,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v1 1x, g=3 (Zhang et al. 2018): group 1x1 convs, channel shuffle, 137 MFLOPs.
+
+    Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
+    network for mobile devices", Table 1 (architecture, complexity) and Table 2.
+    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v1(3, num_classes, in_chans, stem, scale, input_size)
+
+
+@register_model(reference=_v1_reference(4), num_classes=1000, in_chans=3)
+def shufflenet_v1_g4(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    scale: float = 1.0,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v1 1x, g=4 (Zhang et al. 2018): group 1x1 convs, channel shuffle, 133 MFLOPs.
+
+    Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
+    network for mobile devices", Table 1 (architecture, complexity) and Table 2.
+    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v1(4, num_classes, in_chans, stem, scale, input_size)
+
+
+@register_model(reference=_v1_reference(8), num_classes=1000, in_chans=3)
+def shufflenet_v1_g8(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    scale: float = 1.0,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v1 1x, g=8 (Zhang et al. 2018): group 1x1 convs, channel shuffle, 137 MFLOPs.
+
+    Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
+    network for mobile devices", Table 1 (architecture, complexity) and Table 2.
+    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v1(8, num_classes, in_chans, stem, scale, input_size)
+
+
+@register_model(reference=_v1_reference(1, 0.5), num_classes=1000, in_chans=3)
+def shufflenet_v1_g1_x0_5(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    scale: float = 0.5,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v1 0.5x, g=1 (Zhang et al. 2018): group 1x1 convs, channel shuffle, 38 MFLOPs.
+
+    Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
+    network for mobile devices", Table 1 (architecture) and Table 2 (0.5x).
+    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v1(1, num_classes, in_chans, stem, scale, input_size)
+
+
+@register_model(reference=_v1_reference(3, 0.5), num_classes=1000, in_chans=3)
+def shufflenet_v1_g3_x0_5(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    scale: float = 0.5,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v1 0.5x, g=3 (Zhang et al. 2018): group 1x1 convs, channel shuffle, 38 MFLOPs.
+
+    Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
+    network for mobile devices", Table 1 (architecture) and Table 2 (0.5x).
+    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v1(3, num_classes, in_chans, stem, scale, input_size)
+
+
+@register_model(reference=_v1_reference(3, 2.0), num_classes=1000, in_chans=3)
+def shufflenet_v1_g3_x2_0(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    scale: float = 2.0,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v1 2x, g=3 (Zhang et al. 2018): group 1x1 convs, channel shuffle, 524 MFLOPs.
+
+    Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
+    network for mobile devices", Table 1 (architecture) and Table 5 (2x).
+    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v1(3, num_classes, in_chans, stem, scale, input_size)
+
+
+@register_model(
+    torchvision="shufflenet_v2_x0_5", reference=_v2_reference("0_5"), num_classes=1000, in_chans=3
+)
+def shufflenet_v2_x0_5(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v2 0.5x (Ma et al. 2018): channel split and shuffle, 41 MFLOPs, 1.4M params.
+
+    Ma et al. (2018), "ShuffleNet V2: practical guidelines for efficient CNN
+    architecture design", Table 5.
+    Options: ``stem`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v2("0_5", num_classes, in_chans, stem, input_size)
+
+
+@register_model(
+    torchvision="shufflenet_v2_x1_0", reference=_v2_reference("1_0"), num_classes=1000, in_chans=3
+)
+def shufflenet_v2_x1_0(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v2 1.0x (Ma et al. 2018): channel split and shuffle, 146 MFLOPs, 2.3M params.
+
+    Ma et al. (2018), "ShuffleNet V2: practical guidelines for efficient CNN
+    architecture design", Table 5.
+    Options: ``stem`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v2("1_0", num_classes, in_chans, stem, input_size)
+
+
+@register_model(
+    torchvision="shufflenet_v2_x1_5", reference=_v2_reference("1_5"), num_classes=1000, in_chans=3
+)
+def shufflenet_v2_x1_5(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v2 1.5x (Ma et al. 2018): channel split and shuffle, 299 MFLOPs, 3.5M params.
+
+    Ma et al. (2018), "ShuffleNet V2: practical guidelines for efficient CNN
+    architecture design", Table 5.
+    Options: ``stem`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v2("1_5", num_classes, in_chans, stem, input_size)
+
+
+@register_model(
+    torchvision="shufflenet_v2_x2_0", reference=_v2_reference("2_0"), num_classes=1000, in_chans=3
+)
+def shufflenet_v2_x2_0(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+) -> ShuffleNet:
+    """ShuffleNet v2 2.0x (Ma et al. 2018): channel split and shuffle, 591 MFLOPs, 7.4M params.
+
+    Ma et al. (2018), "ShuffleNet V2: practical guidelines for efficient CNN
+    architecture design", Table 5.
+    Options: ``stem`` (:func:`_shufflenet_v1`).
+    """
+    return _shufflenet_v2("2_0", num_classes, in_chans, stem, input_size)

@@ -7,7 +7,8 @@ conv10 (one 1x1 filter per class) and global average pooling, no fully
 connected layer; 1,248,424 parameters.  SqueezeNet 1.1 (the authors'
 repository, "SqueezeNet_v1.1/README.md") has a 64@3x3/2 conv1 and moves the
 max pools to after fire3 and fire5: 1,235,496 parameters and 2.4x fewer
-operations.  A variant is a row of :data:`CONFIGS`: the stem and a list of
+operations.  A variant is a row of :data:`CONFIGS` (and a builder,
+``squeezenet1_0``, ``squeezenet1_1``): the stem and a list of
 squeeze widths of fire2-fire9 and the layers followed by a max pool, named as in
 the paper (``conv1``, ``maxpool1``, ``fire2``, ..., ``maxpool4``, ..., ``conv10``).
 
@@ -141,60 +142,73 @@ def minimum_input_size(config: SqueezeNetConfig, stem: str) -> int:
     return next(s for s in itertools.count(1) if final_side(s) >= 1)
 
 
-_OPTIONS = """
+def _squeezenet(
+    version: str,
+    num_classes: int,
+    in_chans: int,
+    stem: str | None,
+    dropout: float,
+    input_size: int | None,
+) -> SqueezeNet:
+    """SqueezeNet ``version`` of :data:`CONFIGS`.
 
     ``stem`` is ``'imagenet'`` (strided conv1 and max pool), ``'cifar'`` (3x3 stride-1
     conv1, no first max pool) or ``None``: CIFAR for ``input_size`` <= 64.  ``dropout``
     is the drop rate before conv10 (0.5 in the paper).
     """
-
-
-def _register(
-    name: str, version: str, description: str, reference: Reference, torchvision: str
-) -> None:
     config = CONFIGS[version]
-
-    def builder(
-        num_classes: int = 1000,
-        in_chans: int = 3,
-        stem: str | None = None,
-        dropout: float = 0.5,
-        input_size: int | None = None,
-    ) -> SqueezeNet:
-        chosen = resolve_stem(stem, input_size)
-        check_input_size(name, input_size, minimum_input_size(config, chosen))
-        return SqueezeNet(config, num_classes, in_chans, chosen, dropout)
-
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = description + _OPTIONS
-    register_model(
-        builder,
-        name=name,
-        torchvision=torchvision,
-        reference=reference,
-        num_classes=1000,
-        in_chans=3,
-    )
+    chosen = resolve_stem(stem, input_size)
+    check_input_size(f"squeezenet{version}", input_size, minimum_input_size(config, chosen))
+    return SqueezeNet(config, num_classes, in_chans, chosen, dropout)
 
 
-_register(
-    "squeezenet1_0",
-    "1_0",
-    "SqueezeNet 1.0 (Iandola et al. 2016): fire modules, conv10 classifier, 1.25M params.",
-    Reference(
+@register_model(
+    torchvision="squeezenet1_0",
+    reference=Reference(
         "Iandola et al. 2016, Table 1 (1,248,424 params) and Table 2 (57.5 % top-1)",
         params=1_248_424,
         top1=57.5,
     ),
-    "squeezenet1_0",
+    num_classes=1000,
+    in_chans=3,
 )
-_register(
-    "squeezenet1_1",
-    "1_1",
-    "SqueezeNet 1.1 (Iandola et al., authors' repository): 3x3 conv1, earlier pools, 1.24M params.",
-    Reference(
+def squeezenet1_0(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    dropout: float = 0.5,
+    input_size: int | None = None,
+) -> SqueezeNet:
+    """SqueezeNet 1.0 (Iandola et al. 2016): fire modules, conv10 classifier, 1.25M params.
+
+    Iandola et al. (2016), "SqueezeNet: AlexNet-level accuracy with 50x fewer
+    parameters and <0.5MB model size", Table 1 and Fig. 2 (left).
+    Options: ``stem`` and ``dropout`` (:func:`_squeezenet`).
+    """
+    return _squeezenet("1_0", num_classes, in_chans, stem, dropout, input_size)
+
+
+@register_model(
+    torchvision="squeezenet1_1",
+    reference=Reference(
         "github.com/forresti/SqueezeNet SqueezeNet_v1.1/README.md: 2.4x less computation "
         "than 1.0, same accuracy"
     ),
-    "squeezenet1_1",
+    num_classes=1000,
+    in_chans=3,
 )
+def squeezenet1_1(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    dropout: float = 0.5,
+    input_size: int | None = None,
+) -> SqueezeNet:
+    """SqueezeNet 1.1 (Iandola et al., authors' repository): 3x3 conv1, earlier pools, 1.24M params.
+
+    Iandola et al., the authors' repository (github.com/forresti/SqueezeNet,
+    SqueezeNet_v1.1/README.md): SqueezeNet 1.0 of Table 1 with a 3x3 conv1 and the
+    max pools after fire3 and fire5.
+    Options: ``stem`` and ``dropout`` (:func:`_squeezenet`).
+    """
+    return _squeezenet("1_1", num_classes, in_chans, stem, dropout, input_size)

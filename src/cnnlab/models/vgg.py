@@ -3,13 +3,15 @@ large-scale image recognition", ICLR, Table 1 (configurations A-E) and Table 2
 (parameters: 133, 133, 133, 134, 138 and 144 million).
 
 A configuration is a column of Table 1, written as in the table
-(:data:`CONFIGS`): ``conv3-64`` is a 3x3 convolution with 64 maps (stride 1,
-padding 1, then ReLU), ``conv1-256`` a 1x1 one (configuration C), ``LRN``
-AlexNet's local response normalization (A-LRN, with the parameters of
-Krizhevsky et al. 2012, Sec. 2.1 of the paper) and ``maxpool`` a 2x2 stride-2
-max pooling.  After the five blocks come fc6 and fc7 (4096 units, ReLU,
-dropout 0.5) and fc8, as in AlexNet.  ``bn=True`` inserts batch normalization
-(Ioffe & Szegedy 2015) after every convolution, as torchvision's ``vgg*_bn``.
+(:data:`CONFIGS`) and built by a builder of its own (``vgg11`` ... ``vgg19``,
+``vgg11_lrn`` for A-LRN, ``vgg16_c`` for C, ``_bn`` with batch norm):
+``conv3-64`` is a 3x3 convolution with 64 maps (stride 1, padding 1, then
+ReLU), ``conv1-256`` a 1x1 one (configuration C), ``LRN`` AlexNet's local
+response normalization (A-LRN, with the parameters of Krizhevsky et al. 2012,
+Sec. 2.1 of the paper) and ``maxpool`` a 2x2 stride-2 max pooling.  After the
+five blocks come fc6 and fc7 (4096 units, ReLU, dropout 0.5) and fc8, as in
+AlexNet.  ``bn=True`` inserts batch normalization (Ioffe & Szegedy 2015) after
+every convolution, as torchvision's ``vgg*_bn``.
 
 VGG-16 (configuration D) at 224x224, as in the CS231n table (memory = number
 of activations of a block's convolution outputs)::
@@ -47,7 +49,6 @@ inputs (``stem='imagenet'``).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -174,49 +175,193 @@ def _table2(config: str, millions: int) -> Reference:
     )
 
 
-# name, configuration, batch norm, torchvision builder, paper reference (no BN only)
-VARIANTS = (
-    ("vgg11", "A", False, "vgg11", _table2("A", 133)),
-    ("vgg11_lrn", "A-LRN", False, None, _table2("A-LRN", 133)),
-    ("vgg13", "B", False, "vgg13", _table2("B", 133)),
-    ("vgg16_c", "C", False, None, _table2("C", 134)),
-    ("vgg16", "D", False, "vgg16", _table2("D", 138)),
-    ("vgg19", "E", False, "vgg19", _table2("E", 144)),
-    ("vgg11_bn", "A", True, "vgg11_bn", None),
-    ("vgg13_bn", "B", True, "vgg13_bn", None),
-    ("vgg16_c_bn", "C", True, None, None),
-    ("vgg16_bn", "D", True, "vgg16_bn", None),
-    ("vgg19_bn", "E", True, "vgg19_bn", None),
-)
+@register_model(torchvision="vgg11", reference=_table2("A", 133), num_classes=1000, in_chans=3)
+def vgg11(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG configuration A (11 weight layers), Simonyan & Zisserman 2015, Table 1.
+
+    Table 2: 133M parameters.
+    ``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head by
+    global average pooling and one linear layer.
+    """
+    return VGG("A", num_classes, in_chans, False, stem, input_size, dropout)
 
 
-def _builder(config: str, bn: bool) -> Callable[..., VGG]:
-    def build(
-        num_classes: int = 1000,
-        in_chans: int = 3,
-        stem: str | None = None,
-        input_size: int | None = None,
-        dropout: float = 0.5,
-    ) -> VGG:
-        return VGG(config, num_classes, in_chans, bn, stem, input_size, dropout)
+@register_model(reference=_table2("A-LRN", 133), num_classes=1000, in_chans=3)
+def vgg11_lrn(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG configuration A-LRN (11 weight layers), Simonyan & Zisserman 2015, Table 1.
 
-    layers = sum(t.startswith("conv") for block in CONFIGS[config] for t in block.split()) + 3
-    with_bn = " with batch norm" if bn else ""
-    build.__doc__ = (
-        f"VGG configuration {config} ({layers} weight layers){with_bn}, "
-        "Simonyan & Zisserman 2015, Table 1.\n\n"
-        "``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head "
-        "by global average pooling and one linear layer."
-    )
-    return build
+    Table 2: 133M parameters.
+    ``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head by
+    global average pooling and one linear layer.
+    """
+    return VGG("A-LRN", num_classes, in_chans, False, stem, input_size, dropout)
 
 
-for _name, _config, _bn, _tv, _reference in VARIANTS:
-    register_model(
-        _builder(_config, _bn),
-        name=_name,
-        torchvision=_tv,
-        reference=_reference,
-        num_classes=1000,
-        in_chans=3,
-    )
+@register_model(torchvision="vgg13", reference=_table2("B", 133), num_classes=1000, in_chans=3)
+def vgg13(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG configuration B (13 weight layers), Simonyan & Zisserman 2015, Table 1.
+
+    Table 2: 133M parameters.
+    ``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head by
+    global average pooling and one linear layer.
+    """
+    return VGG("B", num_classes, in_chans, False, stem, input_size, dropout)
+
+
+@register_model(reference=_table2("C", 134), num_classes=1000, in_chans=3)
+def vgg16_c(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG configuration C (16 weight layers), Simonyan & Zisserman 2015, Table 1.
+
+    Table 2: 134M parameters.
+    ``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head by
+    global average pooling and one linear layer.
+    """
+    return VGG("C", num_classes, in_chans, False, stem, input_size, dropout)
+
+
+@register_model(torchvision="vgg16", reference=_table2("D", 138), num_classes=1000, in_chans=3)
+def vgg16(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG configuration D (16 weight layers), Simonyan & Zisserman 2015, Table 1.
+
+    Table 2: 138M parameters.
+    ``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head by
+    global average pooling and one linear layer.
+    """
+    return VGG("D", num_classes, in_chans, False, stem, input_size, dropout)
+
+
+@register_model(torchvision="vgg19", reference=_table2("E", 144), num_classes=1000, in_chans=3)
+def vgg19(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG configuration E (19 weight layers), Simonyan & Zisserman 2015, Table 1.
+
+    Table 2: 144M parameters.
+    ``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head by
+    global average pooling and one linear layer.
+    """
+    return VGG("E", num_classes, in_chans, False, stem, input_size, dropout)
+
+
+@register_model(torchvision="vgg11_bn", num_classes=1000, in_chans=3)
+def vgg11_bn(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG configuration A (11 weight layers) with batch norm, Simonyan & Zisserman 2015, Table 1.
+
+    Batch normalization (Ioffe & Szegedy 2015) after every convolution, as in
+    torchvision's ``vgg*_bn``; the paper has none.
+    ``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head by
+    global average pooling and one linear layer.
+    """
+    return VGG("A", num_classes, in_chans, True, stem, input_size, dropout)
+
+
+@register_model(torchvision="vgg13_bn", num_classes=1000, in_chans=3)
+def vgg13_bn(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG configuration B (13 weight layers) with batch norm, Simonyan & Zisserman 2015, Table 1.
+
+    Batch normalization (Ioffe & Szegedy 2015) after every convolution, as in
+    torchvision's ``vgg*_bn``; the paper has none.
+    ``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head by
+    global average pooling and one linear layer.
+    """
+    return VGG("B", num_classes, in_chans, True, stem, input_size, dropout)
+
+
+@register_model(num_classes=1000, in_chans=3)
+def vgg16_c_bn(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG configuration C (16 weight layers) with batch norm, Simonyan & Zisserman 2015, Table 1.
+
+    Batch normalization (Ioffe & Szegedy 2015) after every convolution, as in
+    torchvision's ``vgg*_bn``; the paper has none.
+    ``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head by
+    global average pooling and one linear layer.
+    """
+    return VGG("C", num_classes, in_chans, True, stem, input_size, dropout)
+
+
+@register_model(torchvision="vgg16_bn", num_classes=1000, in_chans=3)
+def vgg16_bn(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG configuration D (16 weight layers) with batch norm, Simonyan & Zisserman 2015, Table 1.
+
+    Batch normalization (Ioffe & Szegedy 2015) after every convolution, as in
+    torchvision's ``vgg*_bn``; the paper has none.
+    ``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head by
+    global average pooling and one linear layer.
+    """
+    return VGG("D", num_classes, in_chans, True, stem, input_size, dropout)
+
+
+@register_model(torchvision="vgg19_bn", num_classes=1000, in_chans=3)
+def vgg19_bn(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: str | None = None,
+    input_size: int | None = None,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG configuration E (19 weight layers) with batch norm, Simonyan & Zisserman 2015, Table 1.
+
+    Batch normalization (Ioffe & Szegedy 2015) after every convolution, as in
+    torchvision's ``vgg*_bn``; the paper has none.
+    ``stem='cifar'`` (automatic for ``input_size`` <= 64) replaces the dense head by
+    global average pooling and one linear layer.
+    """
+    return VGG("E", num_classes, in_chans, True, stem, input_size, dropout)
