@@ -274,13 +274,12 @@ _B5_NOTE = "; 9.9B multiply-adds, released 10.27B"
 _B7_NOTE = "; 37B multiply-adds, released 37.75B"
 
 
-def _register(variant: str, reference: Reference):
-    return register_model(
-        torchvision=f"efficientnet_{variant}", reference=reference, num_classes=1000, in_chans=3
-    )
-
-
-@_register("b0", _reference("b0", 77.1, 5_300_000, 0.39e9))
+@register_model(
+    torchvision="efficientnet_b0",
+    reference=_reference("b0", 77.1, 5_300_000, 0.39e9),
+    num_classes=1000,
+    in_chans=3,
+)
 def efficientnet_b0(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> EfficientNet:
@@ -293,59 +292,122 @@ def efficientnet_b0(
     return _released("b0", num_classes, in_chans, input_size, **options)
 
 
-@_register("b1", _reference("b1", 79.1, 7_800_000, 0.70e9))
+@register_model(
+    torchvision="efficientnet_b1",
+    reference=_reference("b1", 79.1, 7_800_000, 0.70e9),
+    num_classes=1000,
+    in_chans=3,
+)
 def efficientnet_b1(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> EfficientNet:
-    """EfficientNet-B1 (width 1.0, depth 1.1, 240 px): 7.8M params, 0.70B MACs."""
+    """EfficientNet-B1 (width 1.0, depth 1.1, 240 px): 7.8M params, 0.70B MACs.
+
+    Tan & Le (2019), "EfficientNet: Rethinking model scaling for convolutional neural
+    networks", Table 2, with the released coefficients.  Options as for ``efficientnet_b0``.
+    """
     return _released("b1", num_classes, in_chans, input_size, **options)
 
 
-@_register("b2", _reference("b2", 80.1, 9_200_000, 1.0e9))
+@register_model(
+    torchvision="efficientnet_b2",
+    reference=_reference("b2", 80.1, 9_200_000, 1.0e9),
+    num_classes=1000,
+    in_chans=3,
+)
 def efficientnet_b2(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> EfficientNet:
-    """EfficientNet-B2 (width 1.1, depth 1.2, 260 px): 9.2M params, 1.0B MACs."""
+    """EfficientNet-B2 (width 1.1, depth 1.2, 260 px): 9.2M params, 1.0B MACs.
+
+    Tan & Le (2019), "EfficientNet: Rethinking model scaling for convolutional neural
+    networks", Table 2, with the released coefficients.  Options as for ``efficientnet_b0``.
+    """
     return _released("b2", num_classes, in_chans, input_size, **options)
 
 
-@_register("b3", _reference("b3", 81.6, 12_000_000, 1.8e9))
+@register_model(
+    torchvision="efficientnet_b3",
+    reference=_reference("b3", 81.6, 12_000_000, 1.8e9),
+    num_classes=1000,
+    in_chans=3,
+)
 def efficientnet_b3(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> EfficientNet:
-    """EfficientNet-B3 (width 1.2, depth 1.4, 300 px): 12M params, 1.8B MACs."""
+    """EfficientNet-B3 (width 1.2, depth 1.4, 300 px): 12M params, 1.8B MACs.
+
+    Tan & Le (2019), "EfficientNet: Rethinking model scaling for convolutional neural
+    networks", Table 2, with the released coefficients.  Options as for ``efficientnet_b0``.
+    """
     return _released("b3", num_classes, in_chans, input_size, **options)
 
 
-@_register("b4", _reference("b4", 82.9, 19_000_000, note=_B4_NOTE))
+@register_model(
+    torchvision="efficientnet_b4",
+    reference=_reference("b4", 82.9, 19_000_000, note=_B4_NOTE),
+    num_classes=1000,
+    in_chans=3,
+)
 def efficientnet_b4(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> EfficientNet:
-    """EfficientNet-B4 (width 1.4, depth 1.8, 380 px): 19M params, 4.4B MACs (Table 2: 4.2B)."""
+    """EfficientNet-B4 (width 1.4, depth 1.8, 380 px): 19M params, 4.4B MACs (Table 2: 4.2B).
+
+    Tan & Le (2019), "EfficientNet: Rethinking model scaling for convolutional neural
+    networks", Table 2, with the released coefficients.  Options as for ``efficientnet_b0``.
+    """
     return _released("b4", num_classes, in_chans, input_size, **options)
 
 
-@_register("b5", _reference("b5", 83.6, 30_000_000, note=_B5_NOTE))
+@register_model(
+    torchvision="efficientnet_b5",
+    reference=_reference("b5", 83.6, 30_000_000, note=_B5_NOTE),
+    num_classes=1000,
+    in_chans=3,
+)
 def efficientnet_b5(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> EfficientNet:
-    """EfficientNet-B5 (width 1.6, depth 2.2, 456 px): 30M params, 10.3B MACs (Table 2: 9.9B)."""
+    """EfficientNet-B5 (width 1.6, depth 2.2, 456 px): 30M params, 10.3B MACs (Table 2: 9.9B).
+
+    Tan & Le (2019), "EfficientNet: Rethinking model scaling for convolutional neural
+    networks", Table 2, with the released coefficients.  Options as for ``efficientnet_b0``.
+    """
     return _released("b5", num_classes, in_chans, input_size, **options)
 
 
-@_register("b6", _reference("b6", 84.0, 43_000_000, 19e9))
+@register_model(
+    torchvision="efficientnet_b6",
+    reference=_reference("b6", 84.0, 43_000_000, 19e9),
+    num_classes=1000,
+    in_chans=3,
+)
 def efficientnet_b6(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> EfficientNet:
-    """EfficientNet-B6 (width 1.8, depth 2.6, 528 px): 43M params, 19B MACs."""
+    """EfficientNet-B6 (width 1.8, depth 2.6, 528 px): 43M params, 19B MACs.
+
+    Tan & Le (2019), "EfficientNet: Rethinking model scaling for convolutional neural
+    networks", Table 2, with the released coefficients.  Options as for ``efficientnet_b0``.
+    """
     return _released("b6", num_classes, in_chans, input_size, **options)
 
 
-@_register("b7", _reference("b7", 84.3, 66_000_000, note=_B7_NOTE))
+@register_model(
+    torchvision="efficientnet_b7",
+    reference=_reference("b7", 84.3, 66_000_000, note=_B7_NOTE),
+    num_classes=1000,
+    in_chans=3,
+)
 def efficientnet_b7(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> EfficientNet:
-    """EfficientNet-B7 (width 2.0, depth 3.1, 600 px): 66M params, 37.7B MACs (Table 2: 37B)."""
+    """EfficientNet-B7 (width 2.0, depth 3.1, 600 px): 66M params, 37.7B MACs (Table 2: 37B).
+
+    Tan & Le (2019), "EfficientNet: Rethinking model scaling for convolutional neural
+    networks", Table 2, with the released coefficients.  Options as for ``efficientnet_b0``.
+    """
     return _released("b7", num_classes, in_chans, input_size, **options)
 
 
