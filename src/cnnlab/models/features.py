@@ -10,6 +10,7 @@ it needs no symbolic tracing, so models with data-dependent control flow work.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from cnnlab.errors import UnknownNameError
+from cnnlab.nn.hooks import hooks
 
 
 class FeatureExtractor(nn.Module):
@@ -39,18 +41,9 @@ class FeatureExtractor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         outputs: dict[str, torch.Tensor] = {}
-        modules = dict(self.model.named_modules())
-        handles = [
-            modules[name].register_forward_hook(self._recorder(name, outputs))
-            for name in self.layers
-        ]
-        try:
+        recorders = {name: self._recorder(name, outputs) for name in self.layers}
+        with hooks(self.model, recorders), contextlib.suppress(_AllFeaturesSeen):
             self.model(x)
-        except _AllFeaturesSeen:
-            pass
-        finally:
-            for handle in handles:
-                handle.remove()
         return OrderedDict((name, outputs[name]) for name in self.layers)
 
     def _recorder(self, name: str, outputs: dict[str, torch.Tensor]):
