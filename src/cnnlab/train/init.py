@@ -16,12 +16,11 @@ Biases are set to zero; normalization layers keep weight 1 and bias 0.
 
 from __future__ import annotations
 
-from functools import partial
-
 import torch
 from torch import nn
 
 from cnnlab.errors import ConfigError, check_choice
+from cnnlab.nn.hooks import capture_activations
 
 INITS = (
     "normal",
@@ -79,27 +78,18 @@ def initialize(
     return model
 
 
-def _keep_output(store: list[torch.Tensor], module, inputs, output) -> None:
-    store.append(output.detach().clone())  # a later in-place activation would overwrite it
-
-
 def _lsuv(model, layers, data, tol, max_iters) -> None:
     """Mishkin & Matas (2016), Alg. 1: scale each layer until Var(output) ≈ 1."""
     was_training = model.training
     model.eval()
     try:
         for layer in layers:
-            captured: list[torch.Tensor] = []
-            handle = layer.register_forward_hook(partial(_keep_output, captured))
-            try:
+            with capture_activations(model, [layer]) as output:
                 for _ in range(max_iters):
-                    captured.clear()
                     model(data)
-                    std = captured[0].std()
+                    std = output[layer].std()
                     if abs(std.item() ** 2 - 1.0) < tol or std.item() == 0:
                         break
                     layer.weight.div_(std)
-            finally:
-                handle.remove()
     finally:
         model.train(was_training)
