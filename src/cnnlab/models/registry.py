@@ -1,8 +1,9 @@
 """Model registry: ``@register_model``, ``create_model`` and ``list_models``.
 
-A builder is a function ``builder(num_classes=..., in_chans=..., **kwargs) -> nn.Module``
-registered under a name; its docstring's first line is the one-line description
-shown by ``cnnlab models``.  Registration also records what the model is
+A builder is a module-level function ``builder(num_classes=..., in_chans=..., **kwargs)
+-> nn.Module`` registered under its own name (``def resnet50`` in
+:mod:`cnnlab.models.resnet` is the model ``resnet50``); its docstring's first line
+is the one-line description shown by ``cnnlab models``.  Registration also records what the model is
 checked against (:class:`ModelInfo`): the torchvision builder of the same
 architecture, if any, and the figures published for it, so that tests and
 ``benchmarks/zoo.py`` are generated from the registry instead of typed twice.
@@ -71,20 +72,21 @@ _REGISTRY: dict[str, ModelInfo] = {}
 def register_model(
     fn: ModelBuilder | None = None,
     *,
-    name: str | None = None,
     torchvision: str | None = None,
     reference: Reference | None = None,
     **kwargs,
 ):
-    """Register a model builder under ``name`` (default: the function's name).
+    """Register a model builder under its function's name.
 
-    ``torchvision`` and ``reference`` record what the model is verified against
-    (see :class:`ModelInfo`); extra keyword arguments are the builder options
-    used for that comparison.
+    A model named ``resnet50`` is therefore a function ``def resnet50(...)`` that
+    can be found by name and imported from its family's module.  ``torchvision``
+    and ``reference`` record what the model is verified against (see
+    :class:`ModelInfo`); extra keyword arguments are the builder options used for
+    that comparison.
     """
 
     def decorator(builder: ModelBuilder) -> ModelBuilder:
-        key = name or builder.__name__
+        key = builder.__name__
         if key in _REGISTRY:
             raise ValueError(f"model {key!r} is registered twice")
         _REGISTRY[key] = ModelInfo(key, builder, torchvision, reference, dict(kwargs))
