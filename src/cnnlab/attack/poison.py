@@ -33,6 +33,7 @@ from cnnlab.attack.base import check_batch
 from cnnlab.attack.evaluate import predict
 from cnnlab.data.datasets import TensorImageDataset
 from cnnlab.errors import ConfigError, check_choice, check_positive
+from cnnlab.nn.hooks import hooks
 
 TRIGGERS = ("patch", "blend")
 
@@ -134,11 +135,8 @@ def penultimate_features(
     """The input of the model's last linear layer (its learned representation), (N, D)."""
     layer = _last_module(model, nn.Linear)
     captured: list[torch.Tensor] = []
-    handle = layer.register_forward_hook(lambda m, inputs, out: captured.append(inputs[0]))
-    try:
+    with hooks(model, pre={layer: lambda m, inputs: captured.append(inputs[0])}):
         predict(model, images, batch_size)
-    finally:
-        handle.remove()
     return torch.cat(captured).flatten(1)
 
 
@@ -201,12 +199,9 @@ def fine_prune(
     pruned = copy.deepcopy(model).eval()
     conv = _last_module(pruned, nn.Conv2d)
     captured: list[torch.Tensor] = []
-    handle = conv.register_forward_hook(lambda m, i, out: captured.append(out.mean((0, 2, 3))))
-    try:
+    with hooks(pruned, {conv: lambda m, i, out: captured.append(out.mean((0, 2, 3)))}):
         for start in range(0, len(images), batch_size):
             predict(pruned, images[start : start + batch_size])
-    finally:
-        handle.remove()
     activation = torch.stack(captured).mean(0)
     dormant = activation.argsort()[: int(fraction * len(activation))]
     keep = torch.ones(len(activation), device=activation.device)
