@@ -7,8 +7,7 @@ from torch import nn
 from cnnlab.errors import ConfigError, GeometryError
 from cnnlab.models import create_model, nasnet  # noqa: F401  (registers the family)
 from cnnlab.models.nasnet import NASNet
-from cnnlab.nas.cell import Cell
-from cnnlab.nas.genotype import NASNET_A
+from cnnlab.models.nasnet_genotype import NASNET_A
 from cnnlab.nn.drop import DropPath
 from tests.batchnorm_helpers import (
     assert_fusion_keeps_outputs,
@@ -75,15 +74,6 @@ def test_forward_and_backward_reach_every_parameter():
     nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
-
-
-def test_normal_cell_concatenates_six_states_and_reduction_cell_four():
-    normal = Cell(NASNET_A.normal, in_ch=24, prev_ch=24, filters=8)
-    reduction = Cell(NASNET_A.reduce, in_ch=48, prev_ch=48, filters=16, reduction=True)
-    x = torch.randn(1, 24, 8, 8)
-    assert normal(x, x).shape == (1, 48, 8, 8)
-    y = torch.randn(1, 48, 8, 8)
-    assert reduction(y, y).shape == (1, 64, 4, 4)
 
 
 def test_fuse_conv_bn_gives_the_same_outputs():

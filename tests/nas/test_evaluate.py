@@ -8,6 +8,7 @@ from torch import nn
 
 from cnnlab.data import DataSplits, TensorImageDataset
 from cnnlab.errors import ConfigError
+from cnnlab.models.nasnet_genotype import NASNET_A
 from cnnlab.nas.evaluate import (
     ProxyTask,
     build_network,
@@ -15,7 +16,6 @@ from cnnlab.nas.evaluate import (
     proxy_data,
     recalibrate_batch_norm,
 )
-from cnnlab.nas.genotype import NASNET_A
 from cnnlab.nas.space import SearchSpace
 
 TASK = ProxyTask(filters=4, epochs=2, batch_size=16, lr=1e-2)

@@ -16,9 +16,9 @@ reduction cells; each reduction cell doubles the number of filters per state.
   then the stacks at 28x28, 14x14 and 7x7; NASNet-A (4 @ 1056), the mobile
   model, has 5.3M parameters and 564M multiply-adds (Table 3).
 
-Both are built from the genotype :data:`cnnlab.nas.genotype.NASNET_A` by the
-generic :class:`~cnnlab.nas.cell.Cell`, so any genotype found by
-:mod:`cnnlab.nas` gives a network the same way (:class:`NASNet`).  The
+Both are built from the genotype :data:`cnnlab.models.nasnet_genotype.NASNET_A`
+by the generic :class:`~cnnlab.models.nasnet_cell.Cell`, so any genotype found by
+an architecture search gives a network the same way (:class:`NASNet`).  The
 auxiliary classifier of the paper's training setup is left out (the published
 parameter counts are those of the network without it).  Stochastic depth is a
 fixed rate per operation (``drop_path``), not the paper's ScheduledDropPath,
@@ -37,9 +37,9 @@ from torch import nn
 
 from cnnlab.errors import ConfigError, check_choice
 from cnnlab.models.base import Classifier, check_input_size, resolve_stem
+from cnnlab.models.nasnet_cell import Cell
+from cnnlab.models.nasnet_genotype import NASNET_A, Genotype
 from cnnlab.models.registry import Reference, register_model
-from cnnlab.nas.cell import Cell
-from cnnlab.nas.genotype import NASNET_A, Genotype
 from cnnlab.nn.conv import ConvNormAct
 
 STACKS = 3

@@ -20,7 +20,7 @@ from torch import nn
 from cnnlab.data import DataSplits, TensorImageDataset, channel_stats, make_loader
 from cnnlab.errors import ConfigError
 from cnnlab.models.nasnet import NASNet
-from cnnlab.nas.genotype import Genotype
+from cnnlab.models.nasnet_genotype import Genotype
 from cnnlab.nn.norm import Normalize
 
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from cnnlab.errors import CheckpointError, ConfigError, check_choice
 from cnnlab.fileio import write_json, write_text
-from cnnlab.nas.genotype import Genotype
+from cnnlab.models.nasnet_genotype import Genotype
 from cnnlab.nas.space import SearchSpace
 
 STRATEGIES = ("random", "evolution")

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cnnlab.errors import ConfigError
-from cnnlab.nas.genotype import NUM_INPUTS, Block, CellGenotype, Genotype
+from cnnlab.models.nasnet_genotype import NUM_INPUTS, Block, CellGenotype, Genotype
 from cnnlab.nn.nas_ops import OPERATIONS
 
 

@@ -1,4 +1,4 @@
-"""A convolutional cell built from a :class:`~cnnlab.nas.genotype.CellGenotype`.
+"""A NASNet cell built from a :class:`~cnnlab.models.nasnet_genotype.CellGenotype`.
 
 Zoph et al. (2018), Sec. 3 and Fig. 3, with the details of NASNet's reference
 implementation (TF-slim ``nasnet_utils.NasNetABaseCell``):
@@ -24,7 +24,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from cnnlab.nas.genotype import NUM_INPUTS, CellGenotype
+from cnnlab.models.nasnet_genotype import NUM_INPUTS, CellGenotype
 from cnnlab.nn.conv import conv2d
 from cnnlab.nn.drop import DropPath
 from cnnlab.nn.nas_ops import FactorizedReduce, make_operation, relu_conv_bn
