@@ -300,6 +300,9 @@ def alexnet_original(
 ) -> AlexNet:
     """AlexNet as in the paper (Krizhevsky et al. 2012): two towers (groups=2), LRN, 227x227.
 
+    Krizhevsky, Sutskever & Hinton (2012), "ImageNet classification with deep convolutional
+    neural networks", Sec. 3 and Fig. 2.
+
     Inputs of at least 67 pixels; ``input_size`` <= 64 (or ``stem='cifar'``)
     gives the CIFAR form (see module docs).
     """
@@ -316,6 +319,9 @@ def alexnet(
 ) -> AlexNet:
     """AlexNet, torchvision's single-tower variant (64-192-384-256-256, no LRN); loads its weights.
 
+    Krizhevsky (2014), "One weird trick for parallelizing convolutional neural networks": the
+    single-tower network torchvision implements.
+
     Inputs of at least 63 pixels; ``input_size`` <= 64 (or ``stem='cifar'``)
     gives the CIFAR form (see module docs).
     """
@@ -331,6 +337,8 @@ def zfnet(
     dropout: float = 0.5,
 ) -> AlexNet:
     """ZFNet (Zeiler & Fergus 2014): AlexNet with a 7x7/2 conv1 and a 5x5/2 conv2, 224x224.
+
+    Zeiler & Fergus (2014), "Visualizing and understanding convolutional networks", Fig. 3.
 
     Inputs of at least 63 pixels; ``input_size`` <= 64 (or ``stem='cifar'``)
     gives the CIFAR form (see module docs).

@@ -215,6 +215,8 @@ def convnext_tiny(
 ) -> ConvNeXt:
     """ConvNeXt-T (Liu et al. 2022): C = 96, blocks (3, 3, 9, 3), 28.6M params, 4.5G MACs.
 
+    Liu et al. (2022), "A ConvNet for the 2020s", Sec. 3 (variants) and Table 1.
+
     ``stem``: 'imagenet' (4x4 patches), 'cifar' (2x2) or None (by ``input_size``);
     ``drop_path``: final stochastic depth rate (default 0.1).
     """
@@ -235,6 +237,8 @@ def convnext_small(
     drop_path: float | None = None,
 ) -> ConvNeXt:
     """ConvNeXt-S (Liu et al. 2022): C = 96, blocks (3, 3, 27, 3), 50.2M params, 8.7G MACs.
+
+    Liu et al. (2022), "A ConvNet for the 2020s", Sec. 3 (variants) and Table 1.
 
     ``stem``: 'imagenet' (4x4 patches), 'cifar' (2x2) or None (by ``input_size``);
     ``drop_path``: final stochastic depth rate (default 0.4).
@@ -257,6 +261,8 @@ def convnext_base(
 ) -> ConvNeXt:
     """ConvNeXt-B (Liu et al. 2022): C = 128, blocks (3, 3, 27, 3), 88.6M params, 15.4G MACs.
 
+    Liu et al. (2022), "A ConvNet for the 2020s", Sec. 3 (variants) and Table 1.
+
     ``stem``: 'imagenet' (4x4 patches), 'cifar' (2x2) or None (by ``input_size``);
     ``drop_path``: final stochastic depth rate (default 0.5).
     """
@@ -277,6 +283,8 @@ def convnext_large(
     drop_path: float | None = None,
 ) -> ConvNeXt:
     """ConvNeXt-L (Liu et al. 2022): C = 192, blocks (3, 3, 27, 3), 197.8M params, 34.4G MACs.
+
+    Liu et al. (2022), "A ConvNet for the 2020s", Sec. 3 (variants) and Table 1.
 
     ``stem``: 'imagenet' (4x4 patches), 'cifar' (2x2) or None (by ``input_size``);
     ``drop_path``: final stochastic depth rate (default 0.5).
@@ -302,6 +310,8 @@ def convnext_xlarge(
     drop_path: float | None = None,
 ) -> ConvNeXt:
     """ConvNeXt-XL (Liu et al. 2022): C = 256, blocks (3, 3, 27, 3), 350M params, 60.9G MACs.
+
+    Liu et al. (2022), "A ConvNet for the 2020s", Sec. 3 (variants) and Table 1.
 
     Not in torchvision.  ``stem``: 'imagenet' (4x4 patches), 'cifar' (2x2) or None
     (by ``input_size``); ``drop_path``: final stochastic depth rate (default 0.5).

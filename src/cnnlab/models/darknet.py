@@ -219,6 +219,8 @@ def darknet19(
 ) -> Darknet:
     """Darknet-19 (Redmon & Farhadi 2017): 19 conv layers, 5 max pools, 20.8M params.
 
+    Redmon & Farhadi (2017), "YOLO9000: Better, Faster, Stronger", Sec. 3 and Table 6.
+
     ``stem``: 'imagenet', 'cifar' (first two max pools removed) or None (by
     ``input_size``); ``act``: activation name (default leaky ReLU, slope 0.1).
     """
@@ -247,6 +249,8 @@ def darknet53(
 ) -> Darknet:
     """Darknet-53 (Redmon & Farhadi 2018): YOLOv3's residual backbone, 41.6M params.
 
+    Redmon & Farhadi (2018), "YOLOv3: An Incremental Improvement", Tables 1 and 2.
+
     ``stem``: 'imagenet', 'cifar' (first two stages at stride 1) or None (by
     ``input_size``); ``act``: activation name (default leaky ReLU, slope 0.1).
     """
@@ -274,6 +278,9 @@ def cspdarknet53(
     act: str = "leaky_relu",
 ) -> Darknet:
     """CSPDarknet53 (Wang et al. 2020, CSPNet): Darknet-53 with cross stage partial stages.
+
+    Wang et al. (2020), "CSPNet: A new backbone that can enhance learning capability of CNN",
+    Sec. 3.1; Bochkovskiy et al. (2020), "YOLOv4", Table 1.
 
     ``stem``: 'imagenet', 'cifar' (first two stages at stride 1) or None (by
     ``input_size``); ``act``: activation name (default leaky ReLU, slope 0.1;

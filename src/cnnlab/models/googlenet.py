@@ -283,6 +283,8 @@ def googlenet(
 ) -> GoogLeNet:
     """GoogLeNet / Inception v1 as in torchvision (BN, 3x3 "5x5" branch), two aux classifiers.
 
+    Szegedy et al. (2015), "Going deeper with convolutions", Table 1, Fig. 2b and Sec. 5.
+
     ``aux_logits=False`` drops the auxiliary classifiers; ``stem='cifar'``
     (automatic for ``input_size`` ≤ 64) starts with a 3x3 conv to 192 maps.
     """

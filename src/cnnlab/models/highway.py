@@ -123,6 +123,8 @@ def highway_mlp(
 ) -> HighwayMLP:
     """Fully connected highway network (Srivastava et al. 2015): a plain layer, then gated layers.
 
+    Srivastava et al. (2015), "Training very deep networks", Sec. 4.1 and Fig. 1.
+
     ``depth`` counts the plain first layer and the highway layers (10, 20, 50,
     100 in the paper's MNIST experiment); ``gate_bias`` is the initial
     transform-gate bias (negative: start by carrying the input).
@@ -141,6 +143,8 @@ def highway_cnn(
     gate_bias: float = -1.0,
 ) -> HighwayCNN:
     """Convolutional highway network (Srivastava et al. 2015): stages of gated 3x3 conv layers.
+
+    Srivastava et al. (2015), "Training very deep networks", Sec. 2 and Sec. 4.2.
 
     ``widths`` gives each stage's channels and ``depth`` its number of highway
     layers; ``norm='batch'`` adds batch norm to the transforms.

@@ -454,6 +454,9 @@ def inception_v3(
 ) -> InceptionV3:
     """Inception v3 (Szegedy et al. 2016) as in torchvision, 299x299, aux classifier (weight 0.4).
 
+    Szegedy et al. (2016), "Rethinking the Inception architecture for computer vision",
+    Table 1 and Figs. 5-8, 10.
+
     ``aux_logits=None`` builds the auxiliary classifier when its input can be
     large enough (ImageNet stem, inputs of at least 299x299); ``stem='cifar'``
     (automatic for ``input_size`` ≤ 64) runs the stem at stride 1.  Inputs must
@@ -510,6 +513,9 @@ def inception_resnet_v2(
     input_size: int | None = None,
 ) -> Inception:
     """Inception-ResNet-v2 (Szegedy et al. 2017), scaled residual Inception modules, 55.8M params.
+
+    Szegedy et al. (2017), "Inception-v4, Inception-ResNet and the impact of residual
+    connections on learning", Figs. 15-19.
 
     ``stem='cifar'`` (automatic for ``input_size`` ≤ 64) runs the stem at
     stride 1; inputs must be at least 75x75 with the ImageNet stem.

@@ -315,6 +315,9 @@ def _field_padding(model: str, field: int, input_size: int) -> int:
 def lenet1(num_classes: int = 10, in_chans: int = 1, input_size: int = 28) -> LeNet:
     """LeNet-1 (LeCun et al. 1990): 4 and 12 maps, partial C3, 2,578 params, 28x28 field.
 
+    LeCun et al. (1998), "Gradient-based learning applied to document recognition",
+    Sec. III.C.7.
+
     ``input_size`` < 28 (even difference) is centred in the 28x28 field by C1's
     padding; the paper's digits are 16x16 (``input_size=16``).
     """
@@ -346,6 +349,9 @@ def lenet5(
     num_classes: int = 10, in_chans: int = 1, input_size: int = 32, output: str = "linear"
 ) -> LeNet5:
     """LeNet-5 (LeCun et al. 1998): scaled tanh, trainable subsampling, partial C3, 60k params.
+
+    LeCun et al. (1998), "Gradient-based learning applied to document recognition",
+    Fig. 2 and Table I.
 
     ``input_size`` < 32 (even difference) pads C1 so that C5 stays 1x1;
     ``output`` is ``'linear'`` or ``'rbf'`` (fixed random ±1 codes, see module docs).

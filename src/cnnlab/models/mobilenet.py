@@ -194,6 +194,9 @@ def mobilenet_v1(
 ) -> MobileNetV1:
     """MobileNet v1 1.0 (Howard et al. 2017): depthwise-separable convs, 4.2M params, 569M MACs.
 
+    Howard et al. (2017), "MobileNets: Efficient convolutional neural networks for mobile vision
+    applications", Table 1 (body) and Table 6 (width multiplier α).
+
     Options: ``width_mult`` (α), ``stem`` ('imagenet'/'cifar'), ``dropout``.
     The resolution multiplier ρ is the input size 224·ρ.
     """
@@ -206,7 +209,11 @@ def mobilenet_v1(
 def mobilenet_v1_075(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> MobileNetV1:
-    """MobileNet v1 with width multiplier α = 0.75: 2.6M params, 325M MACs."""
+    """MobileNet v1 with width multiplier α = 0.75: 2.6M params, 325M MACs.
+
+    Howard et al. (2017), "MobileNets: Efficient convolutional neural networks for mobile vision
+    applications", Table 1 (body) and Table 6 (width multiplier α).
+    """
     return MobileNetV1(num_classes, in_chans, 0.75, input_size=input_size, **options)
 
 
@@ -216,7 +223,11 @@ def mobilenet_v1_075(
 def mobilenet_v1_050(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> MobileNetV1:
-    """MobileNet v1 with width multiplier α = 0.5: 1.3M params, 149M MACs."""
+    """MobileNet v1 with width multiplier α = 0.5: 1.3M params, 149M MACs.
+
+    Howard et al. (2017), "MobileNets: Efficient convolutional neural networks for mobile vision
+    applications", Table 1 (body) and Table 6 (width multiplier α).
+    """
     return MobileNetV1(num_classes, in_chans, 0.5, input_size=input_size, **options)
 
 
@@ -226,7 +237,11 @@ def mobilenet_v1_050(
 def mobilenet_v1_025(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> MobileNetV1:
-    """MobileNet v1 with width multiplier α = 0.25: 0.5M params, 41M MACs."""
+    """MobileNet v1 with width multiplier α = 0.25: 0.5M params, 41M MACs.
+
+    Howard et al. (2017), "MobileNets: Efficient convolutional neural networks for mobile vision
+    applications", Table 1 (body) and Table 6 (width multiplier α).
+    """
     return MobileNetV1(num_classes, in_chans, 0.25, input_size=input_size, **options)
 
 
@@ -321,6 +336,9 @@ def mobilenet_v2(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> MobileNetV2:
     """MobileNetV2 (Sandler et al. 2018): inverted residuals, linear bottlenecks, 300M MACs.
+
+    Sandler et al. (2018), "MobileNetV2: Inverted residuals and linear bottlenecks",
+    Tables 1, 2 and 4.
 
     Options: ``width_mult``, ``stem`` ('imagenet'/'cifar'), ``dropout`` (0.2).
     """
@@ -445,6 +463,8 @@ def mobilenet_v3_large(
 ) -> MobileNetV3:
     """MobileNetV3-Large (Howard et al. 2019): SE, hard-swish, 5.5M params, 219M MACs.
 
+    Howard et al. (2019), "Searching for MobileNetV3", Tables 1 and 3.
+
     Options: ``width_mult``, ``stem`` ('imagenet'/'cifar'), ``dropout`` (0.2).
     """
     return MobileNetV3(
@@ -473,6 +493,8 @@ def mobilenet_v3_small(
     num_classes: int = 1000, in_chans: int = 3, input_size: int | None = None, **options
 ) -> MobileNetV3:
     """MobileNetV3-Small (Howard et al. 2019): SE, hard-swish, 2.5M params, 56M MACs.
+
+    Howard et al. (2019), "Searching for MobileNetV3", Tables 2 and 3.
 
     Options: ``width_mult``, ``stem`` ('imagenet'/'cifar'), ``dropout`` (0.2).
     """

@@ -159,6 +159,9 @@ def nasnet_a_cifar(
 ) -> NASNet:
     """NASNet-A (6 @ 768) for CIFAR-10 (Zoph et al. 2018): 18 normal cells, 3.3M params.
 
+    Zoph et al. (2018), "Learning transferable architectures for scalable image recognition",
+    Fig. 2 (left), Fig. 4 and Table 1.
+
     ``drop_path``: stochastic depth rate of every operation but the identity.
     """
     return _nasnet(
@@ -192,6 +195,9 @@ def nasnet_a_mobile(
     drop_path: float = 0.0,
 ) -> NASNet:
     """NASNet-A (4 @ 1056), mobile (Zoph et al. 2018): 5.3M params, 564M MACs at 224.
+
+    Zoph et al. (2018), "Learning transferable architectures for scalable image recognition",
+    Fig. 2 (right), Fig. 4 and Table 3.
 
     ``stem``: 'imagenet' (3x3 stride-2 conv + two reduction cells), 'cifar'
     (3x3 conv) or None (by ``input_size``); ``drop_path``: stochastic depth rate.
@@ -229,6 +235,9 @@ def nasnet_a_large(
     drop_path: float = 0.0,
 ) -> NASNet:
     """NASNet-A (6 @ 4032), large (Zoph et al. 2018): 88.9M params, 23.8G MACs at 331.
+
+    Zoph et al. (2018), "Learning transferable architectures for scalable image recognition",
+    Fig. 2 (right), Fig. 4 and Table 2.
 
     ``stem``: 'imagenet' (3x3 stride-2 conv + two reduction cells), 'cifar'
     (3x3 conv) or None (by ``input_size``); ``drop_path``: stochastic depth rate.

@@ -130,6 +130,8 @@ def nin(
 ) -> NetworkInNetwork:
     """Network in Network (Lin et al. 2014), CIFAR-10 model: 3 mlpconv layers, global avg pooling.
 
+    Lin et al. (2014), "Network in network", Sec. 3 and Sec. 4.2.
+
     Any input of at least 6 pixels; ``bn=True`` adds batch norm after every convolution.
     """
     return NetworkInNetwork(num_classes, in_chans, input_size, dropout, bn)

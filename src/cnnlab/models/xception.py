@@ -99,6 +99,9 @@ def xception(
 ) -> Xception:
     """Xception (Chollet 2017): depthwise separable convolutions with residuals, 22.9M params.
 
+    Chollet (2017), "Xception: deep learning with depthwise separable convolutions",
+    Fig. 5 and Table 3.
+
     ``stem='cifar'`` (automatic for ``input_size`` ≤ 64) runs the stem and the
     third entry module at stride 1.
     """
