@@ -100,6 +100,19 @@ def test_each_call_of_a_shared_module_is_a_layer_of_its_own():
     assert names == ["0", "1", "2", "1#2"]
 
 
+def test_each_call_of_a_shared_module_gets_the_gradient_of_its_own_output():
+    torch.manual_seed(0)
+    tanh = nn.Tanh()
+    model = nn.Sequential(nn.Linear(3, 3), tanh, nn.Linear(3, 3), tanh)
+    x, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    stats = {s.name: s for s in diagnose(model, x, labels)}
+    first = torch.tanh(model[0](x))
+    second = torch.tanh(model[2](first))
+    grads = torch.autograd.grad(F.cross_entropy(second, labels), [first, second])
+    assert stats["1"].grad_std == pytest.approx(grads[0].std(correction=0).item(), rel=1e-5)
+    assert stats["1#2"].grad_std == pytest.approx(grads[1].std(correction=0).item(), rel=1e-5)
+
+
 def test_histograms_count_every_value_also_outside_a_fixed_range():
     stats = diagnose(nn.Sequential(nn.Linear(3, 7)), torch.randn(5, 3), hist_range=(-0.1, 0.1))
     assert stats[0].hist_counts.sum().item() == 35

@@ -45,6 +45,7 @@ from torch import nn
 from cnnlab.errors import ConfigError, check_positive
 from cnnlab.models.base import AuxLogits
 from cnnlab.nn.act import Maxout, ScaledTanh
+from cnnlab.nn.hooks import hooks
 from cnnlab.report.figures import DPI
 from cnnlab.train.init import initialize
 from cnnlab.train.losses import classification_loss
@@ -126,20 +127,23 @@ class LayerStats:
 
 
 class _Recorder:
-    """Forward hooks that summarise each output at once (a later in-place op may change it)."""
+    """Hooks that summarise each output at once (a later in-place op may change it), and
+    the gradient that reaches it."""
 
     def __init__(self, bins: int, hist_range: tuple[float, float] | None):
         self.bins, self.hist_range = bins, hist_range
         self.layers: list[tuple[LayerStats, nn.Module]] = []
         self.calls: dict[str, int] = {}
+        self.by_call: dict[tuple[str, int], LayerStats] = {}
 
     def record(self, name: str, module: nn.Module, inputs, output) -> None:
+        # Calls are numbered as nn.hooks numbers them for record_grad: every call counts.
+        self.calls[name] = self.calls.get(name, 0) + 1
+        call = self.calls[name]
         if not isinstance(output, torch.Tensor) or not output.is_floating_point():
             return
         if output.numel() == 0:
             return
-        self.calls[name] = self.calls.get(name, 0) + 1
-        call = self.calls[name]
         values = output.detach()
         stats = LayerStats(
             name=name if call == 1 else f"{name}#{call}",
@@ -149,12 +153,12 @@ class _Recorder:
             **_output_stats(values, isinstance(module, RELU_LIKE), self.bins, self.hist_range),
         )
         self.layers.append((stats, module))
-        if output.requires_grad:
-            output.register_hook(partial(_record_grad, stats))
+        self.by_call[name, call] = stats
 
-
-def _record_grad(stats: LayerStats, grad: torch.Tensor) -> None:
-    stats.grad_std = grad.detach().float().std(correction=0).item()
+    def record_grad(self, name: str, module: nn.Module, call: int, grad: torch.Tensor) -> None:
+        stats = self.by_call.get((name, call))
+        if stats is not None:
+            stats.grad_std = grad.detach().float().std(correction=0).item()
 
 
 def _output_stats(
@@ -229,32 +233,34 @@ def diagnose(
     if hist_range is not None and not hist_range[0] < hist_range[1]:
         raise ConfigError(f"hist_range must be (low, high) with low < high, got {hist_range}.")
     recorder = _Recorder(bins, hist_range)
-    handles = [
-        module.register_forward_hook(partial(recorder.record, name))
+    names = [
+        name
         for name, module in model.named_modules()
         if isinstance(module, ACTIVATIONS) or any(True for _ in module.parameters(recurse=False))
     ]
+    forward = {name: partial(recorder.record, name) for name in names}
+    gradient = {name: partial(recorder.record_grad, name) for name in names}
     was_training = model.training
     buffers = {name: buffer.detach().clone() for name, buffer in model.named_buffers()}
     try:
         model.train(train)
-        inputs = images.detach().clone().requires_grad_(True)
-        output = model(inputs)
-        if not recorder.layers:
-            raise ConfigError(
-                f"{type(model).__name__} has no layers to diagnose: no module with parameters "
-                "or activation module returned a tensor. Build the model from nn.Module layers."
-            )
-        if labels is None:
-            loss = (output.logits if isinstance(output, AuxLogits) else output).sum()
-        else:
-            loss, _ = classification_loss(output, labels, F.cross_entropy)
-        owners = _parameter_owners(recorder.layers)
-        params = [p for _, module_params in owners for p in module_params]
-        grads = torch.autograd.grad(loss, [inputs, *params], allow_unused=True)[1:]
+        with hooks(model, forward, gradient=gradient):
+            inputs = images.detach().clone().requires_grad_(True)
+            output = model(inputs)
+            if not recorder.layers:
+                raise ConfigError(
+                    f"{type(model).__name__} has no layers to diagnose: no module with "
+                    "parameters or activation module returned a tensor. Build the model from "
+                    "nn.Module layers."
+                )
+            if labels is None:
+                loss = (output.logits if isinstance(output, AuxLogits) else output).sum()
+            else:
+                loss, _ = classification_loss(output, labels, F.cross_entropy)
+            owners = _parameter_owners(recorder.layers)
+            params = [p for _, module_params in owners for p in module_params]
+            grads = torch.autograd.grad(loss, [inputs, *params], allow_unused=True)[1:]
     finally:
-        for handle in handles:
-            handle.remove()
         model.train(was_training)
         with torch.no_grad():
             for name, buffer in model.named_buffers():
