@@ -32,7 +32,8 @@ MAX_LEGEND_ENTRIES = 10
 DPI = 100
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """An empty figure of ``width`` x ``height`` inches with an Agg canvas (no pyplot)."""
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -108,7 +109,7 @@ def plot_learning_curves(history: Sequence[Mapping[str, Any]]) -> Figure:
     if np.any(np.isnan(epochs)):
         epochs = np.arange(1, len(history) + 1, dtype=float)
     best = best_epoch_index(history)
-    fig = _new_figure(10, 4)
+    fig = new_figure(10, 4)
     for ax, quantity, title in zip(
         fig.subplots(1, 2), ("loss", "acc"), ("Loss", "Accuracy"), strict=True
     ):
@@ -160,7 +161,7 @@ def plot_confusion_matrix(
         cm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows != 0)
 
     side = float(np.clip(0.45 * n + 2.5, 4.5, 14))
-    fig = _new_figure(side + 1, side)
+    fig = new_figure(side + 1, side)
     ax = fig.add_subplot()
     image = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1 if normalize else max(cm.max(), 1))
     fig.colorbar(image, ax=ax, shrink=0.8)
@@ -203,7 +204,7 @@ def plot_pr_curves(curves: Sequence[PRCurve], class_names: Sequence[str] | None 
     names = [str(i) for i in range(len(curves))] if class_names is None else list(class_names)
     if len(names) != len(curves):
         raise ConfigError(f"Got {len(names)} class names for {len(curves)} curves.")
-    fig = _new_figure(6, 5)
+    fig = new_figure(6, 5)
     ax = fig.add_subplot()
     many = len(curves) > MAX_LEGEND_ENTRIES
     for name, curve in zip(names, curves, strict=True):
@@ -248,7 +249,7 @@ def image_grid(images: Any, titles: Sequence[str] | None = None, ncols: int = 8)
     ncols = min(ncols, len(images))
     nrows = -(-len(images) // ncols)
     title_lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles else 0
-    fig = _new_figure(1.9 * ncols, (1.8 + 0.15 * title_lines) * nrows)
+    fig = new_figure(1.9 * ncols, (1.8 + 0.15 * title_lines) * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for i, ax in enumerate(axes):
         ax.axis("off")

@@ -25,15 +25,10 @@ from cnnlab.cli import parse_key_value, parse_shape
 from cnnlab.data import channel_stats, load_data, make_loader
 from cnnlab.errors import ConfigError, check_positive
 from cnnlab.models.registry import create_model_for_input
+from cnnlab.report.diagnose_figures import plot_diagnostics, plot_init_experiment
 from cnnlab.report.figures import save_figure
 from cnnlab.runs import build_classifier
-from cnnlab.train.diagnose import (
-    diagnose,
-    format_layer_stats,
-    init_experiment,
-    plot_diagnostics,
-    plot_init_experiment,
-)
+from cnnlab.train.diagnose import diagnose, format_layer_stats, init_experiment
 from cnnlab.train.init import INITS, initialize
 
 EXPERIMENTS = ("tanh-init",)
