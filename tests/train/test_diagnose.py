@@ -1,6 +1,4 @@
-"""Per-layer activation and gradient diagnostics and ``cnnlab diagnose``."""
-
-import argparse
+"""Per-layer activation and gradient diagnostics."""
 
 import pytest
 import torch
@@ -9,7 +7,6 @@ from torch import nn
 
 from cnnlab.errors import ConfigError
 from cnnlab.train.diagnose import diagnose, init_experiment
-from cnnlab.train.diagnose_cli import add_parser
 
 
 class Boom(nn.Module):
@@ -20,13 +17,6 @@ class Boom(nn.Module):
 def _mlp():
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(inplace=True), nn.Linear(8, 3))
-
-
-def _run(argv):
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["diagnose", *argv])
-    return args.func(args)
 
 
 def test_tanh_activations_collapse_with_small_weights_and_not_with_xavier():
@@ -122,30 +112,6 @@ def test_histograms_count_every_value_also_outside_a_fixed_range():
 def test_a_model_without_layers_to_record_is_refused():
     with pytest.raises(ConfigError, match="no layers"):
         diagnose(nn.Flatten(), torch.randn(2, 3, 4))
-
-
-def test_cli_prints_a_layer_table_and_writes_the_figure(tmp_path, capsys):
-    out = tmp_path / "diag.png"
-    argv = ["simple_cnn", "--input", "1x16x16", "--batch-size", "4", "--init", "kaiming_normal"]
-    assert _run([*argv, "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "features.conv1.act" in printed and "grad std" in printed
-    assert out.read_bytes()[:4] == b"\x89PNG"
-
-
-def test_cli_reproduces_the_tanh_experiment(tmp_path, capsys):
-    out = tmp_path / "tanh.png"
-    assert _run(["--experiment", "tanh-init", "--out", str(out)]) == 0
-    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
-    layer_rows = [row for row in rows if row and row[0].isdigit()]
-    assert [int(row[0]) for row in layer_rows] == list(range(1, 11))
-    assert float(layer_rows[-1][1]) < 1e-6 < 0.05 < float(layer_rows[-1][2])
-    assert out.is_file()
-
-
-def test_cli_needs_a_model_or_an_experiment():
-    with pytest.raises(ConfigError, match="MODEL"):
-        _run([])
 
 
 def test_integer_images_are_refused_with_a_hint():

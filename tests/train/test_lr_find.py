@@ -1,6 +1,5 @@
-"""The learning-rate range test (Smith 2017, Sec. 3.3) and ``cnnlab lr-find``."""
+"""The learning-rate range test (Smith 2017, Sec. 3.3)."""
 
-import argparse
 import copy
 import math
 
@@ -18,7 +17,6 @@ from cnnlab.train.lr_find import (
     smooth_losses,
     suggest_lr,
 )
-from cnnlab.train.lr_find_cli import add_parser
 
 TINY = {"model": "simple_cnn", "model_kwargs": {"channels": [4, 8]}, "batch_size": 16}
 
@@ -94,17 +92,3 @@ def test_the_batches_are_the_trainers_epoch_after_epoch(digits):
     for x, t in expected:
         images, targets = next(stream)
         assert torch.equal(images, x) and torch.equal(targets, t)
-
-
-def test_cli_prints_a_rate_and_writes_the_plot(tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers(dest="command"))
-    out = tmp_path / "lr.png"
-    args = parser.parse_args(
-        ["lr-find", "--dataset", "digits", "--steps", "30", "--quiet", "--out", str(out)]
-    )
-    assert args.func(args) == 0
-    lines = capsys.readouterr().out.splitlines()
-    suggested = next(line for line in lines if line.startswith("suggested learning rate:"))
-    assert 1e-7 <= float(suggested.split()[3]) <= 10
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

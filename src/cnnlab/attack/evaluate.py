@@ -24,6 +24,7 @@ from cnnlab.attack.base import Attack, check_batch, frozen, per_sample_norm
 from cnnlab.attack.blackbox import Square
 from cnnlab.attack.gradient import FGSM, PGD
 from cnnlab.errors import ConfigError, check_positive
+from cnnlab.runs import Run, RunSplit, predict_dataset
 
 
 @dataclass
@@ -115,6 +116,30 @@ def evaluate_attack(
     for norm in ("linf", "l2", "l0"):
         metrics[f"mean_{norm}"] = _mean(per_sample_norm(delta[success], norm))
     return AttackResult(adversarial, clean, after, metrics)
+
+
+def attack_split(
+    run: Run,
+    split: RunSplit,
+    attack: Attack,
+    *,
+    target: int | None = None,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor, AttackResult]:
+    """Attack a run's model on every image of ``split`` (from :meth:`Run.load_split`).
+
+    Returns the images in [0, 1] as the model takes them, their labels as the
+    run's class indices, and :func:`evaluate_attack`'s result; ``target`` (a
+    class index of the run) makes every image's goal that class.
+    """
+    model = run.model.to(device)
+    images, _, labels = predict_dataset(model, split.images, run.input_shape, device=device)
+    images = images.to(device).float() / 255
+    labels = split.class_map[labels].to(device)
+    targets = None if target is None else torch.full_like(labels, target)
+    result = evaluate_attack(model, attack, images, labels, targets=targets, batch_size=batch_size)
+    return images, labels, result
 
 
 def _mean(values: torch.Tensor) -> float:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from cnnlab.nas.search import STRATEGIES, Candidate, SearchConfig, run_search
 from cnnlab.nas.space import SearchSpace
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``nas`` subcommand to ``subparsers`` (its ``func`` runs the search)."""
+def add_parsers(subparsers: Any) -> None:
+    """Add ``nas`` (its ``func`` runs the search)."""
     parser = subparsers.add_parser(
         "nas", help="search NASNet cells (random search or regularized evolution)"
     )
@@ -42,11 +43,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--cells", type=int, default=1, help="normal cells per stack")
     parser.add_argument("--filters", type=int, default=8, help="filters of the first stack")
     parser.add_argument("--quiet", action="store_true", help="print only the best candidate")
-    parser.set_defaults(func=run)
-    return parser
+    parser.set_defaults(func=nas_command)
 
 
-def run(args: argparse.Namespace) -> int:
+def nas_command(args: argparse.Namespace) -> int:
     """Run the search described by ``args``; print each candidate and the best one."""
     from cnnlab.data import load_data
     from cnnlab.nas.evaluate import ProxyTask, evaluate_genotype, proxy_data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import re
@@ -18,18 +17,16 @@ from torchvision.io import write_png
 from torchvision.models.vgg import cfgs, make_layers
 
 from cnnlab import cli
+from cnnlab.cli import explain as explain_cli
 from cnnlab.data import load_data
 from cnnlab.errors import CnnlabError, ConfigError, DataError, UnknownNameError
 from cnnlab.explain import synthesis
-from cnnlab.explain.cli import add_parser
 from cnnlab.explain.synthesis import STYLE_LAYERS, gram_matrix, load_cue_conflict, shape_bias
 from cnnlab.runs import load_run
 
 
 def explain(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers())
-    args = parser.parse_args(["explain", *map(str, argv)])
+    args = cli.build_parser().parse_args(["explain", *map(str, argv)])
     return args.func(args)
 
 
@@ -151,7 +148,7 @@ def scores(run_dir: Path, images: torch.Tensor, classes: list[int]) -> torch.Ten
 
 
 def test_class_model_raises_every_class_score_above_mid_grey(run_copy, monkeypatch, capsys):
-    calls = spy(monkeypatch, synthesis, "class_model_visualization")
+    calls = spy(monkeypatch, explain_cli, "class_model_visualization")
     assert explain(run_copy, "--method", "class-model", "--steps", "10") == 0
     ((_, image),) = calls
     every = list(range(10))
@@ -164,7 +161,7 @@ def test_class_model_raises_every_class_score_above_mid_grey(run_copy, monkeypat
 
 
 def test_class_model_optimizes_the_chosen_classes_in_order(run_copy, monkeypatch):
-    calls = spy(monkeypatch, synthesis, "class_model_visualization")
+    calls = spy(monkeypatch, explain_cli, "class_model_visualization")
     assert explain(run_copy, "--method", "class-model", "--target", "7", "3", "--steps", "10") == 0
     ((_, image),) = calls
     assert image.shape == (2, 1, 32, 32)
@@ -215,7 +212,7 @@ def style_loss(extractor: nn.Sequential, image: torch.Tensor, style: torch.Tenso
 def test_style_transfer_brings_the_content_closer_to_the_style(
     run_copy, digit_png, paint_png, vgg_file, monkeypatch, capsys
 ):
-    calls = spy(monkeypatch, synthesis, "style_transfer")
+    calls = spy(monkeypatch, explain_cli, "style_transfer")
     argv = ["--style", paint_png, "--vgg-weights", vgg_file, "--size", "32", "--steps", "10"]
     assert explain(run_copy, digit_png, "--method", "style-transfer", *argv) == 0
     (((content, style, *_), result),) = calls

@@ -1,18 +1,16 @@
-"""The ``cnnlab nas`` subcommand (cnnlab.nas.cli)."""
+"""The ``cnnlab nas`` subcommand."""
 
 import argparse
 import json
 
 import pytest
 
-from cnnlab.nas.cli import add_parser
+from cnnlab.cli import build_parser
 from tests.conftest import shared_dataset
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers())
-    return parser.parse_args(["nas", *argv])
+    return build_parser().parse_args(["nas", *argv])
 
 
 TINY = (

@@ -6,22 +6,21 @@
                     [--batch-size N] [--num-classes N] [--model-arg KEY=VALUE] [--out PNG]
     cnnlab diagnose --experiment tanh-init [--out PNG]
 
-With ``--dataset`` the batch is a shuffled training batch, the model has the
-Trainer's channel normalization in front and the loss is the cross-entropy;
-with ``--input`` the batch is N(0, 1) noise of that shape and the loss the sum
-of the outputs.  Prints a table per layer (or the per-layer std of each
-initialization) and writes the figure.
+Prints a table per layer (or the per-layer std of each initialization) and
+writes the figure.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from cnnlab.cli import parse_key_value, parse_shape
+from cnnlab.cli.flags import add_field_flag
+from cnnlab.cli.inspect import parse_shape
 from cnnlab.data import channel_stats, load_data, make_loader
 from cnnlab.errors import ConfigError, check_positive
 from cnnlab.models.registry import create_model_for_input
@@ -29,13 +28,13 @@ from cnnlab.report.diagnose_figures import plot_diagnostics, plot_init_experimen
 from cnnlab.report.figures import save_figure
 from cnnlab.runs import build_classifier
 from cnnlab.train.diagnose import diagnose, format_layer_stats, init_experiment
-from cnnlab.train.init import INITS, initialize
+from cnnlab.train.init import initialize
 
 EXPERIMENTS = ("tanh-init",)
 
 
-def add_parser(subparsers) -> None:
-    """Add the ``diagnose`` sub-command to an ``add_subparsers()`` object."""
+def add_parsers(subparsers: Any) -> None:
+    """Add ``diagnose``."""
     parser = subparsers.add_parser(
         "diagnose",
         help="per-layer activation and gradient statistics of a model for one batch",
@@ -46,15 +45,13 @@ def add_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("model", nargs="?", help="model name (see `cnnlab models`)")
-    parser.add_argument("--init", help=f"re-initialise the weights: {', '.join(INITS)}")
+    add_field_flag(parser, "init")
     parser.add_argument("--input", metavar="CxHxW", help="random N(0, 1) inputs (default 1x32x32)")
     parser.add_argument("--dataset", help="a training batch of this data set instead")
     parser.add_argument("--data-dir", help="where the data set's files are")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-classes", type=int, default=10, help="with --input (default 10)")
-    parser.add_argument(
-        "--model-arg", action="append", metavar="KEY=VALUE", help="model option (repeatable)"
-    )
+    add_field_flag(parser, "model_kwargs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--experiment",
@@ -66,7 +63,7 @@ def add_parser(subparsers) -> None:
 
 
 def diagnose_command(args: argparse.Namespace) -> int:
-    """Run ``cnnlab diagnose``; returns the exit status."""
+    """``cnnlab diagnose``: a layer table of one batch's statistics, or an experiment."""
     if args.experiment is not None:
         if args.model is not None:
             raise ConfigError("Pass either a MODEL or --experiment, not both.")
@@ -87,9 +84,13 @@ def diagnose_command(args: argparse.Namespace) -> int:
 def _model_and_batch(
     args: argparse.Namespace,
 ) -> tuple[nn.Module, torch.Tensor, torch.Tensor | None]:
-    """The model (initialised from ``--seed``, then ``--init``), a batch and its labels."""
+    """The model (initialised from ``--seed``, then ``--init``), a batch and its labels.
+
+    With ``--dataset``, a shuffled training batch with its labels and the model
+    behind the channel normalization of the training images, as the Trainer
+    builds it; otherwise N(0, 1) noise of ``--input``'s shape without labels.
+    """
     check_positive("--batch-size", args.batch_size)
-    kwargs = dict(parse_key_value(kv) for kv in args.model_arg or [])
     torch.manual_seed(args.seed)
     if args.dataset is not None:
         if args.input is not None:
@@ -99,13 +100,17 @@ def _model_and_batch(
             iter(make_loader(data.train, args.batch_size, shuffle=True, seed=args.seed))
         )
         mean, std = channel_stats(data.train)
-        model = build_classifier(args.model, kwargs, data.classes, data.input_shape, mean, std)
+        model = build_classifier(
+            args.model, args.model_kwargs or {}, data.classes, data.input_shape, mean, std
+        )
     else:
         if args.data_dir is not None:
             raise ConfigError("--data-dir needs --dataset NAME.")
         check_positive("--num-classes", args.num_classes)
         shape = parse_shape(args.input or "1x32x32")
-        model = create_model_for_input(args.model, args.num_classes, shape, **kwargs)
+        model = create_model_for_input(
+            args.model, args.num_classes, shape, **(args.model_kwargs or {})
+        )
         generator = torch.Generator().manual_seed(args.seed)
         images, labels = torch.randn(args.batch_size, *shape, generator=generator), None
     if args.init is not None:
@@ -114,6 +119,7 @@ def _model_and_batch(
 
 
 def _experiment(args: argparse.Namespace) -> int:
+    """The per-layer std of each initialization of the tanh/ReLU experiment, and its figure."""
     results = init_experiment(seed=args.seed)
     labels = list(results)
     width = max(len(label) for label in labels)

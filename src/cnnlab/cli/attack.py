@@ -14,20 +14,16 @@ from typing import Any
 import torch
 
 from cnnlab import runs
-from cnnlab.attack.evaluate import AttackResult, evaluate_attack
+from cnnlab.attack.evaluate import attack_split
 from cnnlab.attack.figures import plot_adversarial_examples
 from cnnlab.attack.registry import ATTACKS, create_attack, parse_eps
-from cnnlab.data import load_data
-from cnnlab.data.splits import spread_subset
 from cnnlab.errors import ConfigError, check_positive
-from cnnlab.fileio import update_json
 from cnnlab.report import build_report
 from cnnlab.report.figures import save_figure
-from cnnlab.train.evaluate import class_index_map, predict_dataset
 
 
-def add_parser(subparsers: Any) -> None:
-    """Add the ``attack`` sub-command to ``subparsers`` (from ``add_subparsers()``)."""
+def add_parsers(subparsers: Any) -> None:
+    """Add ``attack``."""
     parser = subparsers.add_parser(
         "attack", help="attack a run: robust accuracy, success rate, example figure"
     )
@@ -57,6 +53,64 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=attack_command)
 
 
+def attack_command(args: argparse.Namespace) -> int:
+    """``cnnlab attack``: attack a fixed draw of a split, record and print the metrics."""
+    check_positive("--limit", args.limit)
+    check_positive("--batch-size", args.batch_size)
+    check_positive("--examples", args.examples, allow_zero=True)
+    eps = None if args.eps is None else parse_eps(args.eps)
+    run = runs.load_run(args.run)
+    target = None if args.targeted is None else _target_index(args.targeted, run.classes)
+    attack = create_attack(
+        args.method,
+        eps=eps,
+        norm=args.norm,
+        steps=args.steps,
+        targeted=target is not None,
+        seed=args.seed,
+    )
+    norm = args.norm or ATTACKS[args.method].norms[0]
+    split = run.load_split(
+        args.split, dataset=args.dataset, data_dir=args.data_dir, limit=args.limit
+    )
+    images, labels, result = attack_split(
+        run, split, attack, target=target, batch_size=args.batch_size, device=args.device
+    )
+    metrics = dict(result.metrics)
+    metrics.update(
+        {
+            "method": args.method,
+            "norm": norm,
+            "eps": eps,
+            "steps": args.steps,
+            "target": target,
+            "dataset": args.dataset or run.dataset,
+            "split": args.split,
+        }
+    )
+    key = _attack_name(args, norm, target)
+    runs.update_metrics(run.path, ("attacks", key), metrics)
+    figure = run.path / runs.FIGURES / f"attack_{key}.png"
+    if args.examples:
+        picked = _examples(result, labels, args.examples)
+        save_figure(
+            plot_adversarial_examples(
+                images[picked],
+                result.adversarial[picked],
+                result.clean_predictions[picked].tolist(),
+                result.adversarial_predictions[picked].tolist(),
+                run.classes,
+            ),
+            figure,
+        )
+    build_report(run.path)
+    _print_summary(key, metrics)
+    if args.examples:
+        print(f"figure: {figure}")
+    print(f"metrics: {run.path / runs.METRICS} (attacks/{key})")
+    return 0
+
+
 def _target_index(text: str, classes: list[str]) -> int:
     if text in classes:
         return classes.index(text)
@@ -79,78 +133,7 @@ def _attack_name(args: argparse.Namespace, norm: str, target: int | None) -> str
     return "-".join(parts)
 
 
-def attack_command(args: argparse.Namespace) -> int:
-    """Run the ``attack`` sub-command; returns the exit status."""
-    check_positive("--limit", args.limit)
-    check_positive("--batch-size", args.batch_size)
-    check_positive("--examples", args.examples, allow_zero=True)
-    eps = None if args.eps is None else parse_eps(args.eps)
-    run = runs.load_run(args.run)
-    target = None if args.targeted is None else _target_index(args.targeted, run.classes)
-    attack = create_attack(
-        args.method,
-        eps=eps,
-        norm=args.norm,
-        steps=args.steps,
-        targeted=target is not None,
-        seed=args.seed,
-    )
-    norm = args.norm or ATTACKS[args.method].norms[0]
-    config = run.config
-    name = args.dataset or config.dataset
-    options = config.data_options()
-    if name != config.dataset:
-        options.update(classes=None, per_class=None, test_fraction=None)
-    data = load_data(
-        name, args.data_dir if args.dataset else (args.data_dir or config.data_dir), **options
-    )
-    mapping = class_index_map(run.classes, data.classes)
-    split = getattr(data, args.split)
-    split = split.subset(spread_subset(len(split), args.limit))
-    model = run.model.to(args.device)
-    images, _, labels = predict_dataset(model, split, run.input_shape, device=args.device)
-    images = images.to(args.device).float() / 255
-    labels = mapping[labels].to(args.device)
-    targets = None if target is None else torch.full_like(labels, target)
-    result = evaluate_attack(
-        model, attack, images, labels, targets=targets, batch_size=args.batch_size
-    )
-    metrics = dict(result.metrics)
-    metrics.update(
-        {
-            "method": args.method,
-            "norm": norm,
-            "eps": eps,
-            "steps": args.steps,
-            "target": target,
-            "dataset": name,
-            "split": args.split,
-        }
-    )
-    key = _attack_name(args, norm, target)
-    update_json(run.path / runs.METRICS, ("attacks", key), metrics)
-    figure = run.path / runs.FIGURES / f"attack_{key}.png"
-    if args.examples:
-        picked = _examples(result, labels, args.examples)
-        save_figure(
-            plot_adversarial_examples(
-                images[picked],
-                result.adversarial[picked],
-                result.clean_predictions[picked].tolist(),
-                result.adversarial_predictions[picked].tolist(),
-                run.classes,
-            ),
-            figure,
-        )
-    build_report(run.path)
-    _print_summary(key, metrics)
-    if args.examples:
-        print(f"figure: {figure}")
-    print(f"metrics: {run.path / runs.METRICS} (attacks/{key})")
-    return 0
-
-
-def _examples(result: AttackResult, labels: torch.Tensor, count: int) -> torch.Tensor:
+def _examples(result, labels: torch.Tensor, count: int) -> torch.Tensor:
     """Successful attacks on correctly classified images first, then the rest in order."""
     fooled = (result.clean_predictions == labels) & (result.adversarial_predictions != labels)
     order = torch.cat([fooled.nonzero().flatten(), (~fooled).nonzero().flatten()])

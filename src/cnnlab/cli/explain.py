@@ -29,10 +29,32 @@ from typing import Any
 
 import torch
 
+from cnnlab.data import load_image, make_loader
+from cnnlab.data.image import read_image, resize
 from cnnlab.errors import ConfigError, check_choice, check_positive
+from cnnlab.explain import features
+from cnnlab.explain.context import last_spatial_layer
 from cnnlab.explain.methods import ATTRIBUTIONS, LAYER_METHODS, get_method
-from cnnlab.fileio import update_json
-from cnnlab.runs import METRICS, Run, load_run
+from cnnlab.explain.metrics import compare_methods, format_method_scores
+from cnnlab.explain.report import explain_dir
+from cnnlab.explain.synthesis import (
+    class_model_visualization,
+    load_cue_conflict,
+    shape_bias,
+    style_transfer,
+    vgg19_features,
+)
+from cnnlab.report.explain_figures import (
+    plot_activations,
+    plot_attributions,
+    plot_filters,
+    plot_neighbours,
+    plot_patches,
+    plot_style_transfer,
+    plot_tsne,
+)
+from cnnlab.report.figures import image_grid, save_figure
+from cnnlab.runs import METRICS, Run, fit_to_input, load_run, update_metrics
 
 VIEWS = ("filters", "activations", "patches", "neighbours", "tsne")
 SYNTHESIS = ("class-model", "style-transfer")
@@ -44,8 +66,8 @@ NEIGHBOURS, QUERIES, UNITS = 6, 5, 8
 STYLE_SIZE, STYLE_MIN_SIDE = 256, 16
 
 
-def add_parser(subparsers) -> None:
-    """Add the ``explain`` sub-command to an ``add_subparsers()`` object."""
+def add_parsers(subparsers: Any) -> None:
+    """Add ``explain``."""
     parser = subparsers.add_parser(
         "explain",
         help="attribution maps, feature views, synthesis, faithfulness and shape bias of a run",
@@ -180,7 +202,6 @@ def _steps(args: argparse.Namespace) -> dict[str, int]:
 
 
 def _load_files(run: Run, paths: list[str], device: str) -> torch.Tensor:
-    from cnnlab.data import load_image
 
     channels, height, width = run.input_shape
     return torch.stack([load_image(p, channels, (height, width)) for p in paths]).to(device)
@@ -189,33 +210,16 @@ def _load_files(run: Run, paths: list[str], device: str) -> torch.Tensor:
 def _dataset_images(run: Run, args: argparse.Namespace, limit: int) -> torch.Tensor:
     """Up to ``limit`` images of the chosen split (a fixed draw over all of it), fitted to the
     model input."""
-    from cnnlab.data import load_data, make_loader
-    from cnnlab.data.splits import spread_subset
-    from cnnlab.train.evaluate import fit_to_input
-
-    same = args.dataset in (None, run.config.dataset)
-    options = run.config.data_options()
-    if not same:
-        options.update(classes=None, per_class=None, test_fraction=None)
-    data = load_data(
-        args.dataset or run.config.dataset,
-        args.data_dir or (run.config.data_dir if same else None),
-        **options,
+    split = run.load_split(args.split, dataset=args.dataset, data_dir=args.data_dir, limit=limit)
+    return torch.cat(
+        [
+            fit_to_input(x, run.input_shape)
+            for x, _ in make_loader(split.images, 256, shuffle=False, device=args.device)
+        ]
     )
-    split = getattr(data, args.split)
-    split = split.subset(spread_subset(len(split), limit))
-    images = [
-        fit_to_input(x, run.input_shape)
-        for x, _ in make_loader(split, 256, shuffle=False, device=args.device)
-    ]
-    if not images:
-        raise ConfigError(f"The {args.split} split of {data.name} is empty.")
-    return torch.cat(images)
 
 
 def _save(fig, run: Run, name: str) -> Path:
-    from cnnlab.explain.report import explain_dir
-    from cnnlab.report.figures import save_figure
 
     path = explain_dir(run.path) / f"{_slug(name)}.png"
     save_figure(fig, path)
@@ -224,7 +228,6 @@ def _save(fig, run: Run, name: str) -> Path:
 
 
 def _attribute(run: Run, args: argparse.Namespace, method: str) -> int:
-    from cnnlab.explain.figures import plot_attributions
 
     x = _load_files(run, args.images, args.device)
     probs = run.predict_proba(x)
@@ -245,15 +248,6 @@ def _attribute(run: Run, args: argparse.Namespace, method: str) -> int:
 
 
 def _view(run: Run, args: argparse.Namespace) -> int:
-    from cnnlab.explain import features
-    from cnnlab.explain.context import last_spatial_layer
-    from cnnlab.explain.figures import (
-        plot_activations,
-        plot_filters,
-        plot_neighbours,
-        plot_patches,
-        plot_tsne,
-    )
 
     model = run.model
     if args.method == "filters":
@@ -290,7 +284,6 @@ def _view(run: Run, args: argparse.Namespace) -> int:
 
 
 def _evaluate(run: Run, args: argparse.Namespace) -> int:
-    from cnnlab.explain.metrics import compare_methods, format_method_scores
 
     names = args.methods.split(",") if args.methods else list(ATTRIBUTIONS)
     methods = {name: get_method(name) for name in names}
@@ -311,9 +304,6 @@ def _evaluate(run: Run, args: argparse.Namespace) -> int:
 
 def _class_model(run: Run, args: argparse.Namespace) -> int:
     """One image per target class, optimized from mid-grey (Simonyan et al. 2014)."""
-    from cnnlab.explain.synthesis import class_model_visualization
-    from cnnlab.report.figures import image_grid
-
     if args.target:
         targets = [_parse_target(text, run.classes) for text in args.target]
     else:
@@ -331,8 +321,6 @@ def _class_model(run: Run, args: argparse.Namespace) -> int:
 
 def _load_scaled(path: str, size: int, device: str) -> torch.Tensor:
     """An image file as an RGB (1, 3, H, W) batch in [0, 1] whose long side is ``size``."""
-    from cnnlab.data.image import read_image, resize
-
     image = read_image(path, 3)
     height, width = image.shape[-2:]
     scale = size / max(height, width)
@@ -348,9 +336,6 @@ def _load_scaled(path: str, size: int, device: str) -> torch.Tensor:
 
 def _style_transfer(run: Run, args: argparse.Namespace) -> int:
     """Each content image in the style of --style (Gatys et al. 2016), VGG-19 features."""
-    from cnnlab.explain.figures import plot_style_transfer
-    from cnnlab.explain.synthesis import style_transfer, vgg19_features
-
     if args.style is None:
         raise ConfigError(
             "--method style-transfer needs a style image: add --style PAINTING.png "
@@ -382,14 +367,12 @@ def _style_transfer(run: Run, args: argparse.Namespace) -> int:
 
 def _shape_bias(run: Run, args: argparse.Namespace) -> int:
     """Cue-conflict shape bias (Geirhos et al. 2019), printed and merged into metrics.json."""
-    from cnnlab.explain.synthesis import load_cue_conflict, shape_bias
-
     images, shapes, textures = load_cue_conflict(args.shape_bias, run.classes, run.input_shape)
     result = shape_bias(run.model, images.to(args.device), shapes, textures)
     metrics: dict[str, Any] = {**dataclasses.asdict(result), "folder": str(args.shape_bias)}
     if math.isnan(result.shape_bias):  # no decision for shape or texture: JSON has no NaN
         metrics["shape_bias"] = None
-    update_json(run.path / METRICS, ("shape_bias",), metrics)
+    update_metrics(run.path, ("shape_bias",), metrics)
     print(f"shape bias:       {result.shape_bias:.4f}  (shape / (shape + texture decisions))")
     print(f"shape fraction:   {result.shape_fraction:.4f}")
     print(f"texture fraction: {result.texture_fraction:.4f}")

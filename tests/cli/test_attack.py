@@ -6,14 +6,12 @@ import shutil
 
 import pytest
 
-from cnnlab.attack.cli import add_parser
+from cnnlab.cli import build_parser
 from cnnlab.errors import CnnlabError
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers())
-    return parser.parse_args(["attack", *argv])
+    return build_parser().parse_args(["attack", *argv])
 
 
 @pytest.fixture

@@ -1,0 +1,71 @@
+"""The ``cnnlab`` command line: one small function per subcommand, calling the API.
+
+The subcommands live in one module per group:
+
+- :mod:`cnnlab.cli.train`: ``train``, ``finetune``, ``distill``, ``lr-find``
+- :mod:`cnnlab.cli.diagnose`: ``diagnose``
+- :mod:`cnnlab.cli.evaluate`: ``evaluate``, ``predict``, ``report``
+- :mod:`cnnlab.cli.explain`: ``explain``
+- :mod:`cnnlab.cli.attack`: ``attack``
+- :mod:`cnnlab.cli.nas`: ``nas``
+- :mod:`cnnlab.cli.inspect`: ``summary``, ``models``, ``datasets``, ``augment``
+
+The training flags are generated from the fields of
+:class:`~cnnlab.train.config.TrainConfig` (:mod:`cnnlab.cli.flags`).  Errors a
+user can cause (:class:`~cnnlab.errors.CnnlabError`) are printed as one
+paragraph without a traceback, with exit status 2.  Nothing outside this
+package imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cnnlab.cli import attack, diagnose, evaluate, explain, inspect, nas, train
+from cnnlab.errors import CnnlabError
+
+EXIT_ERROR = 2
+GROUPS = (train, diagnose, evaluate, explain, attack, nas, inspect)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``cnnlab`` parser with every subcommand; ``args.func(args)`` runs the one given."""
+    parser = argparse.ArgumentParser(
+        prog="cnnlab", description="Convolutional neural networks: train, evaluate, explain."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.add_parsers(subparsers)
+    return parser
+
+
+def _take_trailing_images(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]
+) -> None:
+    """Let image paths follow the options (``cnnlab explain RUN --method saliency a.png``).
+
+    argparse sub-commands cannot interleave a variable-length positional with
+    options, so the paths it leaves over are appended to ``args.images`` for the
+    commands that take images; anything else left over is an error, as usual.
+    """
+    if isinstance(getattr(args, "images", None), list):
+        args.images.extend(item for item in extra if not item.startswith("-"))
+        extra = [item for item in extra if item.startswith("-")]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    _take_trailing_images(parser, args, extra)
+    try:
+        return args.func(args)
+    except CnnlabError as exc:
+        print(f"cnnlab {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,88 @@
+"""The commands that use a finished run: ``evaluate``, ``predict`` and ``report``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cnnlab.data import load_image
+from cnnlab.metrics import format_classification_report
+from cnnlab.report import build_report
+from cnnlab.runs import load_run, read_meta
+from cnnlab.tasks import evaluate_ensemble, evaluate_run
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Add ``evaluate``, ``predict`` and ``report``."""
+    evaluate = subparsers.add_parser(
+        "evaluate", help="evaluate a run (several runs: their averaged ensemble) on a split"
+    )
+    evaluate.add_argument("runs", nargs="+", metavar="RUN")
+    evaluate.add_argument("--dataset", help="evaluate on another data set (classes by name)")
+    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--split", default="test", choices=("train", "val", "test"))
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--tta", choices=("flip", "crops"), help="test-time augmentation")
+    evaluate.set_defaults(func=evaluate_command)
+
+    predict = subparsers.add_parser("predict", help="top-k classes for image files")
+    predict.add_argument("run")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--top-k", type=int, default=5)
+    predict.set_defaults(func=predict_command)
+
+    report = subparsers.add_parser("report", help="rebuild a run's report.html")
+    report.add_argument("run")
+    report.set_defaults(func=report_command)
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``cnnlab evaluate``: one run's metrics, or the ensemble of several runs."""
+    options = dict(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        split=args.split,
+        device=args.device,
+        tta=args.tta,
+    )
+    if len(args.runs) == 1:
+        print_report(evaluate_run(args.runs[0], **options))
+        print(f"metrics: {Path(args.runs[0]) / 'metrics.json'}")
+        return 0
+    report = evaluate_ensemble(args.runs, **options)
+    for member in report["members"]:
+        print(f"member {member['run']}: accuracy {member['accuracy']:.4f}")
+    print(f"ensemble of {len(args.runs)} runs (probabilities averaged):")
+    print_report(report)
+    return 0
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """Print an evaluation's classification report."""
+    print(format_classification_report(report))
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """``cnnlab predict``: the top-k classes of each image file."""
+    run = load_run(args.run)
+    channels, height, width = run.input_shape
+    images = torch.stack([load_image(p, channels, (height, width)) for p in args.images])
+    probs = run.predict_proba(images)
+    k = min(args.top_k, len(run.classes))
+    for path, row in zip(args.images, probs, strict=True):
+        top = row.topk(k)
+        ranked = ", ".join(
+            f"{run.classes[i]} {p:.3f}" for p, i in zip(top.values, top.indices, strict=True)
+        )
+        print(f"{path}: {ranked}")
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """``cnnlab report``: rebuild ``report.html`` from the run directory."""
+    read_meta(args.run)
+    print(build_report(args.run))
+    return 0

@@ -1,0 +1,162 @@
+"""The commands that take the training flags: ``train``, ``finetune``, ``distill``
+and ``lr-find``.
+
+The training flags are generated from :class:`~cnnlab.train.config.TrainConfig`
+(:mod:`cnnlab.cli.flags`); a ``--config`` file gives the starting values and
+the flags given override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from cnnlab import Trainer
+from cnnlab.cli.evaluate import print_report
+from cnnlab.cli.flags import add_field_flag, add_training_flags, overrides
+from cnnlab.compose import lr_find
+from cnnlab.errors import ConfigError
+from cnnlab.report.figures import save_figure
+from cnnlab.report.lr_range import plot_lr_find
+from cnnlab.runs import read_meta
+from cnnlab.tasks import evaluate_run
+from cnnlab.train.config import TrainConfig
+
+EXIT_INTERRUPTED = 130
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Add ``train``, ``finetune``, ``distill`` and ``lr-find``."""
+    train = subparsers.add_parser("train", help="train a model; writes a run directory")
+    _add_run_options(train)
+    train.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
+    add_training_flags(train)
+    train.set_defaults(func=train_command)
+
+    finetune = subparsers.add_parser("finetune", help="transfer a trained run to a new data set")
+    finetune.add_argument("pretrained", metavar="RUN", help="the pretrained run directory")
+    transfer = finetune.add_argument_group("transfer")
+    add_field_flag(transfer, "freeze", default="partial")
+    add_field_flag(transfer, "lr_decay", default=1.0)
+    _add_run_options(finetune)
+    add_training_flags(finetune)
+    finetune.set_defaults(func=finetune_command)
+
+    distill = subparsers.add_parser(
+        "distill", help="train a student on a teacher run's soft targets"
+    )
+    distill.add_argument("teacher", metavar="TEACHER_RUN", help="the teacher's run directory")
+    distillation = distill.add_argument_group("distillation")
+    add_field_flag(distillation, "distill_temperature", flag="--temperature", default=4.0)
+    add_field_flag(distillation, "distill_alpha", flag="--alpha", default=0.9)
+    _add_run_options(distill)
+    add_training_flags(distill)
+    distill.set_defaults(func=distill_command)
+
+    lr_find = subparsers.add_parser(
+        "lr-find",
+        help="learning-rate range test: suggest a learning rate",
+        description=(
+            "Train from the initial weights while the learning rate grows geometrically "
+            "from --start-lr to --end-lr (Smith 2017, Sec. 3.3); print the suggested rate "
+            "and plot the loss against the rate. Takes the model, data and optimizer flags "
+            "of `cnnlab train`; nothing is trained or saved."
+        ),
+    )
+    lr_find.add_argument("--start-lr", type=float, default=1e-7, help="first rate (default 1e-7)")
+    lr_find.add_argument("--end-lr", type=float, default=10.0, help="last rate (default 10)")
+    lr_find.add_argument("--steps", type=int, default=100, help="optimizer steps (default 100)")
+    lr_find.add_argument(
+        "--out", metavar="PNG", help="figure path (default lr-find-MODEL-DATASET.png)"
+    )
+    lr_find.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
+    lr_find.add_argument("--quiet", action="store_true", help="no progress output")
+    add_training_flags(lr_find)
+    lr_find.set_defaults(func=lr_find_command)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that writes a run directory, besides the training flags."""
+    parser.add_argument("--out", help="run directory to create (default runs/MODEL-DATASET-TIME)")
+    parser.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _config(args: argparse.Namespace, inherited: dict[str, Any] | None = None) -> TrainConfig:
+    """The ``--config`` file (or the defaults), replaced by what a source run passes on
+    (``inherited``), then by the fields the arguments set (:func:`overrides`)."""
+    config = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
+    return config.replace(**{**(inherited or {}), **overrides(args)})
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """``cnnlab train``: a new run, or ``--resume DIR`` to continue one."""
+    if not args.resume:
+        return _fit_and_report(Trainer(_config(args), args.out, quiet=args.quiet))
+    given = overrides(args)
+    unsupported = sorted(set(given) - {"epochs", "device"})
+    if unsupported or args.config:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unsupported) or "--config"
+        raise ConfigError(
+            "--resume continues a run with its own config.yaml; only --epochs and --device "
+            f"may change (got {flags})."
+        )
+    trainer = Trainer.resume(args.resume, quiet=args.quiet, **given)
+    if trainer.epoch >= trainer.config.epochs:
+        raise ConfigError(
+            f"{trainer.run_dir} has already trained {trainer.epoch} epochs; pass a larger "
+            f"--epochs to continue it."
+        )
+    return _fit_and_report(trainer)
+
+
+def finetune_command(args: argparse.Namespace) -> int:
+    """``cnnlab finetune``: a trained run's model and weights, a new data set, frozen blocks."""
+    meta = read_meta(args.pretrained)
+    config = _config(args, {"model": meta["model"], "model_kwargs": meta["model_kwargs"]})
+    return _fit_and_report(Trainer(config, args.out, quiet=args.quiet))
+
+
+def distill_command(args: argparse.Namespace) -> int:
+    """``cnnlab distill``: a student (--model) on the soft targets of a trained teacher run."""
+    meta = read_meta(args.teacher)
+    config = _config(args, {"dataset": meta["dataset"]})
+    return _fit_and_report(Trainer(config, args.out, quiet=args.quiet))
+
+
+def _fit_and_report(trainer) -> int:
+    """Train, then evaluate on the test split (the validation split without one) and print."""
+    try:
+        run_dir = trainer.fit()
+    except KeyboardInterrupt:
+        print(
+            f"\nInterrupted. The last completed epoch is saved in {trainer.run_dir}.\n"
+            f"Resume with: cnnlab train --resume {trainer.run_dir}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if not trainer.dist.is_main:  # under torchrun, rank 0 evaluates and reports
+        return 0
+    split = "test" if len(trainer.data.test) else "val"
+    if split == "val":
+        print("no test split (test_fraction 0): the final report is on the validation split")
+    print_report(evaluate_run(run_dir, split=split, device=trainer.config.device))
+    print(f"run directory: {run_dir}")
+    print(f"report: {run_dir / 'report.html'}")
+    return 0
+
+
+def lr_find_command(args: argparse.Namespace) -> int:
+    """``cnnlab lr-find``: print the suggested learning rate and plot the loss against it."""
+    config = _config(args)
+    result = lr_find(config, args.start_lr, args.end_lr, args.steps, quiet=args.quiet)
+    out = Path(args.out or f"lr-find-{config.model}-{config.dataset}.png")
+    save_figure(plot_lr_find(result), out)
+    if len(result.lrs) < args.steps:
+        print(f"stopped after {len(result.lrs)} of {args.steps} steps: the loss diverged")
+    print(f"suggested learning rate: {result.suggestion:.2e} (steepest descent of the loss)")
+    print(f"minimum-loss rate / 10:  {result.min_loss_lr:.2e}")
+    print(f"figure: {out}")
+    return 0
