@@ -7,7 +7,7 @@ in [0, 1] (normalization inside, as ``load_run(dir).model``), ``x`` is an
 on the model output (:mod:`cnnlab.explain.target`).  Attributions have the
 shape of ``x``; class activation maps are (N, 1, H, W).  Methods leave no hooks
 behind and give the model back in its own train/eval mode and ``requires_grad``
-state (:mod:`cnnlab.explain.context`).  Figures are in :mod:`cnnlab.explain.figures`.
+state (:mod:`cnnlab.explain.context`).  Figures are in :mod:`cnnlab.report.explain_figures`.
 
 Importing this package adds the "Explanations" section to run reports.
 """

@@ -1,30 +1,45 @@
-"""Figures of explanations (matplotlib, no pyplot): the maths lives in the other modules.
+"""Figures of explanations (:mod:`cnnlab.explain`): attributions, filters, features, synthesis.
 
-Each function takes tensors computed by the methods and returns a
-:class:`~matplotlib.figure.Figure`; save it with
-:func:`cnnlab.report.figures.save_figure`.
+Each function takes the tensors an explanation method computed and returns a
+:class:`~matplotlib.figure.Figure`; the maths stays in :mod:`cnnlab.explain`.
+Save a figure with :func:`cnnlab.report.figures.save_figure`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
 from cnnlab.errors import ConfigError
-from cnnlab.explain.features import Patches
-from cnnlab.explain.metrics import FaithfulnessCurves
-from cnnlab.report.figures import DPI, image_grid
+from cnnlab.report.figures import image_grid, new_figure
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
+class Patches(Protocol):
+    """The top patches of one unit, as :func:`cnnlab.explain.features.max_activating_patches`
+    returns them."""
+
+    images: torch.Tensor
+    activations: torch.Tensor
+
+
+class FaithfulnessCurves(Protocol):
+    """Deletion and insertion curves, as :func:`cnnlab.explain.metrics.deletion_insertion`
+    returns them."""
+
+    fractions: torch.Tensor
+    deletion: torch.Tensor
+    insertion: torch.Tensor
+
+    @property
+    def deletion_auc(self) -> torch.Tensor: ...
+
+    @property
+    def insertion_auc(self) -> torch.Tensor: ...
 
 
 def _hwc(image: torch.Tensor) -> np.ndarray:
@@ -59,7 +74,7 @@ def plot_attributions(
     maps = heatmap(attributions)
     if len(maps) != len(images):
         raise ConfigError(f"Got {len(maps)} attribution maps for {len(images)} images.")
-    fig = _figure(7.5, 2.5 * len(images))
+    fig = new_figure(7.5, 2.5 * len(images))
     axes = fig.subplots(len(images), 3, squeeze=False)
     for row, (image, values) in enumerate(zip(images, maps, strict=True)):
         signed = bool((values < 0).any())
@@ -108,7 +123,7 @@ def plot_activations(activations: Mapping[str, torch.Tensor], maps: int = 12) ->
     """One row per layer: its first ``maps`` feature maps of image 0 (vectors as a strip)."""
     if not activations:
         raise ConfigError("No activations to plot.")
-    fig = _figure(1.0 * maps, 0.9 * len(activations))
+    fig = new_figure(1.0 * maps, 0.9 * len(activations))
     axes = fig.subplots(len(activations), 1, squeeze=False)[:, 0]
     for ax, (name, output) in zip(axes, activations.items(), strict=True):
         first = output[0].detach().float().cpu()
@@ -124,7 +139,7 @@ def plot_patches(patches: Mapping[int, Patches]) -> Figure:
     if not patches:
         raise ConfigError("No patches to plot.")
     ncols = max(len(p.images) for p in patches.values())
-    fig = _figure(1.2 * ncols, 1.3 * len(patches))
+    fig = new_figure(1.2 * ncols, 1.3 * len(patches))
     axes = fig.subplots(len(patches), ncols, squeeze=False)
     for row, (unit, found) in enumerate(patches.items()):
         for col, ax in enumerate(axes[row]):
@@ -154,7 +169,7 @@ def plot_tsne(
     zoom: float = 0.6,
 ) -> Figure:
     """The t-SNE map with each image drawn as a thumbnail at its point."""
-    fig = _figure(9, 9)
+    fig = new_figure(9, 9)
     ax = fig.add_subplot()
     ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0)
     for i, (x, y) in enumerate(points):
@@ -168,7 +183,7 @@ def plot_tsne(
 
 def plot_style_transfer(content: torch.Tensor, style: torch.Tensor, result: torch.Tensor) -> Figure:
     """Content, style and result images (C, H, W) side by side; their sizes may differ."""
-    fig = _figure(9, 3.2)
+    fig = new_figure(9, 3.2)
     titles = ("content", "style", "result")
     panels = zip(fig.subplots(1, 3), (content, style, result), titles, strict=True)
     for ax, image, title in panels:
@@ -179,7 +194,7 @@ def plot_style_transfer(content: torch.Tensor, style: torch.Tensor, result: torc
 
 def plot_faithfulness(curves: Mapping[str, FaithfulnessCurves]) -> Figure:
     """Mean deletion (left) and insertion (right) curves per method, AUC in the legend."""
-    fig = _figure(10, 4)
+    fig = new_figure(10, 4)
     for ax, kind in zip(fig.subplots(1, 2), ("deletion", "insertion"), strict=True):
         for method, found in curves.items():
             values = getattr(found, kind).mean(0).cpu().numpy()
