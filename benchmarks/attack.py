@@ -40,7 +40,6 @@ from cnnlab import TrainConfig, Trainer, load_run
 from cnnlab.attack import FGSM, PGD, AutoAttack, DeepFool, evaluate_attack, rho_adv
 from cnnlab.attack.clustering import activation_clustering
 from cnnlab.attack.evaluate import accuracy_curve, predict
-from cnnlab.attack.figures import plot_accuracy_curves
 from cnnlab.attack.ood import ood_detection
 from cnnlab.attack.poison import (
     Trigger,
@@ -54,6 +53,7 @@ from cnnlab.attack.universal import fooling_rate, transfer_matrix, universal_per
 from cnnlab.data import DataSplits, load_data
 from cnnlab.data.splits import spread_subset
 from cnnlab.fileio import atomic_path
+from cnnlab.report.attack_figures import plot_accuracy_curves
 from recipes import PREVIOUS_DEFAULTS
 
 SECTIONS = ("training", "curves", "universal", "deepfool", "poisoning", "ood")

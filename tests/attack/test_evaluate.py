@@ -151,25 +151,6 @@ def test_masking_warnings_when_fgsm_beats_pgd():
     assert len(masking_warnings({"fgsm": 0.2, "pgd": 0.5, "square": 0.1})) == 2
 
 
-def test_figures_of_examples_and_curves(digits_batch):
-    from cnnlab.attack.figures import plot_accuracy_curves, plot_adversarial_examples
-    from cnnlab.errors import ConfigError
-
-    images = digits_batch[0][:3]
-    adversarial = (images + 0.05).clamp(0, 1)
-    names = [str(i) for i in range(10)]
-    fig = plot_adversarial_examples(images, adversarial, [1, 2, 3], [4, 5, 6], names)
-    titles = [ax.get_title() for ax in fig.axes]
-    assert "clean: 1" in titles and "adversarial: 6" in titles
-    assert any(t.startswith("δ ×10") for t in titles)
-    with pytest.raises(ConfigError):
-        plot_adversarial_examples(images, adversarial[:2], [1], [2], names)
-    fig = plot_accuracy_curves({"pgd": ([0, 0.1], [0.9, 0.2]), "fgsm": ([0, 0.1], [0.9, 0.5])})
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["pgd", "fgsm"]
-    with pytest.raises(ConfigError, match="empty"):
-        plot_accuracy_curves({})
-
-
 def test_evaluate_attack_requires_targets_exactly_for_targeted_attacks(digits_model, digits_batch):
     from cnnlab.errors import ConfigError
 

@@ -165,7 +165,7 @@ def accuracy_curve(
     """Robust accuracy for each ε of ``eps_values``, ``make_attack(eps)`` giving the attack.
 
     ε = 0 gives the clean accuracy.  Plot with
-    :func:`cnnlab.attack.figures.plot_accuracy_curves`.
+    :func:`cnnlab.report.attack_figures.plot_accuracy_curves`.
     """
     accuracies = []
     for eps in eps_values:

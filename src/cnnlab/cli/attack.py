@@ -15,10 +15,10 @@ import torch
 
 from cnnlab import runs
 from cnnlab.attack.evaluate import attack_split
-from cnnlab.attack.figures import plot_adversarial_examples
 from cnnlab.attack.registry import ATTACKS, create_attack, parse_eps
 from cnnlab.errors import ConfigError, check_positive
 from cnnlab.report import build_report
+from cnnlab.report.attack_figures import plot_adversarial_examples
 from cnnlab.report.figures import save_figure
 
 

@@ -1,4 +1,4 @@
-"""Figures of attacks: example grids and accuracy–perturbation curves.
+"""Figures of attacks (:mod:`cnnlab.attack`): example grids and accuracy–perturbation curves.
 
 They only draw (the numbers come from :mod:`cnnlab.attack.evaluate`) and are
 built like :mod:`cnnlab.report.figures`: a :class:`Figure` with an Agg canvas,
@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from cnnlab.errors import ConfigError
-from cnnlab.report.figures import DPI, image_grid
+from cnnlab.report.figures import image_grid, new_figure
 
 
 def plot_adversarial_examples(
@@ -52,8 +51,7 @@ def plot_accuracy_curves(
     """
     if not curves:
         raise ConfigError("curves is empty: nothing to plot.")
-    fig = Figure(figsize=(6, 4), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(6, 4)
     ax = fig.subplots()
     for name, (eps, accuracy) in curves.items():
         ax.plot(list(eps), list(accuracy), marker="o", markersize=3, label=str(name))
