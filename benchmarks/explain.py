@@ -48,7 +48,8 @@ from cnnlab.explain.methods import ATTRIBUTIONS
 from cnnlab.explain.metrics import deletion_insertion
 from cnnlab.explain.perturbation import grid_segments
 from cnnlab.nn.hooks import get_layer
-from cnnlab.train.evaluate import evaluate_run, fit_to_input
+from cnnlab.runs import fit_to_input
+from cnnlab.tasks import evaluate_run
 from recipes import PREVIOUS_DEFAULTS
 
 # Settings shared by both implementations, so that they compute the same thing.

@@ -38,7 +38,7 @@ from cnnlab import TrainConfig, Trainer
 from cnnlab.data import load_data
 from cnnlab.models import create_model
 from cnnlab.models.lenet import C3_TABLE
-from cnnlab.train.evaluate import evaluate_run
+from cnnlab.tasks import evaluate_run
 from recipes import PREVIOUS_DEFAULTS
 
 TUTORIAL_RECIPE = dict(
@@ -93,7 +93,7 @@ class TestAccuracyLog:
         self.data, self.target, self.rows = data, target, []
 
     def on_epoch_end(self, trainer, row):
-        _, acc = trainer.evaluate_split(self.data.test)
+        acc = trainer.validate(self.data.test)["val_acc"]
         train_seconds = sum(r["time"] for r in trainer.history)
         self.rows.append((row["epoch"], train_seconds, acc))
         if self.target is not None and acc >= self.target:

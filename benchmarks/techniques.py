@@ -43,7 +43,7 @@ from PIL import Image
 from cnnlab import TrainConfig, Trainer
 from cnnlab.data.archive import extract, is_archive
 from cnnlab.errors import TrainingDivergedError
-from cnnlab.train.evaluate import evaluate_run
+from cnnlab.tasks import evaluate_run
 from recipes import PREVIOUS_DEFAULTS
 
 SGD = dict(optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)

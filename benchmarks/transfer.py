@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from cnnlab import TrainConfig, Trainer
-from cnnlab.train.evaluate import evaluate_run
+from cnnlab.tasks import evaluate_run
 from recipes import PREVIOUS_DEFAULTS
 
 ANIMALS = ["bird", "cat", "deer", "dog", "frog", "horse"]

@@ -25,7 +25,7 @@ def digits_run(tmp_path_factory) -> Path:
     so that the tests built on this model do not move when the defaults do.
     """
     from cnnlab import TrainConfig, Trainer
-    from cnnlab.train.evaluate import evaluate_run
+    from cnnlab.tasks import evaluate_run
 
     run_dir = tmp_path_factory.mktemp("runs") / "digits"
     recipe = dict(batch_size=64, lr=2e-3, warmup_epochs=0.0, augment=["crop:2"])

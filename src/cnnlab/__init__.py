@@ -9,11 +9,11 @@ The public API::
 
 __version__ = "0.1.0"
 
+from cnnlab.compose import Trainer
 from cnnlab.errors import CnnlabError
 from cnnlab.models import create_model, list_models
 from cnnlab.runs import Run, load_run
 from cnnlab.train.config import TrainConfig
-from cnnlab.train.trainer import Trainer
 
 __all__ = [
     "CnnlabError",

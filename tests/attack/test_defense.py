@@ -5,8 +5,15 @@ import torch
 import torch.nn.functional as F
 
 from cnnlab.attack.base import per_sample_norm
-from cnnlab.attack.defense import AdversarialTraining, adversarial_batch, trades_loss
+from cnnlab.attack.defense import (
+    TRADES,
+    AdversarialExamples,
+    adversarial_batch,
+    adversarial_training,
+    trades_loss,
+)
 from cnnlab.errors import ConfigError
+from cnnlab.train.config import TrainConfig
 
 
 @pytest.mark.parametrize("method", ["fgsm-rs", "pgd"])
@@ -40,7 +47,15 @@ def test_trades_with_beta_zero_is_the_clean_loss(digits_model, digits_batch):
 
 def test_adversarial_training_checks_its_options():
     with pytest.raises(ConfigError):
-        AdversarialTraining("free")
+        AdversarialExamples("free", eps=0.1, steps=1)
     with pytest.raises(ConfigError, match="8/255"):
-        AdversarialTraining("pgd", eps=8)
-    AdversarialTraining("none", eps=8)  # standard training ignores eps
+        AdversarialExamples("pgd", eps=8, steps=1)
+    with pytest.raises(ConfigError, match="8/255"):
+        TRADES(eps=8, steps=1, beta=1.0)
+
+
+def test_adversarial_training_is_chosen_by_the_config():
+    assert adversarial_training(TrainConfig()) is None
+    assert isinstance(adversarial_training(TrainConfig(adv_train="trades")), TRADES)
+    chosen = adversarial_training(TrainConfig(adv_train="fgsm-rs", adv_eps=0.1))
+    assert isinstance(chosen, AdversarialExamples) and chosen.method == "fgsm-rs"

@@ -19,7 +19,7 @@ from cnnlab.report import (
     plot_pr_curves,
     save_figure,
 )
-from cnnlab.report.figures import best_epoch_index
+from cnnlab.runs import best_epoch
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HISTORY = [
@@ -46,9 +46,11 @@ def test_learning_curves_tolerate_missing_validation():
 
 
 def test_best_epoch_is_highest_validation_accuracy():
-    assert best_epoch_index(HISTORY) == 1
-    assert best_epoch_index([{"val_loss": 2.0}, {"val_loss": 1.0}]) == 1
-    assert best_epoch_index([{"train_loss": 2.0}]) is None
+    assert best_epoch(HISTORY, "val_acc") == HISTORY[1].get("epoch", 2)
+    assert (
+        best_epoch([{"epoch": 1, "val_loss": 2.0}, {"epoch": 2, "val_loss": 1.0}], "val_loss") == 2
+    )
+    assert best_epoch([{"epoch": 1, "train_loss": 2.0}], "val_acc") is None
 
 
 def test_empty_history_raises_config_error():
@@ -96,7 +98,6 @@ def test_image_grid_rejects_wrong_layout():
 
 
 def test_best_epoch_breaks_accuracy_ties_by_validation_loss_like_the_trainer():
-    from cnnlab.report.figures import best_epoch_index
 
     history = [
         {"epoch": 1, "val_acc": 0.9, "val_loss": 0.1},
@@ -104,6 +105,6 @@ def test_best_epoch_breaks_accuracy_ties_by_validation_loss_like_the_trainer():
         {"epoch": 3, "val_acc": 1.0, "val_loss": 0.2},
         {"epoch": 4, "val_acc": 1.0, "val_loss": 0.2},
     ]
-    assert best_epoch_index(history) == 2
-    assert best_epoch_index([{"val_loss": 0.5}, {"val_loss": 0.4}]) == 1
-    assert best_epoch_index([{"train_loss": 0.5}]) is None
+    assert best_epoch(history, "val_acc") == 3
+    assert best_epoch(history, "val_loss") == 1
+    assert best_epoch([{"epoch": 1, "train_loss": 0.5}], "val_acc") is None

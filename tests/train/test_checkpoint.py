@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from cnnlab.errors import CheckpointError
-from cnnlab.train.checkpoint import load_state, load_weights, save_state, save_weights
+from cnnlab.runs import load_state, load_weights, save_state, save_weights
 
 
 def test_state_round_trip_keeps_tensors_scalars_and_int_keys(tmp_path):

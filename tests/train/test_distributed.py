@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from cnnlab.train.checkpoint import load_weights
+from cnnlab.runs import load_weights
 from cnnlab.train.distributed import DistributedContext, setup, shard
 
 

@@ -7,16 +7,10 @@ import pytest
 import torch
 
 from cnnlab import TrainConfig, Trainer
+from cnnlab.compose import lr_find
 from cnnlab.data import load_data
 from cnnlab.errors import ConfigError
-from cnnlab.train.lr_find import (
-    _training_batches,
-    geometric_lrs,
-    lr_find,
-    lr_range_test,
-    smooth_losses,
-    suggest_lr,
-)
+from cnnlab.train.lr_find import geometric_lrs, lr_range_test, smooth_losses, suggest_lr
 
 TINY = {"model": "simple_cnn", "model_kwargs": {"channels": [4, 8]}, "batch_size": 16}
 
@@ -68,12 +62,12 @@ def test_weights_optimizer_and_rng_are_restored(digits, tmp_path, monkeypatch):
     trainer = Trainer(TrainConfig(**TINY, optimizer="adam", ema=0.9), quiet=True, data=digits)
     weights = copy.deepcopy(trainer.model.state_dict())
     optimizer = copy.deepcopy(trainer.optimizer.state_dict())
-    ema = copy.deepcopy(trainer.ema.state_dict())
+    ema = copy.deepcopy(trainer.technique("ema").state_dict())
     rng = torch.get_rng_state()
     lr_range_test(trainer, start_lr=1e-4, end_lr=1.0, steps=8)
     for key, value in trainer.model.state_dict().items():
         assert torch.equal(value, weights[key]), key
-    for key, value in trainer.ema.state_dict().items():
+    for key, value in trainer.technique("ema").state_dict().items():
         assert torch.equal(value, ema[key]), key
     assert trainer.optimizer.state_dict() == optimizer  # no Adam moments, the same lr
     assert all(p.grad is None for p in trainer.model.parameters())
@@ -87,8 +81,8 @@ def test_the_batches_are_the_trainers_epoch_after_epoch(digits):
     expected = []
     for epoch in range(2):
         loader, generator = trainer.training_epoch(epoch)
-        expected += [(x, t) for x, t, _ in trainer.training_batches(loader, generator)]
-    stream = _training_batches(trainer)
+        expected += [(b.inputs, b.targets) for b in trainer.training_batches(loader, generator)]
+    stream = trainer.batch_stream()
     for x, t in expected:
-        images, targets = next(stream)
-        assert torch.equal(images, x) and torch.equal(targets, t)
+        batch, _ = next(stream)
+        assert torch.equal(batch.inputs, x) and torch.equal(batch.targets, t)

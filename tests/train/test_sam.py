@@ -11,8 +11,8 @@ from torch import nn
 from cnnlab import Trainer
 from cnnlab.data import make_loader
 from cnnlab.errors import ConfigError, TrainingDivergedError
+from cnnlab.runs import load_state
 from cnnlab.train import sam
-from cnnlab.train.checkpoint import load_state
 
 
 def _quadratic_model(seed=0):
@@ -108,7 +108,7 @@ def test_a_non_finite_loss_at_the_perturbed_weights_stops_the_run_and_names_sam(
     config = small_sgd_config(sam=0.05, epochs=2)
     trainer = Trainer(config, tmp_path / "run", quiet=True, data=small_digits(64))
     # Two batches an epoch, two passes a batch: call 6 is epoch 2, batch 1, second pass.
-    trainer.criterion = NanAfter(2 * trainer.steps_per_epoch + 2)
+    trainer.task.criterion = NanAfter(2 * trainer.steps_per_epoch + 2)
     with pytest.raises(TrainingDivergedError, match=r"SAM-perturbed.*epoch 2, step 1.*--sam"):
         trainer.fit()
     saved = load_state(tmp_path / "run" / "last.safetensors")

@@ -6,7 +6,7 @@ from tests.train.conftest import NanAfter
 
 from cnnlab import TrainConfig, Trainer, load_run
 from cnnlab.errors import ConfigError, TrainingDivergedError, UnknownNameError
-from cnnlab.train.checkpoint import load_state, load_weights
+from cnnlab.runs import load_state, load_weights
 
 FAST = {"epochs": 3, "seed": 3, "model": "simple_cnn", "model_kwargs": {"dropout": 0.3}}
 
@@ -95,7 +95,7 @@ def test_same_seed_gives_the_same_history(tmp_path):
 
 def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
     trainer = Trainer(TrainConfig(**FAST), tmp_path / "run", quiet=True)
-    trainer.criterion = NanAfter(trainer.steps_per_epoch + 5)
+    trainer.task.criterion = NanAfter(trainer.steps_per_epoch + 5)
     with pytest.raises(TrainingDivergedError, match="Lower the learning rate"):
         trainer.fit()
     state = load_state(tmp_path / "run" / "last.safetensors")
@@ -107,7 +107,10 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path
     trainer = Trainer(
         TrainConfig(**{**FAST, "epochs": 30}, early_stopping=2), tmp_path / "run", quiet=True
     )
-    trainer.evaluate_split = lambda dataset: (0.5, 0.8)  # validation never improves
+    trainer.validate = lambda dataset: {
+        "val_loss": 0.5,
+        "val_acc": 0.8,
+    }  # validation never improves
     trainer.fit()
     assert len(_history(tmp_path / "run")) == 3
     assert json.loads((tmp_path / "run" / "meta.json").read_text())["epoch"] == 1
@@ -115,8 +118,8 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path
 
 def test_validation_accuracy_ties_are_broken_by_the_lower_loss(tmp_path):
     trainer = Trainer(TrainConfig(**FAST), tmp_path / "run", quiet=True)
-    scores = iter([(0.3, 1.0), (0.1, 1.0), (0.2, 1.0)])
-    trainer.evaluate_split = lambda dataset: next(scores)
+    scores = iter([{"val_loss": v, "val_acc": 1.0} for v in (0.3, 0.1, 0.2)])
+    trainer.validate = lambda dataset: next(scores)
     trainer.fit()
     assert json.loads((tmp_path / "run" / "meta.json").read_text())["epoch"] == 2
 

@@ -7,7 +7,7 @@ from tests.train.conftest import small_sgd_config as _config
 
 from cnnlab import Trainer
 from cnnlab.errors import ConfigError
-from cnnlab.train.checkpoint import load_weights
+from cnnlab.runs import load_weights
 
 
 def _fit(tmp_path, name, data=None, **kwargs):
@@ -27,7 +27,7 @@ def test_accumulating_two_half_batches_equals_one_full_batch(tmp_path):
 def test_ema_weights_are_validated_and_saved(tmp_path):
     trainer = _fit(tmp_path, "ema", ema=0.9, batch_size=32)
     saved = load_weights(tmp_path / "ema" / "model.safetensors")
-    for name, tensor in trainer.ema.module.state_dict().items():
+    for name, tensor in trainer.technique("ema").average.module.state_dict().items():
         torch.testing.assert_close(saved[name], tensor)
     raw = trainer.model.state_dict()
     assert any(not torch.equal(raw[k], v) for k, v in saved.items())
@@ -40,7 +40,11 @@ def test_ema_run_resumes_to_the_same_weights(tmp_path):
     first.fit()
     resumed = Trainer.resume(tmp_path / "b", epochs=2, quiet=True, data=_splits())
     resumed.fit()
-    for a, b in zip(straight.ema.module.parameters(), resumed.ema.module.parameters(), strict=True):
+    for a, b in zip(
+        straight.technique("ema").average.module.parameters(),
+        resumed.technique("ema").average.module.parameters(),
+        strict=True,
+    ):
         torch.testing.assert_close(a, b)
 
 
@@ -114,14 +118,14 @@ def test_the_augmentation_is_told_which_samples_each_batch_holds(tmp_path):
     trainer = Trainer(
         _config(augment=["alternating_flip"], epochs=2), tmp_path / "a", quiet=True, data=data
     )
-    real = trainer.augment
+    real = trainer.task.augment
 
     def spy(images, generator, samples):
         assert torch.equal(images, data.train.images[samples.indices].float() / 255)
         seen.append((samples.epoch, samples.seed, len(samples.indices)))
         return real(images, generator, samples)
 
-    trainer.augment = spy
+    trainer.task.augment = spy
     trainer.fit()
     assert [epoch for epoch, _, _ in seen] == [0] * 8 + [1] * 8  # 256 images in batches of 32
     assert {seed for _, seed, _ in seen} == {trainer.config.seed}

@@ -86,7 +86,7 @@ def test_distilling_into_a_student_uses_the_teachers_soft_targets(digits_run, tm
     student = dict(model="simple_cnn", model_kwargs={"channels": [16, 32]}, epochs=2, seed=5)
     trainer = Trainer(TrainConfig(teacher=str(digits_run), **student), tmp_path / "s", quiet=True)
     calls = []
-    trainer.teacher.register_forward_hook(lambda *_: calls.append(1))
+    trainer.technique("distillation").teacher.register_forward_hook(lambda *_: calls.append(1))
     trainer.fit()
     alone = Trainer(TrainConfig(**student), tmp_path / "alone", quiet=True)
     alone.fit()

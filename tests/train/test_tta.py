@@ -1,4 +1,4 @@
-"""Test-time augmentation and ensembles (cnnlab.train.tta, evaluate_ensemble)."""
+"""Test-time augmentation and ensembles (cnnlab.runs.tta, evaluate_ensemble)."""
 
 import json
 import shutil
@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from cnnlab.errors import DataError, UnknownNameError
-from cnnlab.train.evaluate import evaluate_ensemble, evaluate_run
-from cnnlab.train.tta import tta_probabilities, tta_views
+from cnnlab.runs import tta_probabilities, tta_views
+from cnnlab.tasks import evaluate_ensemble, evaluate_run
 
 
 def test_flip_views_are_the_image_and_its_mirror():

@@ -20,7 +20,13 @@ Every attack has one call shape, in pixel space [0, 1]::
 
 from cnnlab.attack.base import Attack
 from cnnlab.attack.blackbox import Square
-from cnnlab.attack.defense import AdversarialTraining, adversarial_batch, trades_loss
+from cnnlab.attack.defense import (
+    TRADES,
+    AdversarialExamples,
+    adversarial_batch,
+    adversarial_training,
+    trades_loss,
+)
 from cnnlab.attack.ensemble import AutoAttack
 from cnnlab.attack.evaluate import (
     AttackResult,
@@ -42,7 +48,9 @@ __all__ = [
     "FGSM",
     "MIFGSM",
     "PGD",
-    "AdversarialTraining",
+    "AdversarialExamples",
+    "TRADES",
+    "adversarial_training",
     "Attack",
     "AttackResult",
     "AutoAttack",

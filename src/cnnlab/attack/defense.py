@@ -1,4 +1,4 @@
-"""Adversarial training as a Trainer option: FGSM with random start, PGD-AT and TRADES.
+"""Adversarial training as Trainer techniques: FGSM with random start, PGD-AT and TRADES.
 
 All three solve (approximately) the saddle-point problem of Madry et al.
 (2018, eq. 2.1), min_θ E_(x,y) [max_{δ∈S} L(θ, x + δ, y)], by replacing (or
@@ -18,7 +18,7 @@ maximizing the KL term in the ε-ball; Algorithm 1.)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -27,8 +27,12 @@ from torch import nn
 from cnnlab.attack.base import check_eps, check_steps, frozen, input_gradient, project
 from cnnlab.attack.gradient import PGD
 from cnnlab.errors import check_choice, check_positive
+from cnnlab.train.task import Batch
+from cnnlab.train.techniques import LossFn, Technique
 
-ADVERSARIAL_TRAINING = ("none", "fgsm-rs", "pgd", "trades")
+if TYPE_CHECKING:
+    from cnnlab.train.config import TrainConfig
+    from cnnlab.train.trainer import Trainer
 
 
 def adversarial_batch(
@@ -60,31 +64,24 @@ def adversarial_batch(
         return attack.perturb(model, images.detach(), labels).detach()
 
 
-def trades_loss(
+def trades_adversarial(
     model: nn.Module,
     images: torch.Tensor,
-    labels: torch.Tensor,
     eps: float,
     *,
-    beta: float = 6.0,
     steps: int = 10,
     alpha: float | None = None,
-    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """TRADES (Zhang et al. 2019, eq. 5 and Algorithm 1): (clean logits, loss to minimize).
+) -> torch.Tensor:
+    """TRADES' inner maximization (Zhang et al. 2019, Algorithm 1): x′ in the ε-ball.
 
     x′ starts at x + 0.001·N(0, I) and takes ``steps`` L∞ steps of α (default
     ε/4, the paper's 0.007 for ε = 0.031) up KL(f(x) ‖ f(x′)) with the model in
-    eval mode, as in the authors' code; the loss is then
-    ``criterion(f(x), y) + β · KL(f(x) ‖ f(x′))`` (batch mean), differentiable in
-    the model's parameters through both terms, with the model in its own mode.
+    eval mode and its parameters frozen, as in the authors' code.
     """
     eps = check_eps(eps, "linf")
-    check_positive("beta", beta, allow_zero=True)
     alpha = eps / 4 if alpha is None else check_positive("alpha", alpha)
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
-    criterion = criterion or nn.CrossEntropyLoss()
     images = images.detach()
     with frozen(model):
         with torch.no_grad():
@@ -99,57 +96,101 @@ def trades_loss(
             _, grad = input_gradient(model, adversarial, kl)
             delta = adversarial - images + alpha * grad.sign()
             adversarial = (images + project(delta, eps, "linf")).clamp(0, 1)
-    logits = model(images)
-    robust = F.kl_div(
+    return adversarial
+
+
+def trades_kl(model: nn.Module, adversarial: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """KL(f(x) ‖ f(x′)), batch mean, differentiable through both (TRADES' robust term)."""
+    return F.kl_div(
         F.log_softmax(model(adversarial), dim=1), F.softmax(logits, dim=1), reduction="batchmean"
     )
-    return logits, criterion(logits, labels) + beta * robust
 
 
-@dataclass
-class AdversarialTraining:
-    """What the Trainer calls per batch: ``(logits, loss) = adversary(model, criterion, x, y, g)``.
+def trades_loss(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float,
+    *,
+    beta: float = 6.0,
+    steps: int = 10,
+    alpha: float | None = None,
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """TRADES (Zhang et al. 2019, eq. 5): (clean logits, loss to minimize).
 
-    ``method`` is one of :data:`ADVERSARIAL_TRAINING`; ``'none'`` is standard
-    training.  For ``'fgsm-rs'`` and ``'pgd'`` the logits and the loss are
-    those of the adversarial batch (so the training accuracy is the robust
-    one); for ``'trades'`` they are the clean logits and the TRADES loss.
+    ``criterion(f(x), y) + β · KL(f(x) ‖ f(x′))`` with x′ from
+    :func:`trades_adversarial`, differentiable in the model's parameters through
+    both terms, with the model in its own mode.
+    """
+    check_positive("beta", beta, allow_zero=True)
+    criterion = criterion or nn.CrossEntropyLoss()
+    adversarial = trades_adversarial(
+        model, images, eps, steps=steps, alpha=alpha, generator=generator
+    )
+    logits = model(images)
+    return logits, criterion(logits, labels) + beta * trades_kl(model, adversarial, logits)
+
+
+class AdversarialExamples(Technique):
+    """Train on the attack's examples instead of the clean batch (FGSM-RS or PGD-AT).
+
+    The batch's inputs are replaced by :func:`adversarial_batch` of the current
+    model, so the training loss and accuracy are the robust ones.
     """
 
-    method: str = "none"
-    eps: float = 8 / 255
-    steps: int = 10
-    beta: float = 6.0
+    name = "adversarial"
 
-    def __post_init__(self) -> None:
-        check_choice("adversarial training method", self.method, ADVERSARIAL_TRAINING)
-        if self.method != "none":
-            check_eps(self.eps, "linf")
-            check_steps(self.steps)
-            check_positive("beta", self.beta, allow_zero=True)
+    def __init__(self, method: str, eps: float, steps: int):
+        check_choice("adversarial training method", method, ("fgsm-rs", "pgd"))
+        self.method, self.eps, self.steps = method, check_eps(eps, "linf"), check_steps(steps)
 
-    def __call__(
-        self,
-        model: nn.Module,
-        criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        generator: torch.Generator,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.method == "trades":
-            return trades_loss(
-                model,
-                images,
-                labels,
-                self.eps,
-                beta=self.beta,
-                steps=self.steps,
-                criterion=criterion,
-                generator=generator,
+    def perturb(self, trainer: Trainer, batch: Batch, generator: torch.Generator) -> Batch:
+        inputs = adversarial_batch(
+            trainer.model,
+            batch.inputs,
+            batch.labels,
+            self.method,
+            self.eps,
+            steps=self.steps,
+            generator=generator,
+        )
+        return batch.replace(inputs=inputs)
+
+
+class TRADES(Technique):
+    """The TRADES loss (Zhang et al. 2019, eq. 5) around the task's clean loss.
+
+    The task's loss of the clean batch plus β·KL(f(x) ‖ f(x′)), x′ found by
+    :func:`trades_adversarial` of the model the Trainer trains through.
+    """
+
+    name = "trades"
+
+    def __init__(self, eps: float, steps: int, beta: float):
+        self.eps, self.steps = check_eps(eps, "linf"), check_steps(steps)
+        self.beta = check_positive("beta", beta, allow_zero=True)
+        self.model: nn.Module | None = None
+
+    def setup(self, trainer: Trainer) -> None:
+        self.model = trainer.forward_model
+
+    def wrap_loss(self, loss_fn: LossFn) -> LossFn:
+        def trades(batch: Batch, generator: torch.Generator):
+            adversarial = trades_adversarial(
+                self.model, batch.inputs, self.eps, steps=self.steps, generator=generator
             )
-        if self.method != "none":
-            images = adversarial_batch(
-                model, images, labels, self.method, self.eps, steps=self.steps, generator=generator
-            )
-        logits = model(images)
-        return logits, criterion(logits, labels)
+            loss, logits = loss_fn(batch, generator)
+            return loss + self.beta * trades_kl(self.model, adversarial, logits), logits
+
+        return trades
+
+
+def adversarial_training(config: TrainConfig) -> Technique | None:
+    """The adversarial-training technique ``config.adv_train`` names (None for 'none')."""
+    if config.adv_train == "none":
+        return None
+    if config.adv_train == "trades":
+        return TRADES(config.adv_eps, config.adv_steps, config.trades_beta)
+    return AdversarialExamples(config.adv_train, config.adv_eps, config.adv_steps)

@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from cnnlab import runs
 from cnnlab.errors import ConfigError
 from cnnlab.fileio import atomic_path
 from cnnlab.metrics._checks import to_numpy
@@ -74,21 +75,7 @@ def _column(history: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values])
 
 
-def best_epoch_index(history: Sequence[Mapping[str, Any]]) -> int | None:
-    """Row of the best epoch, by the Trainer's rule: highest ``val_acc`` with ties broken
-    by the lowest ``val_loss``; without accuracies the lowest ``val_loss``; else None."""
-    accuracy, loss = _column(history, "val_acc"), _column(history, "val_loss")
-    if not np.all(np.isnan(accuracy)):
-        candidates = np.flatnonzero(accuracy == np.nanmax(accuracy))
-        if np.all(np.isnan(loss[candidates])):
-            return int(candidates[0])
-        return int(candidates[np.nanargmin(loss[candidates])])
-    if not np.all(np.isnan(loss)):
-        return int(np.nanargmin(loss))
-    return None
-
-
-def plot_learning_curves(history: Sequence[Mapping[str, Any]]) -> Figure:
+def plot_learning_curves(history: Sequence[Mapping[str, Any]], monitor: str = "val_acc") -> Figure:
     """Training and validation loss (left) and accuracy (right) per epoch.
 
     Parameters
@@ -101,14 +88,16 @@ def plot_learning_curves(history: Sequence[Mapping[str, Any]]) -> Figure:
     Returns
     -------
     Figure
-        The best epoch (see :func:`best_epoch_index`) is marked by a dashed line.
+        The best epoch by ``monitor`` is marked by a dotted line, chosen by the
+        rule the Trainer saved the weights by (:func:`cnnlab.runs.best_epoch`).
     """
     if not history:
         raise ConfigError("history is empty: there are no epochs to plot.")
     epochs = _column(history, "epoch")
     if np.any(np.isnan(epochs)):
         epochs = np.arange(1, len(history) + 1, dtype=float)
-    best = best_epoch_index(history)
+    best_epoch = runs.best_epoch(history, monitor)
+    best = None if best_epoch is None else int(np.flatnonzero(epochs == best_epoch)[0])
     fig = new_figure(10, 4)
     for ax, quantity, title in zip(
         fig.subplots(1, 2), ("loss", "acc"), ("Loss", "Accuracy"), strict=True

@@ -22,7 +22,7 @@ from torch import nn
 
 from cnnlab import runs
 from cnnlab.errors import DataError
-from cnnlab.train.evaluate import fit_to_input
+from cnnlab.runs import fit_to_input
 
 
 def distillation_loss(

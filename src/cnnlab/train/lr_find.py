@@ -22,15 +22,15 @@ average and random number generators are back in the state they had before,
 so that training can start from the same initial weights.
 
 The batches, augmentation, mixing, loss, precision and optimizer step are the
-Trainer's: :func:`lr_find` builds a :class:`~cnnlab.train.trainer.Trainer`
+Trainer's: :func:`cnnlab.compose.lr_find` builds a Trainer from a configuration
 (without creating its run directory, which only :meth:`Trainer.fit` does) and
-:func:`lr_range_test` runs the test on it.
+:func:`lr_range_test` runs the test on it, one :meth:`Trainer.train_step` per
+step (every technique of the run included).
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,16 +38,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from cnnlab.data import DataSplits
 from cnnlab.errors import ConfigError, TrainingDivergedError, check_positive
-from cnnlab.report.figures import DPI
-from cnnlab.train.config import TrainConfig
-from cnnlab.train.losses import classification_loss
-from cnnlab.train.regularize import l1_penalty
+from cnnlab.train.task import Batch
 from cnnlab.train.trainer import Trainer
 from cnnlab.train.transfer import keep_frozen_in_eval
 
@@ -114,34 +108,6 @@ def suggest_lr(lrs: Sequence[float], losses: Sequence[float]) -> tuple[float, fl
     return float(lrs[steepest]), float(lrs[lowest]) / 10.0
 
 
-def lr_find(
-    config: TrainConfig,
-    start_lr: float = 1e-7,
-    end_lr: float = 10.0,
-    steps: int = 100,
-    *,
-    beta: float = 0.98,
-    divergence: float = 4.0,
-    quiet: bool = True,
-    data: DataSplits | None = None,
-) -> LRFindResult:
-    """Run the learning-rate range test for the model, data and optimizer of ``config``.
-
-    The model and batches are built exactly as :class:`Trainer` builds them
-    (same seed, so the same initial weights); nothing is written to disk.
-    ``quiet`` hides the progress bar; ``data`` reuses already loaded splits.
-    See :func:`lr_range_test` for the other parameters.
-    """
-    return lr_range_test(
-        Trainer(config, quiet=quiet, data=data),
-        start_lr,
-        end_lr,
-        steps,
-        beta=beta,
-        divergence=divergence,
-    )
-
-
 def lr_range_test(
     trainer: Trainer,
     start_lr: float = 1e-7,
@@ -199,19 +165,20 @@ def _range_test(
     groups = trainer.optimizer.param_groups
     # Layer-wise rates keep their ratios to the first group's rate.
     ratios = [group["lr"] / groups[0]["lr"] for group in groups]
-    batches = _training_batches(trainer)
+    batches = trainer.batch_stream()
     lrs: list[float] = []
+    raw: list[float] = []
     losses: list[float] = []
-    average, best = 0.0, math.inf
+    best = math.inf
     bar = tqdm(schedule, desc="lr-find", leave=False, disable=True if trainer.quiet else None)
-    for step, lr in enumerate(bar):
+    for lr in bar:
         for group, ratio in zip(groups, ratios, strict=True):
             group["lr"] = lr * ratio
         loss = _step(trainer, batches)
         if not math.isfinite(loss):
             break
-        average = beta * average + (1.0 - beta) * loss
-        smoothed = average / (1.0 - beta ** (step + 1))
+        raw.append(loss)
+        smoothed = smooth_losses(raw, beta)[-1]
         lrs.append(lr)
         losses.append(smoothed)
         best = min(best, smoothed)
@@ -222,29 +189,24 @@ def _range_test(
     return lrs, losses
 
 
-def _training_batches(trainer: Trainer) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """``(images, targets)`` as the Trainer's epochs draw them, epoch after epoch."""
-    for epoch in itertools.count():
-        for images, targets, _ in trainer.training_batches(*trainer.training_epoch(epoch)):
-            yield images, targets
+def _step(trainer: Trainer, batches: Iterator[tuple[Batch, torch.Generator]]) -> float:
+    """One optimizer step of the Trainer over ``accumulate`` batches; their mean loss.
 
-
-def _step(trainer: Trainer, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> float:
-    """One optimizer step of the Trainer over ``accumulate`` batches; their mean loss."""
-    cfg = trainer.config
+    The step is the Trainer's own (:meth:`Trainer.train_step`), with every technique;
+    the schedule is left alone, as the test sets the rate itself.
+    """
+    accumulate = trainer.config.accumulate
     total = 0.0
-    for _ in range(cfg.accumulate):
-        images, targets = next(batches)
-        with trainer.autocast():
-            loss, _ = classification_loss(trainer.forward_model(images), targets, trainer.criterion)
-        if cfg.l1 > 0:
-            loss = loss + cfg.l1 * l1_penalty(trainer.model)
-        if not torch.isfinite(loss):
+    for i in range(accumulate):
+        batch, generator = next(batches)
+        try:
+            loss, _, _ = trainer.train_step(
+                batch, generator, update=i == accumulate - 1, per_step=False
+            )
+        except TrainingDivergedError:
             return math.inf
-        trainer.scaler.scale(loss / cfg.accumulate).backward()
         total += loss.item()
-    trainer.optimizer_step(per_step=False)
-    return total / cfg.accumulate
+    return total / accumulate
 
 
 def _cuda_devices(device: torch.device) -> list[int]:
@@ -258,7 +220,7 @@ def _snapshot(trainer: Trainer) -> dict[str, Any]:
         "model": copy.deepcopy(trainer.model.state_dict()),
         "optimizer": copy.deepcopy(trainer.optimizer.state_dict()),
         "scaler": trainer.scaler.state_dict(),
-        "ema": copy.deepcopy(trainer.ema.state_dict()) if trainer.ema is not None else None,
+        "techniques": [copy.deepcopy(t.state_dict()) for t in trainer.techniques],
         "training": trainer.model.training,
     }
 
@@ -268,40 +230,7 @@ def _restore(trainer: Trainer, saved: dict[str, Any]) -> None:
     trainer.optimizer.load_state_dict(saved["optimizer"])
     trainer.optimizer.zero_grad(set_to_none=True)
     trainer.scaler.load_state_dict(saved["scaler"])
-    if trainer.ema is not None:
-        trainer.ema.load_state_dict(saved["ema"])
+    for technique, state in zip(trainer.techniques, saved["techniques"], strict=True):
+        if state is not None:
+            technique.load_state_dict(state)
     trainer.model.train(saved["training"])
-
-
-def plot_lr_find(result: LRFindResult) -> Figure:
-    """Smoothed loss against the learning rate (log scale), both suggestions marked.
-
-    Save it with :func:`cnnlab.report.figures.save_figure`.
-    """
-    fig = Figure(figsize=(7, 4.5), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    ax.plot(result.lrs, result.losses, color="C0", label="smoothed training loss")
-    steepest = result.lrs.index(result.suggestion)
-    ax.plot(
-        result.suggestion,
-        result.losses[steepest],
-        "o",
-        color="C3",
-        label=f"steepest descent: {result.suggestion:.2e}",
-    )
-    ax.axvline(
-        result.min_loss_lr,
-        color="grey",
-        linestyle="--",
-        label=f"minimum-loss rate / 10: {result.min_loss_lr:.2e}",
-    )
-    ax.set_xscale("log")
-    ax.set(
-        title="Learning-rate range test (Smith 2017)",
-        xlabel="learning rate",
-        ylabel="loss",
-    )
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return fig

@@ -1,19 +1,25 @@
-"""The training loop.
+"""The training loop: one plain loop for every task.
 
 A readable loop in the spirit of nanoGPT's ``train.py``: for each epoch, one
 pass over the shuffled training split, one over the validation split, then the
-bookkeeping (history, best checkpoint, last checkpoint, early stopping).
-Callbacks get ``on_epoch_end(trainer, row)`` and nothing else.
+bookkeeping (history, best checkpoint, last checkpoint, early stopping).  What
+is learned is the :class:`~cnnlab.train.task.Task`'s business (model, batches,
+loss, metrics, final evaluation); techniques (Mixup, SAM, EMA, distillation,
+adversarial training ...) are :class:`~cnnlab.train.techniques.Technique`
+objects whose hooks are called at fixed points of :meth:`Trainer.train_step`.
+Callbacks get ``on_batch_end``, ``on_epoch_end`` and ``on_fit_end``.
 
 Determinism: the model is initialised from ``seed``, the data order of epoch
 ``e`` depends only on ``(seed, e)``, and the global RNG state (dropout) is
 saved with every ``last.safetensors``, so a resumed run ends with the same
 weights as an uninterrupted one.
+
+Most users build a Trainer through :class:`cnnlab.Trainer`, which picks the
+task and techniques a :class:`~cnnlab.train.config.TrainConfig` names.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -21,31 +27,26 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 import cnnlab
 from cnnlab import runs
-from cnnlab.attack.defense import adversarial_batch, trades_loss
-from cnnlab.data import DataSplits, channel_stats, load_data, make_loader, mean_image
+from cnnlab.data import DataSplits, channel_stats, make_loader, mean_image
 from cnnlab.data.loader import Loader, epoch_generator
-from cnnlab.data.mixing import mix_batch
-from cnnlab.data.transforms import Augment, Samples, training_images
 from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
-from cnnlab.fileio import write_json, write_text
-from cnnlab.train import distributed, sam
-from cnnlab.train.checkpoint import load_state, save_state, save_weights
+from cnnlab.fileio import write_text
+from cnnlab.report.figures import plot_learning_curves, save_figure
+from cnnlab.train import distributed
 from cnnlab.train.config import TrainConfig
-from cnnlab.train.distill import Teacher, distillation_loss
 from cnnlab.train.init import initialize
-from cnnlab.train.losses import classification_loss
 from cnnlab.train.optim import build_optimizer, build_scheduler, exclude_from_decay
-from cnnlab.train.regularize import apply_max_norm, l1_penalty
+from cnnlab.train.task import Batch, Task
+from cnnlab.train.techniques import LossFn, Technique
 from cnnlab.train.transfer import (
     discriminative_param_groups,
     freeze,
@@ -53,12 +54,6 @@ from cnnlab.train.transfer import (
     load_pretrained,
     reset_head,
 )
-
-
-class Callback(Protocol):
-    """Called after every epoch; may set ``trainer.stop_requested = True`` to end training."""
-
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None: ...
 
 
 def normalization_stats(config: TrainConfig, data: DataSplits) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,93 +86,43 @@ def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
 
 
 class Trainer:
-    """Train ``config`` into ``run_dir``; see :meth:`fit` and :meth:`resume`."""
+    """Train ``task`` as ``config`` says into ``run_dir``; see :meth:`fit` and :meth:`resume`."""
 
     def __init__(
         self,
         config: TrainConfig,
         run_dir: str | os.PathLike | None = None,
         *,
-        callbacks: Sequence[Callback] = (),
+        task: Task,
+        data: DataSplits,
+        techniques: Sequence[Technique] = (),
+        callbacks: Sequence[Any] = (),
         quiet: bool = False,
         log: Callable[[str], None] | None = None,
-        data: DataSplits | None = None,
     ):
-        self.config = config
+        self.config, self.task, self.data = config, task, data
+        self.techniques = list(techniques)
         self.callbacks = list(callbacks)
         self.device = torch.device(config.device)
         self.dist = distributed.setup(self.device)  # one process unless started by torchrun
         self.quiet = quiet or not self.dist.is_main
         self.log = log or (lambda msg: None if self.quiet else print(msg, file=sys.stderr))
-        # Everything that can fail on bad input happens before the run directory exists.
-        self.data = data or load_data(
-            config.dataset, config.data_dir, download=config.download, **config.data_options()
-        )
-        torch.manual_seed(config.seed)
-        mean, std = normalization_stats(config, self.data)
-        self.model = runs.build_classifier(
-            config.model, config.model_kwargs, self.data.classes, self.data.input_shape, mean, std
-        ).to(self.device)
-        if config.init is not None:
-            initialize(self.model, config.init, data=self._init_batch())
-        if config.pretrained is not None:
-            self._load_pretrained(config.pretrained)
-        self.frozen = freeze(self.model, config.freeze) if config.pretrained else []
-        if config.channels_last:
-            # NHWC lets oneDNN pick faster convolution kernels: 1.5-1.65x training
-            # throughput for LeNet-5 on 2 CPU cores (benchmarks/RESULTS.md).
-            self.model.to(memory_format=torch.channels_last)
-        self.forward_model = self.model
-        if self.dist.enabled:
-            self.forward_model = DistributedDataParallel(self.model)
-        if config.compile:
-            self.forward_model = torch.compile(self.forward_model)
         if config.precision == "fp16" and self.device.type != "cuda":
             raise ConfigError(
                 "precision fp16 needs a CUDA device (its gradient scaler guards against "
                 "underflow there); on the CPU use --precision bf16."
             )
+        self.model = self._build_model()
+        self.forward_model = self.model
+        if self.dist.enabled:
+            self.forward_model = DistributedDataParallel(self.model)
+        if config.compile:
+            self.forward_model = torch.compile(self.forward_model)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
-        self.ema = (
-            AveragedModel(
-                self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True
-            )
-            if config.ema is not None
-            else None
-        )
-        batches = math.ceil(len(self.data.train) / config.batch_size)
-        self.steps_per_epoch = math.ceil(batches / config.accumulate)
-        params = (
-            discriminative_param_groups(self.model, config.lr, config.lr_decay)
-            if config.pretrained
-            else self.model.parameters()
-        )
-        if config.no_bias_decay:
-            params = exclude_from_decay(params)
-        self.optimizer = build_optimizer(
-            config.optimizer,
-            params,
-            config.lr,
-            momentum=config.momentum,
-            nesterov=config.nesterov,
-            weight_decay=config.weight_decay,
-        )
-        self.scheduler = build_scheduler(
-            config.scheduler,
-            self.optimizer,
-            epochs=config.epochs,
-            steps_per_epoch=self.steps_per_epoch,
-            warmup_epochs=config.warmup_epochs,
-            step_epochs=config.step_epochs,
-            gamma=config.gamma,
-        )
-        self.augment = Augment(config.augment)
-        if self.augment.lighting_std is not None:
-            self.augment.fit(training_images(self.data.train))
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-        self.teacher = None
-        if config.teacher is not None:
-            self.teacher = Teacher(config.teacher, self.data.classes).to(self.device)
+        self.optimizer, self.scheduler = self._build_optimizer()
+        for technique in self.techniques:
+            technique.setup(self)
+        self.loss_fn = self._compose_loss()
         run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
         self.run_dir = distributed.broadcast_object(self.dist, run_dir)
         self.epoch = 0
@@ -185,13 +130,77 @@ class Trainer:
         self.bad_epochs = 0
         self.history: list[dict[str, Any]] = []
         self.stop_requested = False
+        self.step = 0  # the current batch of the epoch, for messages
         self.resumed = False  # continues a run directory from its last.safetensors
 
-    def _load_pretrained(self, source: str) -> None:
-        report = load_pretrained(self.model, source)
+    # ------------------------------------------------------------------ setup
+    def _build_model(self) -> nn.Module:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        mean, std = normalization_stats(cfg, self.data)
+        model = self.task.build_model(cfg, self.data, mean, std).to(self.device)
+        if cfg.init is not None:
+            initialize(model, cfg.init, data=self._init_batch())
+        if cfg.pretrained is not None:
+            self._load_pretrained(model, cfg.pretrained)
+        self.frozen = freeze(model, cfg.freeze) if cfg.pretrained else []
+        if cfg.channels_last:
+            # NHWC lets oneDNN pick faster convolution kernels: 1.5-1.65x training
+            # throughput for LeNet-5 on 2 CPU cores (benchmarks/RESULTS.md).
+            model.to(memory_format=torch.channels_last)
+        return model
+
+    def _build_optimizer(self):
+        cfg = self.config
+        batches = math.ceil(len(self.data.train) / cfg.batch_size)
+        self.steps_per_epoch = math.ceil(batches / cfg.accumulate)
+        params = (
+            discriminative_param_groups(self.model, cfg.lr, cfg.lr_decay)
+            if cfg.pretrained
+            else self.model.parameters()
+        )
+        if cfg.no_bias_decay:
+            params = exclude_from_decay(params)
+        optimizer = build_optimizer(
+            cfg.optimizer,
+            params,
+            cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov,
+            weight_decay=cfg.weight_decay,
+        )
+        scheduler = build_scheduler(
+            cfg.scheduler,
+            optimizer,
+            epochs=cfg.epochs,
+            steps_per_epoch=self.steps_per_epoch,
+            warmup_epochs=cfg.warmup_epochs,
+            step_epochs=cfg.step_epochs,
+            gamma=cfg.gamma,
+        )
+        return optimizer, scheduler
+
+    def _compose_loss(self) -> LossFn:
+        """The task's loss, wrapped by each technique in turn, under autocast."""
+
+        def task_loss(batch: Batch, generator: torch.Generator):
+            return self.task.loss(self.forward_model(batch.inputs), batch)
+
+        loss_fn = task_loss
+        for technique in self.techniques:
+            loss_fn = technique.wrap_loss(loss_fn)
+
+        def autocast_loss(batch: Batch, generator: torch.Generator):
+            with self.autocast():
+                return loss_fn(batch, generator)
+
+        return autocast_loss
+
+    def _load_pretrained(self, model: nn.Module, source: str) -> None:
+        report = load_pretrained(model, source)
         source_meta = Path(source) / runs.META
         if source_meta.is_file() and runs.read_meta(source)["classes"] != self.data.classes:
-            reset_head(self.model)  # a new label set: the old head means nothing
+            reset_head(model)  # a new label set: the old head means nothing
             report.reinitialized = ["head"]
         self.log(f"pretrained weights from {source}: {report}")
 
@@ -227,7 +236,7 @@ class Trainer:
         return trainer
 
     def _load_last(self) -> None:
-        state = load_state(self.run_dir / runs.LAST)
+        state = runs.load_state(self.run_dir / runs.LAST)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -237,8 +246,9 @@ class Trainer:
             else:
                 self.scheduler.last_epoch = state["scheduler"]["last_epoch"]
             torch.set_rng_state(state["rng"])
-            if self.ema is not None:
-                self.ema.load_state_dict(state["ema"])
+            for technique in self.techniques:
+                if technique.state_dict() is not None:
+                    technique.load_state_dict(state[technique.name])
         except (KeyError, RuntimeError, ValueError) as exc:
             raise CheckpointError(
                 f"{self.run_dir / runs.LAST} does not match this run's configuration ({exc})."
@@ -257,14 +267,15 @@ class Trainer:
             scheduler_state = self.scheduler.state_dict()
         else:
             scheduler_state = {"last_epoch": self.scheduler.last_epoch}
-        save_state(
+        technique_states = {t.name: t.state_dict() for t in self.techniques}
+        runs.save_state(
             self.run_dir / runs.LAST,
             {
                 "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": scheduler_state,
                 "rng": torch.get_rng_state(),
-                **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
+                **{name: s for name, s in technique_states.items() if s is not None},
                 "trainer": {
                     "epoch": self.epoch,
                     "best_epoch": self.best_epoch,
@@ -277,11 +288,12 @@ class Trainer:
     def _save_best(self, row: dict[str, Any]) -> None:
         if not self.dist.is_main:
             return
-        sha = save_weights(self.run_dir / runs.BEST, self.eval_model)
-        write_json(
-            self.run_dir / runs.META,
+        sha = runs.save_weights(self.run_dir / runs.BEST, self.eval_model)
+        runs.write_meta(
+            self.run_dir,
             {
                 "cnnlab_version": cnnlab.__version__,
+                "task": self.task.name,
                 "model": self.config.model,
                 "model_kwargs": self.config.model_kwargs,
                 "dataset": self.config.dataset,
@@ -296,30 +308,27 @@ class Trainer:
 
     # ------------------------------------------------------------------- loop
     def fit(self) -> Path:
-        """Train until ``config.epochs`` (or early stopping); return the run directory."""
+        """Train until ``config.epochs`` (or early stopping), then evaluate; return the run."""
         cfg = self.config
         if not self.resumed:  # a run stopped inside its first epoch resumes at epoch 0
             self._start_run_dir()
         while self.epoch < cfg.epochs:
             started = time.perf_counter()
-            train_loss, train_acc = self._train_epoch()
-            val_loss, val_acc = self.evaluate_split(self.data.val)
+            train_metrics = self._train_epoch()
+            val_metrics = self.validate(self.data.val)
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                self.scheduler.step(val_loss)
+                self.scheduler.step(val_metrics["val_loss"])
             self.epoch += 1
             row = {
                 "epoch": self.epoch,
-                "train_loss": train_loss,
-                "train_acc": train_acc,
-                "val_loss": val_loss,
-                "val_acc": val_acc,
+                **train_metrics,
+                **val_metrics,
                 "lr": self.optimizer.param_groups[0]["lr"],
                 "time": time.perf_counter() - started,
             }
             self.history.append(row)
             self._bookkeeping(row)
-            for callback in self.callbacks:
-                callback.on_epoch_end(self, row)
+            self._callback("on_epoch_end", row)
             if self.stop_requested:
                 break
             if cfg.early_stopping is not None and self.bad_epochs >= cfg.early_stopping:
@@ -328,8 +337,28 @@ class Trainer:
                     f"{self.bad_epochs} epochs (best at epoch {self.best_epoch})"
                 )
                 break
+        self._callback("on_fit_end")
+        if self.dist.is_main:
+            self._finish()
         distributed.barrier(self.dist)  # rank 0 has written everything
         return self.run_dir
+
+    def _finish(self) -> None:
+        """The run directory's final parts: learning curves, then the task's evaluation."""
+        save_figure(
+            plot_learning_curves(self.history, self.config.monitor),
+            self.run_dir / runs.FIGURES / "learning_curves.png",
+        )
+        split = "test" if len(self.data.test) else "val"
+        if split == "val":
+            self.log("no test split (test_fraction 0): the final evaluation is on validation")
+        self.final_metrics = self.task.evaluate(self.run_dir, split, self.config.device)
+
+    def _callback(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            method = getattr(callback, hook, None)
+            if method is not None:
+                method(self, *args)
 
     def _start_run_dir(self) -> None:
         if (self.run_dir / runs.LAST).exists() or (self.run_dir / runs.META).exists():
@@ -343,28 +372,22 @@ class Trainer:
             write_text(self.run_dir / runs.CONFIG, self.config.to_yaml())
         self._save_last()
 
-    def _score(self, row: dict[str, Any]) -> list[float]:
-        """Higher is better.  Validation accuracy ties (common on small validation sets,
-        where it saturates at 1.0 early) are broken by the lower validation loss."""
-        if self.config.monitor == "val_acc":
-            return [row["val_acc"], -row["val_loss"]]
-        return [-row["val_loss"]]
-
     def _bookkeeping(self, row: dict[str, Any]) -> None:
         if self.dist.is_main:
-            history = "".join(f"{json.dumps(r)}\n" for r in self.history)
-            write_text(self.run_dir / runs.HISTORY, history)
-        best_row = self.history[self.best_epoch - 1] if self.best_epoch else None
-        if best_row is None or self._score(row) > self._score(best_row):
+            runs.write_history(self.run_dir, self.history)
+        if runs.best_epoch(self.history, self.config.monitor) == row["epoch"]:
             self.best_epoch, self.bad_epochs = row["epoch"], 0
             self._save_best(row)
         else:
             self.bad_epochs += 1
         self._save_last()
+        shown = "  ".join(
+            f"{key.replace('_', ' ')} {value:.4f}"
+            for key, value in row.items()
+            if key not in ("epoch", "lr", "time")
+        )
         self.log(
-            f"epoch {row['epoch']:>3}/{self.config.epochs}  "
-            f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}  "
-            f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}  "
+            f"epoch {row['epoch']:>3}/{self.config.epochs}  {shown}  "
             f"lr {row['lr']:.2e}  {row['time']:.1f}s"
         )
 
@@ -385,32 +408,58 @@ class Trainer:
         )
         return loader, epoch_generator(self.config.seed + 1, epoch)
 
-    def training_batches(
-        self, loader: Loader, generator: torch.Generator
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """``(images, targets, labels)`` as training sees them: augmented, then mixed.
+    def training_batches(self, loader: Loader, generator: torch.Generator) -> Iterator[Batch]:
+        """The global batches as training sees them: prepared by the task, then transformed
+        by the techniques (Mixup/CutMix)."""
+        for batch in self.task.batches(loader, generator, loader.epoch):
+            for technique in self.techniques:
+                batch = technique.transform_batch(batch, generator)
+            yield batch
 
-        ``targets`` are the labels, or soft targets after Mixup/CutMix.
+    def batch_stream(self) -> Iterator[tuple[Batch, torch.Generator]]:
+        """Training batches epoch after epoch from epoch 0, with their generators."""
+        epoch = 0
+        while True:
+            loader, generator = self.training_epoch(epoch)
+            for batch in self.training_batches(loader, generator):
+                yield batch, generator
+            epoch += 1
+
+    def train_step(
+        self, batch: Batch, generator: torch.Generator, *, update: bool, per_step: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, Batch]:
+        """Forward and backward of one global batch, then (``update``) the optimizer step.
+
+        Returns this process's ``(loss, prediction, batch)``.
         """
-        cfg = self.config
-        for images, labels, indices in loader.with_indices():
-            if self.augment:
-                images = self.augment(images, generator, Samples(indices, loader.epoch, cfg.seed))
-            targets = labels
-            if cfg.mixup > 0 or cfg.cutmix > 0:
-                images, targets = mix_batch(
-                    images, labels, len(self.data.classes), generator, cfg.mixup, cfg.cutmix
-                )
-            yield images, targets, labels
+        global_size = len(batch)
+        batch = Batch(*distributed.shard(self.dist, batch.inputs, batch.targets, batch.labels))
+        for technique in self.techniques:
+            batch = technique.perturb(self, batch, generator)
+        loss, prediction = self.loss_fn(batch, generator)
+        self.require_finite(loss)
+        # Each process's mean loss, weighted by its share of the global batch: with DDP's
+        # averaging over W processes the gradient is that of the global batch's mean loss.
+        share = len(batch) * self.dist.world_size / global_size
 
-    def _train_epoch(self) -> tuple[float, float]:
+        def backward(value: torch.Tensor) -> None:
+            self.scaler.scale(value * share / self.config.accumulate).backward()
+
+        backward(loss)
+        for technique in self.techniques:
+            technique.after_backward(self, batch, generator, self.loss_fn, backward)
+        if update:
+            self.optimizer_step(per_step)
+        return loss, prediction, batch
+
+    def _train_epoch(self) -> dict[str, float]:
         cfg = self.config
         self.model.train()
         keep_frozen_in_eval(self.frozen)
         loader, generator = self.training_epoch(self.epoch)
         per_step = not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
         loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        sums: dict[str, torch.Tensor] = {}
         seen = 0
         bar = tqdm(
             self.training_batches(loader, generator),
@@ -421,104 +470,57 @@ class Trainer:
             dynamic_ncols=True,
         )
         last_step = len(loader) - 1
-        for step, (images, targets, labels) in enumerate(bar):
-            global_batch = len(labels)
-            images, targets, labels = distributed.shard(self.dist, images, targets, labels)
-            if cfg.adv_train in ("fgsm-rs", "pgd"):  # train on the attack's examples (Madry)
-                images = adversarial_batch(
-                    self.model,
-                    images,
-                    labels,
-                    cfg.adv_train,
-                    cfg.adv_eps,
-                    steps=cfg.adv_steps,
-                    generator=generator,
-                )
-            loss, logits = self._batch_loss(images, targets, labels, generator)
-            self._require_finite(loss, step)
-            # Each process's mean loss, weighted by its share of the global batch: with DDP's
-            # averaging over W processes the gradient is that of the global batch's mean loss.
-            share = len(labels) * self.dist.world_size / global_batch
-            self.scaler.scale(loss * share / cfg.accumulate).backward()
-            if cfg.sam > 0:  # the gradient at w + ε̂ replaces ∇L(w) (Foret et al. 2021)
-                with sam.ascent(self.model, cfg.sam):
-                    perturbed, _ = self._batch_loss(images, targets, labels, generator)
-                    self._require_finite(
-                        perturbed, step, "The loss at the SAM-perturbed weights", " or --sam"
-                    )
-                    (perturbed * share).backward()
-            if (step + 1) % cfg.accumulate == 0 or step == last_step:
-                self.optimizer_step(per_step)
-            loss_sum += loss.detach() * len(labels)
-            correct += (logits.argmax(1) == labels).sum()
-            seen += len(labels)
+        for step, global_batch in enumerate(bar):
+            self.step = step
+            update = (step + 1) % cfg.accumulate == 0 or step == last_step
+            loss, prediction, batch = self.train_step(
+                global_batch, generator, update=update, per_step=per_step
+            )
+            loss_sum += loss.detach() * len(batch)
+            for key, value in self.task.batch_metrics(prediction, batch).items():
+                sums[key] = sums[key] + value if key in sums else value
+            seen += len(batch)
+            self._callback("on_batch_end", step, loss)
             if not bar.disable and step % 10 == 0:
                 bar.set_postfix(
-                    loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.4f}"
+                    loss=f"{loss_sum.item() / seen:.4f}",
+                    **{k: f"{v.item() / seen:.4f}" for k, v in sums.items()},
                 )
         bar.close()
         totals = distributed.all_sum(
             self.dist,
-            torch.stack([loss_sum, correct.to(loss_sum.dtype), loss_sum.new_tensor(seen)]),
+            torch.stack(
+                [
+                    loss_sum,
+                    *(v.to(loss_sum.dtype) for v in sums.values()),
+                    loss_sum.new_tensor(seen),
+                ]
+            ),
         )
-        return (totals[0] / totals[2]).item(), (totals[1] / totals[2]).item()
+        row = {"train_loss": (totals[0] / totals[-1]).item()}
+        for i, key in enumerate(sums, start=1):
+            row[f"train_{key}"] = (totals[i] / totals[-1]).item()
+        return row
 
-    def _require_finite(
-        self, loss: torch.Tensor, step: int, what: str = "The loss", remedy: str = ""
-    ) -> None:
+    def require_finite(self, loss: torch.Tensor, what: str = "The loss", remedy: str = "") -> None:
         """Stop a diverging run before its NaN/inf gradient reaches the weights."""
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
-                f"{what} became {loss.item()} at epoch {self.epoch + 1}, step {step + 1}. "
-                f"The last good checkpoint is kept in {self.run_dir / runs.LAST}. Lower the "
-                f"learning rate (--lr){remedy}, add --grad-clip, or check the data."
+                f"{what} became {loss.item()} at epoch {self.epoch + 1}, step "
+                f"{self.step + 1}. The last good checkpoint is kept in "
+                f"{self.run_dir / runs.LAST}. Lower the learning rate (--lr){remedy}, add "
+                "--grad-clip, or check the data."
             )
-
-    def _batch_loss(
-        self,
-        images: torch.Tensor,
-        targets: torch.Tensor,
-        labels: torch.Tensor,
-        generator: torch.Generator,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The training loss of one batch (with its penalties) and the batch's logits."""
-        cfg = self.config
-        with self.autocast():
-            if cfg.adv_train == "trades":
-                logits, loss = trades_loss(
-                    self.forward_model,
-                    images,
-                    labels,
-                    cfg.adv_eps,
-                    beta=cfg.trades_beta,
-                    steps=cfg.adv_steps,
-                    criterion=self.criterion,
-                    generator=generator,
-                )
-            else:
-                output = self.forward_model(images)
-                loss, logits = classification_loss(output, targets, self.criterion)
-            if self.teacher is not None:
-                loss = distillation_loss(
-                    logits, self.teacher(images), loss, cfg.distill_temperature, cfg.distill_alpha
-                )
-        if cfg.l1 > 0:
-            loss = loss + cfg.l1 * l1_penalty(self.model)
-        return loss, logits
 
     def optimizer_step(self, per_step: bool) -> None:
         """One update from the accumulated gradients, then the constraints and averages."""
-        cfg = self.config
-        if cfg.grad_clip is not None:
-            self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        for technique in self.techniques:
+            technique.before_update(self)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        if cfg.max_norm is not None:
-            apply_max_norm(self.model, cfg.max_norm)
-        if self.ema is not None:
-            self.ema.update_parameters(self.model)
+        for technique in self.techniques:
+            technique.after_update(self)
         if per_step:
             self.scheduler.step()
 
@@ -527,20 +529,18 @@ class Trainer:
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.config.precision)
         return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
 
+    def validate(self, dataset: Any) -> dict[str, float]:
+        """The task's validation metrics of :attr:`eval_model` on ``dataset``."""
+        return self.task.validate(self.eval_model, dataset, self.device)
+
+    def technique(self, name: str) -> Technique | None:
+        """The technique called ``name`` (e.g. ``"ema"``), or None when it is not used."""
+        return next((t for t in self.techniques if t.name == name), None)
+
     @property
     def eval_model(self) -> nn.Module:
         """The model that is validated and saved: the weight average with ``ema``."""
-        return self.ema.module if self.ema is not None else self.model
-
-    @torch.inference_mode()
-    def evaluate_split(self, dataset) -> tuple[float, float]:
-        """Mean loss and accuracy of the current (or averaged) model on ``dataset``."""
-        model = self.eval_model
-        model.eval()
-        loss_sum, correct, seen = 0.0, 0, 0
-        for images, labels in make_loader(dataset, 512, shuffle=False, device=self.device):
-            logits = model(images)
-            loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
-            correct += (logits.argmax(1) == labels).sum().item()
-            seen += len(labels)
-        return loss_sum / max(seen, 1), correct / max(seen, 1)
+        model = self.model
+        for technique in self.techniques:
+            model = technique.eval_model(model)
+        return model

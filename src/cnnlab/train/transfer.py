@@ -30,7 +30,7 @@ from torch import nn
 from cnnlab import runs
 from cnnlab.errors import CheckpointError, ConfigError, check_choice
 from cnnlab.models.weights import LoadReport, load_torchvision_weights, read_state_dict
-from cnnlab.train.checkpoint import load_weights
+from cnnlab.runs.checkpoint import load_weights
 from cnnlab.train.config import FREEZE_MODES
 
 
