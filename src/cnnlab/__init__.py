@@ -7,13 +7,12 @@ The public API::
     run = load_run(run_dir)
 """
 
-__version__ = "0.1.0"
-
 from cnnlab.compose import Trainer
 from cnnlab.errors import CnnlabError
 from cnnlab.models import create_model, list_models
 from cnnlab.runs import Run, load_run
 from cnnlab.train.config import TrainConfig
+from cnnlab.version import __version__
 
 __all__ = [
     "CnnlabError",

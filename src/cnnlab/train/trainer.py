@@ -34,7 +34,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-import cnnlab
 from cnnlab import runs
 from cnnlab.data import DataSplits, channel_stats, make_loader, mean_image
 from cnnlab.data.loader import Loader, epoch_generator
@@ -54,6 +53,7 @@ from cnnlab.train.transfer import (
     load_pretrained,
     reset_head,
 )
+from cnnlab.version import __version__
 
 
 def normalization_stats(config: TrainConfig, data: DataSplits) -> tuple[torch.Tensor, torch.Tensor]:
@@ -292,7 +292,7 @@ class Trainer:
         runs.write_meta(
             self.run_dir,
             {
-                "cnnlab_version": cnnlab.__version__,
+                "cnnlab_version": __version__,
                 "task": self.task.name,
                 "model": self.config.model,
                 "model_kwargs": self.config.model_kwargs,
