@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from cnnlab import runs
 from cnnlab.errors import CheckpointError
 from cnnlab.fileio import write_json
 from cnnlab.metrics import classification_report
@@ -90,3 +93,27 @@ def test_callers_can_add_sections(tmp_path):
 def test_missing_run_dir_raises_checkpoint_error(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         build_report(tmp_path / "nope")
+
+
+def test_sections_recorded_in_the_run_directory_are_rendered_once(tmp_path):
+    run_dir = make_run(tmp_path / "run")
+    png = (run_dir / "figures" / "learning_curves.png").read_bytes()
+    runs.add_figure(run_dir, "Explanations", "explain/saliency_x.png", png, "saliency of x")
+    runs.add_figure(run_dir, "Explanations", "explain/saliency_x.png", png, "saliency of x")
+    runs.add_table(run_dir, "Attacks", "pgd", ["ε", "robust accuracy"], [[0.1, 0.42]], "PGD")
+    page = build_report(run_dir).read_text()
+    assert "<h2>Explanations</h2>" in page and page.count("saliency of x</figcaption>") == 1
+    assert "<h2>Attacks</h2>" in page and "<td>0.4200</td>" in page
+    assert "Other figures" not in page  # the recorded figure counts as shown
+
+
+def test_a_recorded_section_needs_no_import_of_its_producer(tmp_path):
+    run_dir = make_run(tmp_path / "run")
+    runs.add_table(run_dir, "Robustness", "fgsm", ["ε"], [[0.1]], "written by another process")
+    script = (
+        "import sys; from cnnlab.report import build_report; "
+        f"build_report({str(run_dir)!r}); "
+        "assert not any(m.startswith(('cnnlab.explain', 'cnnlab.attack')) for m in sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    assert "<h2>Robustness</h2>" in (run_dir / "report.html").read_text()

@@ -19,7 +19,7 @@ from cnnlab.attack.registry import ATTACKS, create_attack, parse_eps
 from cnnlab.errors import ConfigError, check_positive
 from cnnlab.report import build_report
 from cnnlab.report.attack_figures import plot_adversarial_examples
-from cnnlab.report.figures import save_figure
+from cnnlab.report.figures import figure_to_png
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -90,18 +90,17 @@ def attack_command(args: argparse.Namespace) -> int:
     )
     key = _attack_name(args, norm, target)
     runs.update_metrics(run.path, ("attacks", key), metrics)
-    figure = run.path / runs.FIGURES / f"attack_{key}.png"
     if args.examples:
         picked = _examples(result, labels, args.examples)
-        save_figure(
-            plot_adversarial_examples(
-                images[picked],
-                result.adversarial[picked],
-                result.clean_predictions[picked].tolist(),
-                result.adversarial_predictions[picked].tolist(),
-                run.classes,
-            ),
-            figure,
+        fig = plot_adversarial_examples(
+            images[picked],
+            result.adversarial[picked],
+            result.clean_predictions[picked].tolist(),
+            result.adversarial_predictions[picked].tolist(),
+            run.classes,
+        )
+        figure = runs.add_figure(
+            run.path, "Attacks", f"attack_{key}.png", figure_to_png(fig), key.replace("_", " ")
         )
     build_report(run.path)
     _print_summary(key, metrics)

@@ -36,7 +36,6 @@ from cnnlab.explain import features
 from cnnlab.explain.context import last_spatial_layer
 from cnnlab.explain.methods import ATTRIBUTIONS, LAYER_METHODS, get_method
 from cnnlab.explain.metrics import compare_methods, format_method_scores
-from cnnlab.explain.report import explain_dir
 from cnnlab.explain.synthesis import (
     class_model_visualization,
     load_cue_conflict,
@@ -53,8 +52,8 @@ from cnnlab.report.explain_figures import (
     plot_style_transfer,
     plot_tsne,
 )
-from cnnlab.report.figures import image_grid, save_figure
-from cnnlab.runs import METRICS, Run, fit_to_input, load_run, update_metrics
+from cnnlab.report.figures import figure_to_png, image_grid
+from cnnlab.runs import METRICS, Run, add_figure, fit_to_input, load_run, update_metrics
 
 VIEWS = ("filters", "activations", "patches", "neighbours", "tsne")
 SYNTHESIS = ("class-model", "style-transfer")
@@ -220,9 +219,14 @@ def _dataset_images(run: Run, args: argparse.Namespace, limit: int) -> torch.Ten
 
 
 def _save(fig, run: Run, name: str) -> Path:
-
-    path = explain_dir(run.path) / f"{_slug(name)}.png"
-    save_figure(fig, path)
+    """Record ``fig`` in the run's "Explanations" report section (``cnnlab report`` shows it)."""
+    path = add_figure(
+        run.path,
+        "Explanations",
+        f"explain/{_slug(name)}.png",
+        figure_to_png(fig),
+        name.replace("_", " "),
+    )
     print(path)
     return path
 

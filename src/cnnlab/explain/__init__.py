@@ -12,7 +12,6 @@ state (:mod:`cnnlab.explain.context`).  Figures are in :mod:`cnnlab.report.expla
 Importing this package adds the "Explanations" section to run reports.
 """
 
-from cnnlab.explain import report as _report  # noqa: F401  (registers the report section)
 from cnnlab.explain.cam import cam, grad_cam, grad_cam_plus_plus, guided_grad_cam
 from cnnlab.explain.features import (
     codes,

@@ -9,7 +9,7 @@ from cnnlab.report.figures import (
     plot_pr_curves,
     save_figure,
 )
-from cnnlab.report.html import SECTIONS, Section, build_report, figure_section, register_section
+from cnnlab.report.html import SECTIONS, Section, build_report, figure_section
 
 __all__ = [
     "SECTIONS",
@@ -22,6 +22,5 @@ __all__ = [
     "plot_learning_curves",
     "plot_misclassified",
     "plot_pr_curves",
-    "register_section",
     "save_figure",
 ]

@@ -5,11 +5,13 @@ CSS, figures embedded as base64 PNG data URIs, no external resources) that can
 be mailed or archived on its own.  The page is a title followed by a list of
 :class:`Section` objects.  Each section renders itself from the run directory
 and returns ``None`` when its inputs are missing, so a partial run still gets a
-report.  Other modules add sections with :func:`register_section`; any PNG in
-``figures/`` that no section shows is appended under "Other figures".
+report.  Sections that other commands add (explanations, attacks ...) are data
+in the run directory, ``sections.json`` written through :mod:`cnnlab.runs`, so
+the report imports none of those commands; any PNG in ``figures/`` that no
+section shows is appended under "Other figures".
 
 Run directory files read: ``config.yaml``, ``meta.json``, ``history.jsonl``,
-``metrics.json`` (a :func:`cnnlab.metrics.classification_report` dictionary,
+``sections.json``, ``metrics.json (a :func:`cnnlab.metrics.classification_report` dictionary,
 or several under split keys such as ``{"val": {...}, "test": {...}}``) and
 ``figures/*.png``.
 """
@@ -28,12 +30,10 @@ from typing import Any
 
 import yaml
 
+from cnnlab import runs
 from cnnlab.errors import CheckpointError
 from cnnlab.fileio import write_text
 from cnnlab.report.figures import figure_to_png, plot_confusion_matrix, plot_learning_curves
-
-REPORT_NAME = "report.html"
-FIGURES_DIR = "figures"
 
 
 @dataclass(frozen=True)
@@ -80,15 +80,6 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def read_history(run_dir: Path) -> list[dict[str, Any]]:
-    """The rows of ``history.jsonl`` (empty when missing); blank lines are skipped."""
-    path = run_dir / "history.jsonl"
-    if not path.is_file():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
 def metric_splits(metrics: Any) -> dict[str, dict[str, Any]]:
     """``metrics.json`` as ``{split: report}``; a bare report becomes ``{"evaluation": report}``."""
     if not isinstance(metrics, dict):
@@ -107,7 +98,7 @@ def _primary(splits: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | 
 
 
 def _figure_file(run_dir: Path, filename: str) -> bytes | None:
-    path = run_dir / FIGURES_DIR / filename
+    path = run_dir / runs.FIGURES / filename
     return path.read_bytes() if path.is_file() else None
 
 
@@ -122,14 +113,14 @@ def figure_section(title: str, filename: str) -> Section:
 
 
 def _configuration(run_dir: Path) -> str | None:
-    path = run_dir / "config.yaml"
+    path = run_dir / runs.CONFIG
     if not path.is_file():
         return None
     return f"<pre>{html.escape(path.read_text(encoding='utf-8'))}</pre>"
 
 
 def _learning_curves(run_dir: Path) -> str | None:
-    history = read_history(run_dir)
+    history = runs.read_history(run_dir)
     data = _figure_file(run_dir, "learning_curves.png")
     if data is None and history:
         data = figure_to_png(plot_learning_curves(history))
@@ -158,7 +149,7 @@ def _scalars(report: dict[str, Any]) -> dict[str, float]:
 
 
 def _final_metrics(run_dir: Path) -> str | None:
-    splits = metric_splits(read_json(run_dir / "metrics.json"))
+    splits = metric_splits(read_json(run_dir / runs.METRICS))
     if not splits:
         return None
     scalars = {name: _scalars(report) for name, report in splits.items()}
@@ -168,7 +159,7 @@ def _final_metrics(run_dir: Path) -> str | None:
 
 
 def _per_class(run_dir: Path) -> str | None:
-    splits = metric_splits(read_json(run_dir / "metrics.json"))
+    splits = metric_splits(read_json(run_dir / runs.METRICS))
     parts = []
     for name, report in splits.items():
         per_class = report.get("per_class")
@@ -182,7 +173,7 @@ def _per_class(run_dir: Path) -> str | None:
 
 def _confusion_matrices(run_dir: Path) -> str | None:
     variants = (("confusion_matrix.png", False), ("confusion_matrix_normalized.png", True))
-    primary = _primary(metric_splits(read_json(run_dir / "metrics.json")))
+    primary = _primary(metric_splits(read_json(run_dir / runs.METRICS)))
     parts = []
     for filename, normalize in variants:
         data = _figure_file(run_dir, filename)
@@ -212,13 +203,37 @@ SECTIONS: list[Section] = [
 ]
 
 
-def register_section(section: Section) -> None:
-    """Append ``section`` to the sections every report shows (before "Other figures")."""
-    SECTIONS.append(section)
+def _recorded_entry(run_dir: Path, entry: dict[str, Any]) -> str:
+    caption = html.escape(str(entry.get("caption", "")))
+    if "figure" in entry:
+        data = _figure_file(run_dir, entry["figure"])
+        if data is None:
+            return ""
+        name = Path(entry["figure"]).stem.replace("_", " ")
+        return (
+            f"<figure>{png_img(data, caption or name)}"
+            f"<figcaption>{caption or html.escape(name)}</figcaption></figure>"
+        )
+    table = entry.get("table", {})
+    body = html_table(table.get("header", []), table.get("rows", []))
+    return f"<figure>{body}<figcaption>{caption}</figcaption></figure>"
+
+
+def recorded_sections(run_dir: Path) -> list[Section]:
+    """The sections that commands recorded in ``sections.json`` (see :mod:`cnnlab.runs`)."""
+    recorded = []
+    for title, entries in runs.read_sections(run_dir).items():
+        figures = tuple(e["figure"] for e in entries if "figure" in e)
+
+        def render(run_dir: Path, entries: list[dict[str, Any]] = entries) -> str | None:
+            return "".join(_recorded_entry(run_dir, e) for e in entries) or None
+
+        recorded.append(Section(title, render, figures=figures))
+    return recorded
 
 
 def _other_figures(run_dir: Path, shown: set[str]) -> str | None:
-    folder = run_dir / FIGURES_DIR
+    folder = run_dir / runs.FIGURES
     paths = sorted(folder.glob("*.png")) if folder.is_dir() else []
     parts = [
         f"<figure>{png_img(p.read_bytes(), p.stem)}"
@@ -241,8 +256,8 @@ def _lookup_name(*candidates: Any) -> str | None:
 
 def _title(run_dir: Path) -> str:
     try:
-        meta = read_json(run_dir / "meta.json") or {}
-        config_path = run_dir / "config.yaml"
+        meta = read_json(run_dir / runs.META) or {}
+        config_path = run_dir / runs.CONFIG
         config = (
             yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
         )
@@ -254,7 +269,7 @@ def _title(run_dir: Path) -> str:
     dataset = _lookup_name(
         meta.get("dataset"), config.get("dataset"), config.get("data"), meta.get("data")
     )
-    times = [p.stat().st_mtime for p in run_dir.iterdir() if p.is_file() and p.name != REPORT_NAME]
+    times = [p.stat().st_mtime for p in run_dir.iterdir() if p.is_file() and p.name != runs.REPORT]
     date = datetime.datetime.fromtimestamp(max(times) if times else 0).strftime("%Y-%m-%d %H:%M")
     heading = " on ".join(html.escape(x) for x in (model, dataset) if x) or html.escape(
         run_dir.name
@@ -298,9 +313,9 @@ def build_report(run_dir: str | os.PathLike, sections: Sequence[Section] | None 
         A run directory (see ``DESIGN.md``); missing files only drop the
         sections that need them.
     sections : sequence of Section, optional
-        The sections to show, in order; defaults to :data:`SECTIONS` (the
-        built-in sections plus those added with :func:`register_section`).
-        Pass ``[*SECTIONS, extra]`` to add one for this report only.
+        The sections to show, in order; defaults to :data:`SECTIONS` followed
+        by the sections recorded in the run's ``sections.json``.  Pass
+        ``[*SECTIONS, extra]`` to add one for this report only.
 
     Returns
     -------
@@ -317,7 +332,9 @@ def build_report(run_dir: str | os.PathLike, sections: Sequence[Section] | None 
         raise CheckpointError(
             f"Run directory {str(run_dir)!r} does not exist; pass the folder train created."
         )
-    sections = list(SECTIONS if sections is None else sections)
+    if sections is None:
+        sections = [*SECTIONS, *recorded_sections(run_dir)]
+    sections = list(sections)
     shown = {name for section in sections for name in section.figures}
     sections.append(Section("Other figures", lambda d: _other_figures(d, shown)))
     body = "".join(_render(section, run_dir) for section in sections)
@@ -326,6 +343,6 @@ def build_report(run_dir: str | os.PathLike, sections: Sequence[Section] | None 
         f"<title>{html.escape(run_dir.name)} report</title><style>{_CSS}</style></head>"
         f"<body>{_title(run_dir)}{body}</body></html>\n"
     )
-    path = run_dir / REPORT_NAME
+    path = run_dir / runs.REPORT
     write_text(path, page)
     return path
