@@ -1,10 +1,11 @@
-"""Parameter, FLOP, size and latency counts of small models."""
+"""Parameter, multiply-add (FLOP), size and latency counts of small models."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from cnnlab.errors import ConfigError
 from cnnlab.metrics import (
@@ -13,6 +14,7 @@ from cnnlab.metrics import (
     measure_latency,
     model_cost,
     model_size_bytes,
+    trace_macs,
 )
 
 
@@ -73,3 +75,59 @@ def test_input_shape_must_exclude_the_batch():
 def test_flops_follow_model_dtype():
     model = nn.Linear(4, 2).to(torch.float64)
     assert count_flops(nn.Sequential(nn.Flatten(), model), (1, 2, 2)) == 16
+
+
+class _Scaled(nn.Module):
+    """A container whose own forward does a matrix product besides its child's work."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3)
+        self.register_buffer("mix", torch.eye(4))
+
+    def forward(self, x):
+        y = self.conv(x).flatten(2).transpose(1, 2)
+        return y @ self.mix
+
+
+def test_each_call_gets_the_multiply_adds_it_runs_itself():
+    model = nn.Sequential(_Scaled(), nn.Flatten(), nn.Linear(36 * 4, 3))
+    calls = {call.name: call for call in trace_macs(model, torch.rand(2, 2, 8, 8))}
+    assert calls["0.conv"].macs == 2 * 4 * 2 * 9 * 36
+    assert calls["0"].macs == 2 * 36 * 4 * 4  # the product in its own forward, not the conv's
+    assert calls["2"].macs == 2 * 36 * 4 * 3
+    assert calls["1"].macs == calls[""].macs == 0
+    assert calls["0.conv"].input_shape == (2, 2, 8, 8)
+    assert calls["0.conv"].output_shape == (2, 4, 6, 6)
+
+
+def test_multiply_adds_of_the_calls_add_up_to_torch_flop_counter():
+    model = nn.Sequential(_Scaled(), nn.ReLU(), nn.Flatten(), nn.Linear(36 * 4, 3))
+    x = torch.rand(3, 2, 8, 8)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    assert 2 * sum(call.macs for call in trace_macs(model, x)) == counter.get_total_flops()
+    assert count_flops(model, (2, 8, 8), batch_size=3) == counter.get_total_flops()
+
+
+class _Sparse(nn.Conv2d):
+    """A convolution that declares only half of its multiply-adds as needed."""
+
+    def multiply_adds(self, output):
+        return self.weight.numel() * output.shape[0] * output.shape[-2] * output.shape[-1] // 2
+
+
+def test_a_module_can_declare_the_multiply_adds_it_needs():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), _Sparse(2, 2, 3))
+    dense = count_flops(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Conv2d(2, 2, 3)), (1, 9, 9))
+    calls = {call.name: call for call in trace_macs(model, torch.rand(1, 1, 9, 9))}
+    assert calls["1"].macs == 2 * 2 * 9 * 5 * 5 // 2
+    assert count_flops(model, (1, 9, 9)) == dense - 2 * calls["1"].macs
+
+
+def test_tracing_restores_every_mode_and_leaves_no_hooks():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dropout(), nn.BatchNorm2d(2)).train()
+    model[1].eval()
+    trace_macs(model, torch.rand(1, 1, 8, 8))
+    assert [m.training for m in model] == [True, False, True]
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())

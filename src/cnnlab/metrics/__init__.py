@@ -10,11 +10,13 @@ from cnnlab.metrics.classification import (
     top_k_accuracy,
 )
 from cnnlab.metrics.cost import (
+    ModuleCall,
     count_flops,
     count_parameters,
     measure_latency,
     model_cost,
     model_size_bytes,
+    trace_macs,
 )
 from cnnlab.metrics.thresholds import (
     PRCurve,
@@ -26,6 +28,7 @@ from cnnlab.metrics.thresholds import (
 )
 
 __all__ = [
+    "ModuleCall",
     "PRCurve",
     "accuracy",
     "average_precision",
@@ -44,4 +47,5 @@ __all__ = [
     "roc_auc",
     "roc_curve",
     "top_k_accuracy",
+    "trace_macs",
 ]

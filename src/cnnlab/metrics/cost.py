@@ -1,12 +1,18 @@
 """What a model costs: parameters, memory, floating-point operations, latency.
 
-FLOPs are counted by running one forward pass under
-:class:`torch.utils.flop_counter.FlopCounterMode`, which counts the matrix
-multiplications and convolutions (a multiply-accumulate is 2 FLOPs; element-wise
-operations such as activations, normalization and bias additions are not
-counted).  A convolution with ``K`` filters of size ``F x F`` over ``D`` input
-channels producing an ``H_out x W_out`` map costs ``2 K F^2 D H_out W_out``
-FLOPs per image.
+Multiply-adds (MACs) are counted in one place, :func:`trace_macs`: one forward
+pass under :class:`torch.utils.flop_counter.FlopCounterMode`, which counts the
+matrix multiplications and convolutions (a multiply-accumulate is 2 FLOPs;
+element-wise operations such as activations, normalization and bias additions
+are not counted), attributed to the module call that runs them.  A convolution
+with ``K`` filters of size ``F x F`` over ``D`` input channels producing an
+``H_out x W_out`` map costs ``K F^2 D H_out W_out`` MACs per image.  A module
+whose forward pass computes more than its architecture needs (a connection
+table run as a dense convolution with zero kernels,
+:class:`cnnlab.nn.conv.PartialConv2d`) says what it needs with a method
+``multiply_adds(output) -> int``, which replaces what was measured for its
+call.  :func:`count_flops` (the whole pass) and the layer table
+(:func:`cnnlab.models.summary.layer_table`, per layer) are sums of these calls.
 
 References
 ----------
@@ -20,12 +26,16 @@ import contextlib
 import statistics
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnnlab.errors import ConfigError, check_positive
+from cnnlab.nn.hooks import hooks
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -62,13 +72,14 @@ def model_size_bytes(model: nn.Module) -> int:
 
 @contextlib.contextmanager
 def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode and restore its previous mode afterwards."""
-    was_training = model.training
+    """Put ``model`` in eval mode and give every module its own mode back afterwards."""
+    modes = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
         yield model
     finally:
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
 
 
 def _example_input(model: nn.Module, input_shape: Sequence[int], batch_size: int) -> torch.Tensor:
@@ -82,6 +93,89 @@ def _example_input(model: nn.Module, input_shape: Sequence[int], batch_size: int
     device = first.device if first is not None else torch.device("cpu")
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
     return torch.rand(batch_size, *input_shape, device=device, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class ModuleCall:
+    """One call of a module in :func:`trace_macs`' forward pass.
+
+    Attributes
+    ----------
+    name : the module's name in ``model.named_modules()`` (``""``: the model itself).
+    module : the module.
+    input_shape : shape of its first positional argument; None if that is not a tensor.
+    output_shape : shape of its output; None if that is not a tensor.
+    macs : multiply-adds of the operations the call runs outside the calls of its
+        submodules (its own ones), or what the module declares (see the module docstring).
+    """
+
+    name: str
+    module: nn.Module
+    input_shape: tuple[int, ...] | None
+    output_shape: tuple[int, ...] | None
+    macs: int
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else None
+
+
+class _MacTracer:
+    """Pre- and forward hooks that attribute the counter's MACs to the call that ran them."""
+
+    def __init__(self, counter: FlopCounterMode):
+        self.counter = counter
+        self.calls: list[ModuleCall] = []
+        # Per unfinished call: MACs counted when it started, MACs of its finished submodule calls.
+        self.open: list[list[int]] = []
+        self.declared = 0  # declared minus measured MACs of the calls finished so far
+
+    def counted(self) -> int:
+        return self.counter.get_total_flops() // 2 + self.declared
+
+    def start(self, module: nn.Module, args: tuple) -> None:
+        self.open.append([self.counted(), 0])
+
+    def finish(self, name: str, module: nn.Module, args: tuple, output: Any) -> None:
+        started, inner = self.open.pop()
+        own = self.counted() - started - inner
+        declare = getattr(module, "multiply_adds", None)
+        if callable(declare) and isinstance(output, torch.Tensor):
+            declared = int(declare(output))
+            self.declared += declared - own
+            own = declared
+        if self.open:
+            self.open[-1][1] += inner + own
+        first = args[0] if args else None
+        self.calls.append(ModuleCall(name, module, _shape(first), _shape(output), own))
+
+
+def trace_macs(model: nn.Module, x: torch.Tensor) -> list[ModuleCall]:
+    """Every module call of one forward pass of ``x``, with its own multiply-adds.
+
+    The calls' ``macs`` add up to the whole pass.  Calls are listed in the order
+    they finish (a module after its submodules, the model itself last).  Runs in
+    eval mode without gradients; every module's mode is restored and the hooks
+    are removed, also on error.
+
+    Parameters
+    ----------
+    model : nn.Module
+    x : torch.Tensor
+        A batch, on the model's device (the ``meta`` device works: nothing is computed).
+
+    Returns
+    -------
+    list of ModuleCall
+    """
+    counter = FlopCounterMode(display=False)
+    tracer = _MacTracer(counter)
+    names = [name for name, _ in model.named_modules()]
+    finish = {name: partial(tracer.finish, name) for name in names}
+    start = dict.fromkeys(names, tracer.start)
+    with hooks(model, finish, pre=start), _eval_mode(model), torch.no_grad(), counter:
+        model(x)
+    return tracer.calls
 
 
 def count_flops(model: nn.Module, input_shape: Sequence[int], batch_size: int = 1) -> int:
@@ -99,13 +193,11 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], batch_size: int = 
     -------
     int
         FLOPs (2 per multiply-accumulate).  Multiply-accumulates (MACs, the
-        unit many papers report) are ``count_flops(...) // 2``.
+        unit many papers report) are ``count_flops(...) // 2``; per module call
+        they are in :func:`trace_macs`.
     """
     x = _example_input(model, input_shape, batch_size)
-    counter = FlopCounterMode(display=False)
-    with _eval_mode(model), torch.no_grad(), counter:
-        model(x)
-    return int(counter.get_total_flops())
+    return 2 * sum(call.macs for call in trace_macs(model, x))
 
 
 def measure_latency(

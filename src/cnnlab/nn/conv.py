@@ -227,6 +227,15 @@ class PartialConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.full_weight(), self.bias)
 
+    def multiply_adds(self, output: torch.Tensor) -> int:
+        """Multiply-adds of the connected kernels only, for ``output`` (N, out, H, W).
+
+        ``forward`` multiplies the zero kernels of the missing connections too; the
+        architecture (and LeCun et al.'s count) needs only the connected ones.  Read by
+        :func:`cnnlab.metrics.cost.trace_macs`.
+        """
+        return self.weight.numel() * output.shape[0] * output.shape[-2] * output.shape[-1]
+
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
