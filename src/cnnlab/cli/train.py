@@ -21,7 +21,6 @@ from cnnlab.errors import ConfigError
 from cnnlab.report.figures import save_figure
 from cnnlab.report.lr_range import plot_lr_find
 from cnnlab.runs import read_meta
-from cnnlab.tasks import evaluate_run
 from cnnlab.train.config import TrainConfig
 
 EXIT_INTERRUPTED = 130
@@ -127,7 +126,8 @@ def distill_command(args: argparse.Namespace) -> int:
 
 
 def _fit_and_report(trainer) -> int:
-    """Train, then evaluate on the test split (the validation split without one) and print."""
+    """Train and print the final evaluation, on the test split (the validation split
+    without one), that :meth:`Trainer.fit` ends with."""
     try:
         run_dir = trainer.fit()
     except KeyboardInterrupt:
@@ -139,10 +139,9 @@ def _fit_and_report(trainer) -> int:
         return EXIT_INTERRUPTED
     if not trainer.dist.is_main:  # under torchrun, rank 0 evaluates and reports
         return 0
-    split = "test" if len(trainer.data.test) else "val"
-    if split == "val":
+    if not len(trainer.data.test):
         print("no test split (test_fraction 0): the final report is on the validation split")
-    print_report(evaluate_run(run_dir, split=split, device=trainer.config.device))
+    print_report(trainer.final_metrics)
     print(f"run directory: {run_dir}")
     print(f"report: {run_dir / 'report.html'}")
     return 0
