@@ -6,6 +6,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnnlab.errors import ConfigError
+from cnnlab.metrics import count_flops
 from cnnlab.models import count_parameters, create_model, format_layer_table, layer_table
 
 # The LeNet-5 table of the lecture (LeCun et al. 1998, Fig. 2).
@@ -68,6 +69,30 @@ def test_grouped_and_separable_convolutions_count_macs_like_torch():
     with FlopCounterMode(display=False) as counter:
         model(torch.zeros(1, 8, 12, 12))
     assert macs == counter.get_total_flops() // 2
+
+
+def test_lenet5_table_total_is_the_count_of_the_one_mac_counter():
+    model = create_model("lenet5")
+    total = sum(r.macs for r in layer_table(model))
+    assert total == count_flops(model, (1, 32, 32)) // 2 == 332_824  # C3: connected kernels only
+
+
+class _Mixer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3)
+        self.register_buffer("mix", torch.eye(3))
+
+    def forward(self, x):
+        return (self.conv(x).flatten(2).transpose(1, 2) @ self.mix).transpose(1, 2)
+
+
+def test_multiply_adds_of_a_call_without_a_row_go_to_the_row_above():
+    model = nn.Sequential(_Mixer(), nn.Flatten(), nn.Linear(3 * 36, 2))
+    rows = {r.name: r for r in layer_table(model, (1, 8, 8))}
+    assert "0" not in rows
+    assert rows["0.conv"].macs == 3 * 9 * 36 + 36 * 3 * 3
+    assert sum(r.macs for r in rows.values()) == count_flops(model, (1, 8, 8)) // 2
 
 
 def test_table_leaves_no_hooks_and_restores_training_mode():

@@ -3,18 +3,19 @@
 The table of the lecture (and of LeCun et al. 1998 for LeNet-5): one row per
 layer that has parameters or changes the shape of its input; parameter-free
 shape-preserving layers (activations, dropout) are folded into the row above.
-Shapes come from one forward pass of a zero batch of size 1 with forward
-hooks.
+Shapes and multiply-adds come from one forward pass of a zero batch of size 1.
 
 Per row:
 
 * parameters: the module's own parameters, K·(F·F·D/groups) + K for a conv;
-* multiply-adds (MACs): K·(F·F·D/groups)·H_out·W_out for a conv (only the
-  connected kernels for :class:`~cnnlab.nn.conv.PartialConv2d`),
-  in·out for a linear layer, k²·C·H_out·W_out for
-  :class:`~cnnlab.nn.pool.Subsample2d`; normalization, pooling and
-  activations are not counted (as in ``torch.utils.flop_counter``, which counts
-  FLOPs = 2·MACs);
+* multiply-adds (MACs), from the one counter, :func:`cnnlab.metrics.cost.trace_macs`
+  (``torch.utils.flop_counter``, FLOPs = 2·MACs): K·(F·F·D/groups)·H_out·W_out
+  for a conv (only the connected kernels for
+  :class:`~cnnlab.nn.conv.PartialConv2d`), in·out for a linear layer,
+  k²·C·H_out·W_out for :class:`~cnnlab.nn.pool.Subsample2d`; normalization,
+  pooling and activations cost none.  Calls without a row of their own
+  (containers, a model's own ``forward`` code) add theirs to the row above, so
+  that the column sums to :func:`cnnlab.metrics.cost.count_flops` / 2;
 * receptive field: side of the input window one unit sees, from the recurrence
   r_l = r_{l−1} + (k_l − 1)·d_l·j_{l−1}, j_l = j_{l−1}·s_l (Araujo et al. 2019).
   It assumes that the rows form a chain (true for LeNet, AlexNet, VGG; for
@@ -26,18 +27,17 @@ Per row:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.modules.conv import _ConvNd, _ConvTransposeNd
+from torch.nn.modules.conv import _ConvTransposeNd
 from torch.nn.modules.utils import _pair
 
 from cnnlab.errors import ConfigError
-from cnnlab.metrics.cost import count_parameters
-from cnnlab.nn.conv import PartialConv2d
-from cnnlab.nn.pool import Subsample2d
+from cnnlab.metrics.cost import count_parameters, trace_macs
 
 _FOLDED = (nn.Flatten, nn.Unflatten, nn.Identity)
 
@@ -69,14 +69,23 @@ def layer_table(
     input_shape = input_shape or getattr(model, "input_shape", None)
     if input_shape is None:
         raise ConfigError("layer_table needs input_shape=(C, H, W) for this model.")
-    calls = _trace(model, tuple(input_shape))
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    calls = trace_macs(model, torch.zeros(1, *input_shape, device=device))
     rows = [LayerRow("input", "Input", "", tuple(input_shape), 0, 0, 1)]
     rf, jump, side = 1, 1, input_shape[1]
     seen: set[int] = set()
-    for name, module, x_shape, y_shape in calls:
+    unshown = 0  # MACs of calls before the first row
+    for call in calls:
+        module, x_shape, y_shape = call.module, call.input_shape, call.output_shape
         own = sum(p.numel() for p in module.parameters(recurse=False))
         is_leaf = next(module.children(), None) is None
-        if not own and not (is_leaf and x_shape != y_shape and not isinstance(module, _FOLDED)):
+        changes = is_leaf and x_shape != y_shape and not isinstance(module, _FOLDED)
+        if not call.name or x_shape is None or y_shape is None or not (own or changes):
+            if len(rows) > 1:
+                rows[-1] = dataclasses.replace(rows[-1], macs=rows[-1].macs + call.macs)
+            else:
+                unshown += call.macs
             continue
         geometry = _geometry(module, x_shape, y_shape, side)
         # The recurrence holds along a chain of layers.  A layer that does not take the
@@ -91,15 +100,16 @@ def layer_table(
         side = y_shape[2] if len(y_shape) == 4 else 1
         rows.append(
             LayerRow(
-                name,
+                call.name,
                 type(module).__name__,
                 _kernel_text(module),
                 tuple(y_shape[1:]),
                 0 if id(module) in seen else own,
-                _macs(module, x_shape, y_shape),
+                call.macs + unshown,
                 rf,
             )
         )
+        unshown = 0
         seen.add(id(module))
     return rows
 
@@ -134,33 +144,6 @@ def format_layer_table(rows: list[LayerRow]) -> str:
     return "\n".join([fmt(header), rule, *map(fmt, body), rule, fmt(total)])
 
 
-def _trace(model: nn.Module, input_shape: tuple[int, ...]):
-    """(name, module, input shape, output shape) of every module call, in order."""
-    calls = []
-
-    def hook(name: str):
-        def record(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
-            if args and isinstance(args[0], torch.Tensor) and isinstance(output, torch.Tensor):
-                calls.append((name, module, tuple(args[0].shape), tuple(output.shape)))
-
-        return record
-
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    modes = {m: m.training for m in model.modules()}
-    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n]
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=device))
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, training in modes.items():
-            module.training = training
-    return calls
-
-
 def _geometry(module: nn.Module, x_shape, y_shape, side: int) -> tuple[int, int, int] | None:
     """(kernel, stride, dilation) of ``module`` along the height, for the RF recurrence.
 
@@ -188,20 +171,3 @@ def _kernel_text(module: nn.Module) -> str:
     kh, kw = _pair(module.kernel_size)
     stride = getattr(module, "stride", None)
     return f"{kh}x{kw}" + ("" if stride is None else f"/{_pair(stride)[0]}")
-
-
-def _macs(module: nn.Module, x_shape, y_shape) -> int:
-    """Multiply-adds of one call on a batch of one (conv- and linear-type layers only)."""
-    if isinstance(module, PartialConv2d):
-        return module.weight.numel() * math.prod(y_shape[2:])
-    if isinstance(module, _ConvTransposeNd):
-        per_input = module.out_channels // module.groups * math.prod(module.kernel_size)
-        return per_input * math.prod(x_shape[1:])
-    if isinstance(module, _ConvNd):
-        per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
-        return per_output * math.prod(y_shape[1:])
-    if isinstance(module, nn.Linear):
-        return module.in_features * math.prod(y_shape[1:])
-    if isinstance(module, Subsample2d):
-        return module.kernel_size**2 * math.prod(y_shape[1:])
-    return 0
