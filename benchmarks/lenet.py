@@ -185,8 +185,7 @@ def run_baseline(idx_dir: Path, root: Path, epochs: int, seed: int) -> dict:
 def trainer_epoch_speed(trainer: Trainer) -> float:
     """Train ``trainer`` one more epoch; its training images per second."""
     started = time.perf_counter()
-    trainer._train_epoch()
-    trainer.epoch += 1
+    trainer.train_epoch()
     return len(trainer.data.train) / (time.perf_counter() - started)
 
 

@@ -71,5 +71,5 @@ def test_each_process_trains_on_its_slice_of_every_global_batch(tmp_path, monkey
     monkeypatch.setattr(distributed, "barrier", lambda context: None)
     sizes = []
     trainer.model.register_forward_pre_hook(lambda m, args: sizes.append(len(args[0])))
-    trainer._train_epoch()
+    trainer.train_epoch()
     assert sizes[0] == 32 and sum(sizes) == len(trainer.data.train) // 2

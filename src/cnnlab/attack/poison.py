@@ -25,15 +25,17 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
 from cnnlab.attack.base import check_batch
 from cnnlab.attack.evaluate import predict
-from cnnlab.data.datasets import TensorImageDataset
+from cnnlab.data.datasets import DataSplits, TensorImageDataset
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.nn.hooks import hooks
+from cnnlab.tasks.classification import Classification
+from cnnlab.train.config import TrainConfig
+from cnnlab.train.trainer import Trainer
 
 TRIGGERS = ("patch", "blend")
 
@@ -189,9 +191,11 @@ def fine_prune(
     mean activation on the clean ``images`` are removed (their weights and
     bias set to zero, kept at zero during fine-tuning); the pruned copy is
     then trained for ``epochs`` with SGD (momentum 0.9) on ``images``,
-    ``labels``.  Backdoor neurons tend to be dormant on clean inputs, so
+    ``labels`` (as 8-bit pixels, like every training set), through the
+    Trainer's step.  Backdoor neurons tend to be dormant on clean inputs, so
     pruning them, and fine-tuning the rest, removes much of the backdoor.
-    Returns the pruned, fine-tuned copy in eval mode; ``model`` is untouched.
+    Returns the pruned, fine-tuned copy in eval mode; ``model`` and the global
+    random state are untouched.
     """
     if not 0 < fraction < 1:
         raise ConfigError(f"fraction must be in (0, 1), got {fraction!r}.")
@@ -209,17 +213,56 @@ def fine_prune(
     prune.custom_from_mask(conv, "weight", keep.view(-1, 1, 1, 1).expand_as(conv.weight))
     if conv.bias is not None:
         prune.custom_from_mask(conv, "bias", keep)
-    optimizer = torch.optim.SGD(pruned.parameters(), lr=lr, momentum=0.9)
-    generator = torch.Generator().manual_seed(seed)
-    pruned.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(images), generator=generator).to(images.device)
-        for batch in order.split(batch_size):
-            loss = F.cross_entropy(pruned(images[batch]), labels[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    _fine_tune(pruned, images, labels, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
     prune.remove(conv, "weight")
     if conv.bias is not None:
         prune.remove(conv, "bias")
     return pruned.eval()
+
+
+class _GivenModel(Classification):
+    """Classification of a model that already exists (fine-tuning it in place)."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig, data: DataSplits):
+        super().__init__(config, data)
+        self.model = model
+
+    def build_model(self, config, data, mean, std) -> nn.Module:
+        return self.model
+
+
+def _fine_tune(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+) -> None:
+    """Train ``model`` in place on ``images``, ``labels`` with SGD (momentum 0.9),
+    the Trainer's step at a constant rate, no run directory."""
+    classes = [str(c) for c in range(int(labels.max()) + 1)]
+    pixels = (images.detach() * 255).round().to(torch.uint8).cpu()
+    train = TensorImageDataset(pixels, labels.cpu(), classes)
+    empty = train.subset(torch.zeros(0, dtype=torch.long))
+    data = DataSplits("fine-pruning", train, empty, empty, classes)
+    config = TrainConfig(
+        optimizer="sgd",
+        lr=lr,
+        momentum=0.9,
+        epochs=epochs,
+        batch_size=batch_size,
+        scheduler="constant",
+        warmup_epochs=0.0,
+        label_smoothing=0.0,
+        normalization="none",
+        channels_last=False,
+        seed=seed,
+        device=str(images.device),
+    )
+    with torch.random.fork_rng(devices=[]):
+        trainer = Trainer(config, task=_GivenModel(model, config, data), data=data, quiet=True)
+        for _ in range(epochs):
+            trainer.train_epoch()

@@ -22,6 +22,9 @@ from cnnlab.errors import ConfigError
 from cnnlab.models.nasnet import NASNet
 from cnnlab.models.nasnet_genotype import Genotype
 from cnnlab.nn.norm import Normalize
+from cnnlab.tasks.classification import Classification
+from cnnlab.train.config import TrainConfig
+from cnnlab.train.trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,19 @@ def proxy_data(data: DataSplits, subset: int | None, seed: int) -> DataSplits:
     return dataclasses.replace(data, train=data.train.subset(train), val=data.val.subset(val))
 
 
-def build_network(genotype: Genotype, data: DataSplits, task: ProxyTask) -> nn.Module:
-    """The proxy network of ``genotype`` for ``data``: normalization, stem, cells, head."""
-    mean, std = channel_stats(data.train)
+def build_network(
+    genotype: Genotype,
+    data: DataSplits,
+    task: ProxyTask,
+    mean: torch.Tensor | None = None,
+    std: torch.Tensor | None = None,
+) -> nn.Module:
+    """The proxy network of ``genotype`` for ``data``: normalization, stem, cells, head.
+
+    ``mean`` and ``std`` default to the training split's channel statistics.
+    """
+    if mean is None or std is None:
+        mean, std = channel_stats(data.train)
     channels, size, _ = data.input_shape
     network = NASNet(
         genotype,
@@ -85,18 +98,47 @@ def build_network(genotype: Genotype, data: DataSplits, task: ProxyTask) -> nn.M
     return nn.Sequential(Normalize(mean, std), network)
 
 
+class ProxyClassification(Classification):
+    """Classification of one genotype's proxy network: the Task a candidate trains through."""
+
+    def __init__(self, genotype: Genotype, proxy: ProxyTask, config: TrainConfig, data):
+        super().__init__(config, data)
+        self.genotype, self.proxy = genotype, proxy
+
+    def build_model(self, config, data, mean, std) -> nn.Module:
+        return build_network(self.genotype, data, self.proxy, mean, std)
+
+
+def proxy_config(task: ProxyTask, seed: int) -> TrainConfig:
+    """The Trainer's configuration of a proxy run: Adam at a constant rate, plain
+    cross-entropy, no augmentation, NCHW (so that accuracies repeat across layouts)."""
+    return TrainConfig(
+        model="nasnet-proxy",
+        optimizer="adam",
+        lr=task.lr,
+        epochs=task.epochs,
+        batch_size=task.batch_size,
+        scheduler="constant",
+        warmup_epochs=0.0,
+        label_smoothing=0.0,
+        seed=seed,
+        channels_last=False,
+    )
+
+
 def evaluate_genotype(genotype: Genotype, data: DataSplits, task: ProxyTask, seed: int) -> Score:
-    """Train the proxy network of ``genotype`` on ``data.train``, score it on ``data.val``."""
-    torch.manual_seed(seed)
-    model = build_network(genotype, data, task)
+    """Train the proxy network of ``genotype`` on ``data.train``, score it on ``data.val``.
+
+    The training is the Trainer's (:meth:`~cnnlab.train.trainer.Trainer.train_epoch`),
+    without a run directory.
+    """
+    config = proxy_config(task, seed)
+    proxy = ProxyClassification(genotype, task, config, data)
+    trainer = Trainer(config, task=proxy, data=data, quiet=True)
+    for _ in range(task.epochs):
+        trainer.train_epoch()
+    model = trainer.model
     params = sum(p.numel() for p in model.parameters())
-    optimizer = torch.optim.Adam(model.parameters(), lr=task.lr)
-    model.train()
-    for epoch in range(task.epochs):
-        for x, y in make_loader(data.train, task.batch_size, shuffle=True, seed=seed, epoch=epoch):
-            optimizer.zero_grad(set_to_none=True)
-            nn.functional.cross_entropy(model(x), y).backward()
-            optimizer.step()
     recalibrate_batch_norm(model, data.train, task.batch_size)
     return Score(accuracy(model, data.val, task.batch_size), params)
 

@@ -314,11 +314,10 @@ class Trainer:
             self._start_run_dir()
         while self.epoch < cfg.epochs:
             started = time.perf_counter()
-            train_metrics = self._train_epoch()
+            train_metrics = self.train_epoch()
             val_metrics = self.validate(self.data.val)
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(val_metrics["val_loss"])
-            self.epoch += 1
             row = {
                 "epoch": self.epoch,
                 **train_metrics,
@@ -452,7 +451,12 @@ class Trainer:
             self.optimizer_step(per_step)
         return loss, prediction, batch
 
-    def _train_epoch(self) -> dict[str, float]:
+    def train_epoch(self) -> dict[str, float]:
+        """One pass over the training split (epoch :attr:`epoch`, then advanced by one).
+
+        Returns the epoch's training metrics (``train_loss`` and the task's). Used by
+        :meth:`fit`, and by callers that train without a run directory (NAS proxies).
+        """
         cfg = self.config
         self.model.train()
         keep_frozen_in_eval(self.frozen)
@@ -500,6 +504,7 @@ class Trainer:
         row = {"train_loss": (totals[0] / totals[-1]).item()}
         for i, key in enumerate(sums, start=1):
             row[f"train_{key}"] = (totals[i] / totals[-1]).item()
+        self.epoch += 1
         return row
 
     def require_finite(self, loss: torch.Tensor, what: str = "The loss", remedy: str = "") -> None:
