@@ -48,7 +48,7 @@ def test_a_run_stopped_inside_its_first_epoch_resumes(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(Trainer, "_train_epoch", interrupted)
+        patch.setattr(Trainer, "train_epoch", interrupted)
         with pytest.raises(KeyboardInterrupt):
             Trainer(config, tmp_path / "cut", quiet=True).fit()
     assert not (tmp_path / "cut" / "history.jsonl").exists()
