@@ -1,4 +1,4 @@
-"""Atomic file writes: a crash never leaves a half-written result behind.
+"""Atomic file writes (a crash never leaves a half-written result behind), and reading them back.
 
 Every file cnnlab writes goes to a temporary file in the same directory first,
 is flushed to disk, and is then renamed into place (``os.replace`` is atomic on
@@ -16,7 +16,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnlab.errors import DataError
+import yaml
+
+from cnnlab.errors import CnnlabError, DataError
 
 
 def _current_umask() -> int:
@@ -85,3 +87,23 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_yaml_mapping(
+    path: str | os.PathLike, error: type[CnnlabError], what: str = "File"
+) -> dict[str, Any]:
+    """The mapping in the YAML file ``path`` (safe loader: no tags run code).
+
+    An unreadable file, invalid YAML or a document that is not a mapping raise
+    ``error`` with a message that names ``what`` and the path.
+    """
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"Cannot read {what.lower()} {path}: {exc.strerror}.") from exc
+    except yaml.YAMLError as exc:
+        raise error(f"{what} {path} is not valid YAML: {exc}.") from exc
+    if not isinstance(values, dict):
+        raise error(f"{what} {path} must hold a mapping of keys to values.")
+    return values

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
 from cnnlab.data import DataSplits, load_data
 from cnnlab.data.datasets import ImageDataset
 from cnnlab.data.splits import spread_subset
 from cnnlab.errors import CheckpointError, ConfigError, DataError
+from cnnlab.fileio import read_yaml_mapping
 from cnnlab.models.registry import create_model_for_input
 from cnnlab.nn.norm import Normalize
 from cnnlab.runs.checkpoint import load_state, load_weights
@@ -78,16 +78,7 @@ class RunSplit:
 
 def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     """``config.yaml`` of ``run_dir`` as a mapping."""
-    path = Path(run_dir) / CONFIG
-    try:
-        values = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise CheckpointError(f"Cannot read {path}: {exc.strerror}.") from exc
-    except yaml.YAMLError as exc:
-        raise CheckpointError(f"{path} is not valid YAML ({exc}); restore it.") from exc
-    if not isinstance(values, dict):
-        raise CheckpointError(f"{path} must hold a mapping of keys to values.")
-    return values
+    return read_yaml_mapping(Path(run_dir) / CONFIG, CheckpointError, "Run configuration")
 
 
 @dataclass

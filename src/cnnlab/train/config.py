@@ -19,13 +19,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from cnnlab.data.transforms import Augment
 from cnnlab.errors import ConfigError, check_choice, check_positive
+from cnnlab.fileio import read_yaml_mapping
 from cnnlab.train.init import INITS
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 
@@ -442,16 +442,7 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> TrainConfig:
-        path = Path(path)
-        try:
-            values = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"Config file {path} is not valid YAML: {exc}.") from exc
-        if not isinstance(values, dict):
-            raise ConfigError(f"Config file {path} must hold a mapping of keys to values.")
-        return cls.from_dict(values)
+        return cls.from_dict(read_yaml_mapping(path, ConfigError, "Config file"))
 
     def replace(self, **overrides: Any) -> TrainConfig:
         return dataclasses.replace(self, **overrides)
