@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from cnnlab.report.figures import DPI
+from cnnlab.report.figures import new_figure
 
 
 class RangeTestResult(Protocol):
@@ -24,8 +23,7 @@ def plot_lr_find(result: RangeTestResult) -> Figure:
 
     Save it with :func:`cnnlab.report.figures.save_figure`.
     """
-    fig = Figure(figsize=(7, 4.5), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(7, 4.5)
     ax = fig.subplots()
     ax.plot(result.lrs, result.losses, color="C0", label="smoothed training loss")
     steepest = result.lrs.index(result.suggestion)
