@@ -39,19 +39,7 @@ from cnnlab.data import load_data
 from cnnlab.models import create_model
 from cnnlab.models.lenet import C3_TABLE
 from cnnlab.tasks import evaluate_run
-from recipes import PREVIOUS_DEFAULTS
-
-TUTORIAL_RECIPE = dict(
-    optimizer="adadelta",
-    lr=1.0,
-    scheduler="step",
-    step_epochs=1,
-    gamma=0.7,
-    batch_size=64,
-    warmup_epochs=0.0,
-    augment=[],
-    label_smoothing=0.0,
-)
+from recipes import PREVIOUS_DEFAULTS, TUTORIAL_RECIPE
 
 
 class TutorialLeNet5(nn.Module):

@@ -35,19 +35,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from recipes import TUTORIAL_RECIPE
+
 WORKLOADS = {
-    "lenet5-b64": dict(
-        model="lenet5",
-        dataset="fashion-mnist",
-        batch_size=64,
-        optimizer="adadelta",
-        lr=1.0,
-        scheduler="step",
-        step_epochs=1,
-        gamma=0.7,
-        warmup_epochs=0.0,
-        label_smoothing=0.0,
-    ),
+    "lenet5-b64": dict(model="lenet5", dataset="fashion-mnist", **TUTORIAL_RECIPE),
     "lenet5-b96": dict(model="lenet5", dataset="fashion-mnist"),
     "resnet20-b128": dict(
         model="resnet20",
