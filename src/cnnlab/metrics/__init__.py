@@ -18,6 +18,7 @@ from cnnlab.metrics.cost import (
     model_size_bytes,
     trace_macs,
 )
+from cnnlab.metrics.intervals import wilson_interval
 from cnnlab.metrics.thresholds import (
     PRCurve,
     average_precision,
@@ -48,4 +49,5 @@ __all__ = [
     "roc_curve",
     "top_k_accuracy",
     "trace_macs",
+    "wilson_interval",
 ]

@@ -25,6 +25,7 @@ from cnnlab.metrics._checks import (
     check_scores,
     resolve_num_classes,
 )
+from cnnlab.metrics.intervals import wilson_interval
 
 _AVERAGES = ("macro", "micro", "weighted")
 _NORMALIZE = ("true", "pred", "all")
@@ -264,6 +265,7 @@ def classification_report(
     -------
     dict
         ``num_samples``, ``num_classes``, ``class_names``, ``accuracy``,
+        ``accuracy_interval`` (its 95 % Wilson interval, ``[low, high]``),
         ``top1_error``, optionally ``top5_accuracy``/``top5_error``,
         ``per_class`` (a list of ``{"class", "precision", "recall", "f1",
         "support"}``), ``macro``/``micro``/``weighted`` (each ``{"precision",
@@ -289,6 +291,7 @@ def classification_report(
         "num_classes": n,
         "class_names": names,
         "accuracy": acc,
+        "accuracy_interval": list(wilson_interval(int((y_true == y_pred).sum()), len(y_true))),
         "top1_error": 1.0 - acc,
     }
     if scores is not None and n > 5:
