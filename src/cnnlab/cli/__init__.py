@@ -8,6 +8,7 @@ The subcommands live in one module per group:
 - :mod:`cnnlab.cli.explain`: ``explain``
 - :mod:`cnnlab.cli.attack`: ``attack``
 - :mod:`cnnlab.cli.nas`: ``nas``
+- :mod:`cnnlab.cli.deploy`: ``export``, ``bench``
 - :mod:`cnnlab.cli.inspect`: ``summary``, ``models``, ``datasets``, ``augment``
 
 The training flags are generated from the fields of
@@ -22,11 +23,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnlab.cli import attack, diagnose, evaluate, explain, inspect, nas, train
+from cnnlab.cli import attack, deploy, diagnose, evaluate, explain, inspect, nas, train
 from cnnlab.errors import CnnlabError
 
 EXIT_ERROR = 2
-GROUPS = (train, diagnose, evaluate, explain, attack, nas, inspect)
+GROUPS = (train, diagnose, evaluate, explain, attack, nas, deploy, inspect)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from cnnlab.data import load_image
+from cnnlab.deploy import OnnxClassifier, prepare
 from cnnlab.metrics import format_classification_report
 from cnnlab.report import build_report
 from cnnlab.runs import load_run, read_meta
@@ -29,9 +31,12 @@ def add_parsers(subparsers: Any) -> None:
     evaluate.set_defaults(func=evaluate_command)
 
     predict = subparsers.add_parser("predict", help="top-k classes for image files")
-    predict.add_argument("run")
+    predict.add_argument("run", metavar="RUN", help="a run directory or an exported .onnx file")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--top-k", type=int, default=5)
+    predict.add_argument(
+        "--fast", action="store_true", help="the inference path: conv+BN fused, channels-last"
+    )
     predict.set_defaults(func=predict_command)
 
     report = subparsers.add_parser("report", help="rebuild a run's report.html")
@@ -67,7 +72,12 @@ def print_report(report: dict[str, Any]) -> None:
 
 def predict_command(args: argparse.Namespace) -> int:
     """``cnnlab predict``: the top-k classes of each image file."""
-    run = load_run(args.run)
+    if Path(args.run).suffix == ".onnx":
+        run = OnnxClassifier.load(args.run)
+    else:
+        run = load_run(args.run)
+        if args.fast:
+            run = dataclasses.replace(run, model=prepare(run.model))
     channels, height, width = run.input_shape
     images = torch.stack([load_image(p, channels, (height, width)) for p in args.images])
     probs = run.predict_proba(images)

@@ -1,0 +1,48 @@
+"""The inference path: a trained model rewritten for fast evaluation.
+
+Each step keeps the outputs (to rounding) and removes work that only training
+needs: RepVGG's multi-branch blocks collapse into one 3x3 convolution (Ding et
+al. 2021, Sec. 3.3); every batch norm that follows a convolution is folded
+into it (:mod:`cnnlab.nn.fuse`); weights are stored channels-last (NHWC), the
+layout oneDNN's CPU convolutions run fastest in; ``torch.compile`` (inductor)
+optionally fuses the element-wise operations that remain.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from cnnlab.nn.fuse import reparameterize
+
+
+def prepare(
+    model: nn.Module, *, channels_last: bool = True, fuse: bool = True, compile: bool = False
+) -> nn.Module:
+    """A copy of ``model`` for inference only; ``model`` is left unchanged.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A trained model (e.g. ``load_run(path).model``).
+    channels_last : bool
+        Store convolution weights (and hence activations) as NHWC.
+    fuse : bool
+        Re-parameterize RepVGG blocks and fold conv+BN pairs into one convolution.
+    compile : bool
+        Wrap the result in ``torch.compile`` (inductor; compiles on the first call).
+
+    Returns
+    -------
+    nn.Module
+        In eval mode, without gradients, with the same outputs as ``model.eval()``.
+    """
+    prepared = reparameterize(model) if fuse else copy.deepcopy(model).eval()
+    prepared.requires_grad_(False)
+    if channels_last:
+        prepared = prepared.to(memory_format=torch.channels_last)
+    if compile:
+        prepared = torch.compile(prepared)
+    return prepared
