@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from cnnlab import runs
 from cnnlab.errors import ConfigError
@@ -112,6 +113,7 @@ def plot_learning_curves(history: Sequence[Mapping[str, Any]], monitor: str = "v
                 epochs[best], color="grey", linestyle=":", label=f"best (epoch {epochs[best]:g})"
             )
         ax.set(title=title, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.2
         ax.grid(alpha=0.3)
         if ax.has_data():
             ax.legend()
@@ -210,7 +212,9 @@ def plot_pr_curves(curves: Sequence[PRCurve], class_names: Sequence[str] | None 
     return fig
 
 
-def image_grid(images: Any, titles: Sequence[str] | None = None, ncols: int = 8) -> Figure:
+def image_grid(
+    images: Any, titles: Sequence[str] | None = None, ncols: int = 8, fontsize: float = 7
+) -> Figure:
     """Show images in a grid, optionally with a title above each.
 
     Parameters
@@ -221,6 +225,8 @@ def image_grid(images: Any, titles: Sequence[str] | None = None, ncols: int = 8)
         One per image; may contain newlines.
     ncols : int
         Images per row.
+    fontsize : float
+        Of the titles, in points.
 
     Returns
     -------
@@ -238,7 +244,8 @@ def image_grid(images: Any, titles: Sequence[str] | None = None, ncols: int = 8)
     ncols = min(ncols, len(images))
     nrows = -(-len(images) // ncols)
     title_lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles else 0
-    fig = new_figure(1.9 * ncols, (1.8 + 0.15 * title_lines) * nrows)
+    line = fontsize / 72 * 1.3  # inches per title line
+    fig = new_figure(max(1.9, fontsize / 3.6) * ncols, (1.8 + line * title_lines) * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for i, ax in enumerate(axes):
         ax.axis("off")
@@ -250,7 +257,7 @@ def image_grid(images: Any, titles: Sequence[str] | None = None, ncols: int = 8)
         else:
             ax.imshow(image)
         if titles is not None:
-            ax.set_title(_plain(titles[i]), fontsize=7)
+            ax.set_title(_plain(titles[i]), fontsize=fontsize)
     return fig
 
 
@@ -260,7 +267,7 @@ def plot_misclassified(
     top3_indices: Any,
     top3_probs: Any,
     class_names: Sequence[str],
-    ncols: int = 6,
+    ncols: int = 4,
 ) -> Figure:
     """Gallery of misclassified images with their true class and top-3 predictions.
 
@@ -282,7 +289,9 @@ def plot_misclassified(
     Returns
     -------
     Figure
-        Each image is titled like ``"true: cat\\ndog 0.91, fox 0.05, cat 0.02"``.
+        Each image is titled with its true class, then one predicted class and
+        probability per line (``"true: cat\\ndog 0.91\\nfox 0.05\\ncat 0.02"``), in a
+        9-point font, so that long class names neither collide nor get clipped.
     """
     true_labels = to_numpy(true_labels).astype(int)
     top_indices = to_numpy(top3_indices).astype(int).reshape(len(true_labels), -1)
@@ -290,7 +299,7 @@ def plot_misclassified(
     names = list(class_names)
     titles = [
         f"true: {names[t]}\n"
-        + ", ".join(f"{names[c]} {p:.2f}" for c, p in zip(cs, ps, strict=True))
+        + "\n".join(f"{names[c]} {p:.2f}" for c, p in zip(cs, ps, strict=True))
         for t, cs, ps in zip(true_labels, top_indices, top_probs, strict=True)
     ]
-    return image_grid(images, titles, ncols=ncols)
+    return image_grid(images, titles, ncols=ncols, fontsize=9)

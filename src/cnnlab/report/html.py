@@ -112,11 +112,122 @@ def figure_section(title: str, filename: str) -> Section:
     return Section(title, render, figures=(filename,))
 
 
+def _run_config(run_dir: Path) -> dict[str, Any]:
+    """``config.yaml`` as a mapping; empty when missing or unreadable."""
+    path = run_dir / runs.CONFIG
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError, yaml.YAMLError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _run_meta(run_dir: Path) -> dict[str, Any]:
+    try:
+        meta = read_json(run_dir / runs.META)
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def _configuration(run_dir: Path) -> str | None:
+    """The settings that differ from the defaults (folded), the whole file one click away."""
     path = run_dir / runs.CONFIG
     if not path.is_file():
         return None
-    return f"<pre>{html.escape(path.read_text(encoding='utf-8'))}</pre>"
+    full = (
+        "<details><summary>config.yaml (every setting; re-run it with "
+        f"<code>cnnlab train --config</code>)</summary><pre>"
+        f"{html.escape(path.read_text(encoding='utf-8'))}</pre></details>"
+    )
+    changes = _run_meta(run_dir).get("config_changes")
+    if not isinstance(changes, dict):
+        return full
+    if not changes:
+        return f"<p>Every setting is the default.</p>{full}"
+    rows = [[key, json.dumps(value)] for key, value in changes.items()]
+    return (
+        f"<details><summary>{len(changes)} settings differ from the defaults</summary>"
+        f"{html_table(['setting', 'value'], rows)}{full}</details>"
+    )
+
+
+def _amount(value: float) -> str:
+    """61706 → 61.7K, 4.1e9 → 4.10G: the size of parameter and operation counts."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:g}"
+
+
+def _summary(run_dir: Path) -> str | None:
+    """The answer first: the test metric with its uncertainty, the model's cost, the time."""
+    meta, config = _run_meta(run_dir), _run_config(run_dir)
+    primary = _primary(metric_splits(read_json(run_dir / runs.METRICS)))
+    history = runs.read_history(run_dir)
+    cards: list[tuple[str, str, str]] = []  # (label, value as HTML, element id)
+    if primary is not None:
+        split, report = primary
+        accuracy = report["accuracy"]
+        value = f"{accuracy:.2%}"
+        interval = report.get("accuracy_interval")
+        if isinstance(interval, list) and len(interval) == 2:
+            value += f" <small>(95 % interval {interval[0]:.1%} to {interval[1]:.1%})</small>"
+        count = report.get("num_images", report.get("num_samples"))
+        label = f"{split} accuracy" + (f", {count} images" if count else "")
+        value = f"<span data-value='{accuracy!r}'>{value}</span>"
+        cards.append((label, value, "headline-accuracy"))
+    cards.append(("task", html.escape(str(meta.get("task", "classification"))), "task"))
+    for key, label in (("model", "model"), ("dataset", "data set")):
+        name = _lookup_name(meta.get(key), config.get(key))
+        if name:
+            cards.append((label, html.escape(name), key))
+    cost = meta.get("cost")
+    if isinstance(cost, dict):
+        if "parameters" in cost:
+            cards.append(("parameters", _amount(cost["parameters"]), "parameters"))
+        if "macs" in cost:
+            cards.append(("multiply-adds per image", _amount(cost["macs"]), "macs"))
+    if history:
+        seconds = sum(float(row.get("time", 0.0)) for row in history)
+        best = meta.get("epoch")
+        epochs = f"{len(history)} epochs" + (f", best {best}" if best else "")
+        cards.append(("training time", f"{seconds:.1f} s <small>({epochs})</small>", "time"))
+    if config.get("device"):
+        cards.append(("device", html.escape(str(config["device"])), "device"))
+    if len(cards) <= 1:
+        return None
+    return (
+        "<div class='cards'>"
+        + "".join(
+            f"<div class='card' id='{card_id}'><div class='label'>{html.escape(label)}</div>"
+            f"<div class='value'>{value}</div></div>"
+            for label, value, card_id in cards
+        )
+        + "</div>"
+    )
+
+
+def _training_loss_note(config: dict[str, Any]) -> str | None:
+    """Why the training loss is not measured like the validation loss, if it is not."""
+    terms = []
+    if config.get("label_smoothing"):
+        terms.append(f"label smoothing {config['label_smoothing']:g}")
+    if config.get("mixup"):
+        terms.append("Mixup")
+    if config.get("cutmix"):
+        terms.append("CutMix")
+    if config.get("adv_train") not in (None, "none"):
+        terms.append(f"adversarial training ({config['adv_train']})")
+    if config.get("l1"):
+        terms.append("an L1 penalty")
+    if not terms:
+        return None
+    return (
+        f"The training loss includes {', '.join(terms)}; the validation loss is the plain "
+        "cross-entropy of clean images. The gap between the two curves is therefore not only "
+        "overfitting: compare the accuracies, which are measured alike."
+    )
 
 
 def _learning_curves(run_dir: Path) -> str | None:
@@ -125,6 +236,9 @@ def _learning_curves(run_dir: Path) -> str | None:
     if data is None and history:
         data = figure_to_png(plot_learning_curves(history))
     parts = [] if data is None else [png_img(data, "learning curves")]
+    note = _training_loss_note(_run_config(run_dir))
+    if note and data is not None:
+        parts.append(f"<p class='caption'>{html.escape(note)}</p>")
     if history:
         keys = list(dict.fromkeys(k for row in history for k in row))
         rows = [[row.get(k, "") for k in keys] for row in history]
@@ -148,14 +262,26 @@ def _scalars(report: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+REPEATED = ("micro precision", "micro recall", "micro f1")
+
+
 def _final_metrics(run_dir: Path) -> str | None:
+    """One row per metric and a column per split; nothing shown twice."""
     splits = metric_splits(read_json(run_dir / runs.METRICS))
     if not splits:
         return None
-    scalars = {name: _scalars(report) for name, report in splits.items()}
+    scalars = {}
+    for name, report in splits.items():
+        values = _scalars(report)
+        if "num_images" in values:
+            values.pop("num_samples", None)  # the same count under its older name
+        scalars[name] = {k: v for k, v in values.items() if k not in REPEATED}
     keys = list(dict.fromkeys(k for values in scalars.values() for k in values))
     rows = [[key, *(scalars[name].get(key, "") for name in splits)] for key in keys]
-    return html_table(["metric", *splits], rows)
+    return html_table(["metric", *splits], rows) + (
+        "<p class='caption'>Micro-averaged precision, recall and F1 equal the accuracy for "
+        "single-label classification and are not repeated.</p>"
+    )
 
 
 def _per_class(run_dir: Path) -> str | None:
@@ -190,7 +316,7 @@ def _confusion_matrices(run_dir: Path) -> str | None:
 
 
 SECTIONS: list[Section] = [
-    Section("Configuration", _configuration),
+    Section("Summary", _summary),
     Section("Learning curves", _learning_curves, figures=("learning_curves.png",)),
     Section("Final metrics", _final_metrics),
     Section("Per-class metrics", _per_class),
@@ -201,6 +327,9 @@ SECTIONS: list[Section] = [
     ),
     figure_section("Most confidently misclassified test images", "misclassified.png"),
 ]
+
+
+CONFIGURATION = Section("Configuration", _configuration)
 
 
 def _recorded_entry(run_dir: Path, entry: dict[str, Any]) -> str:
@@ -255,16 +384,7 @@ def _lookup_name(*candidates: Any) -> str | None:
 
 
 def _title(run_dir: Path) -> str:
-    try:
-        meta = read_json(run_dir / runs.META) or {}
-        config_path = run_dir / runs.CONFIG
-        config = (
-            yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
-        )
-    except (OSError, ValueError, yaml.YAMLError):
-        meta, config = {}, {}
-    meta = meta if isinstance(meta, dict) else {}
-    config = config if isinstance(config, dict) else {}
+    meta, config = _run_meta(run_dir), _run_config(run_dir)
     model = _lookup_name(meta.get("model"), meta.get("model_name"), config.get("model"))
     dataset = _lookup_name(
         meta.get("dataset"), config.get("dataset"), config.get("data"), meta.get("data")
@@ -289,7 +409,11 @@ table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}
 th:first-child,td:first-child{text-align:left}thead th{background:#f0f0f0}
 .scroll{max-height:30em;overflow:auto}img{max-width:100%;height:auto}
-figure{display:inline-block;margin:.5em}.note{color:#a33}
+figure{display:inline-block;margin:.5em}.note{color:#a33}.caption{color:#555;font-size:.9em}
+.cards{display:flex;flex-wrap:wrap;gap:.6em}.card{border:1px solid #ddd;border-radius:6px;
+padding:.5em .9em;min-width:9em}.card .label{color:#666;font-size:.8em}
+.card .value{font-size:1.25em;font-weight:600}#headline-accuracy .value{font-size:1.6em}
+details summary{cursor:pointer}
 """
 
 
@@ -333,7 +457,7 @@ def build_report(run_dir: str | os.PathLike, sections: Sequence[Section] | None 
             f"Run directory {str(run_dir)!r} does not exist; pass the folder train created."
         )
     if sections is None:
-        sections = [*SECTIONS, *recorded_sections(run_dir)]
+        sections = [*SECTIONS, *recorded_sections(run_dir), CONFIGURATION]
     sections = list(sections)
     shown = {name for section in sections for name in section.figures}
     sections.append(Section("Other figures", lambda d: _other_figures(d, shown)))
