@@ -74,6 +74,7 @@ def report_run(digits_run, tmp_path) -> Path:
     runs.add_figure(run_dir, "Explanations", "explain/saliency_0.png", png, "saliency, class 0")
     runs.add_table(run_dir, "Attacks", "fgsm", ["ε", "robust accuracy"], [[0.1, 0.25]], "FGSM")
     build_report(run_dir)
+    shutil.copytree(run_dir, tmp_path / "copy")
     return run_dir
 
 
@@ -114,3 +115,12 @@ def test_screenshots_of_the_first_screen_and_the_added_sections(report_run, tmp_
         _chromium(tmp_path, f"--window-size=1280,{height}", f"--screenshot={shot}", page)
         assert shot.is_file() and shot.stat().st_size > 10_000
         print(f"screenshot: {shot}")
+
+
+def test_the_comparison_page_loads_offline_with_its_images(report_run, tmp_path):
+    from cnnlab.report.compare import build_comparison
+
+    page = build_comparison([report_run, report_run.parent / "copy"], tmp_path / "c.html")
+    seen, result = _probe(page.read_text(), tmp_path)
+    assert seen["images"] == 1 and seen["broken"] == 0 and seen["external"] == []
+    assert "Failed to load resource" not in result.stderr

@@ -13,6 +13,7 @@ from cnnlab.data import load_image
 from cnnlab.deploy import OnnxClassifier, prepare
 from cnnlab.metrics import format_classification_report
 from cnnlab.report import build_report
+from cnnlab.report.compare import build_comparison
 from cnnlab.runs import load_run, read_meta
 from cnnlab.tasks import evaluate_ensemble, evaluate_run
 
@@ -39,8 +40,11 @@ def add_parsers(subparsers: Any) -> None:
     )
     predict.set_defaults(func=predict_command)
 
-    report = subparsers.add_parser("report", help="rebuild a run's report.html")
-    report.add_argument("run")
+    report = subparsers.add_parser(
+        "report", help="rebuild a run's report.html; several runs: one page comparing them"
+    )
+    report.add_argument("runs", nargs="+", metavar="RUN")
+    report.add_argument("--out", default="compare.html", help="the comparison page of several runs")
     report.set_defaults(func=report_command)
 
 
@@ -92,7 +96,10 @@ def predict_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """``cnnlab report``: rebuild ``report.html`` from the run directory."""
-    read_meta(args.run)
-    print(build_report(args.run))
+    """``cnnlab report``: rebuild ``report.html``; with several runs, compare them."""
+    if len(args.runs) > 1:
+        print(build_comparison(args.runs, args.out))
+        return 0
+    read_meta(args.runs[0])
+    print(build_report(args.runs[0]))
     return 0

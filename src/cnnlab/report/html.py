@@ -112,7 +112,7 @@ def figure_section(title: str, filename: str) -> Section:
     return Section(title, render, figures=(filename,))
 
 
-def _run_config(run_dir: Path) -> dict[str, Any]:
+def run_config(run_dir: Path) -> dict[str, Any]:
     """``config.yaml`` as a mapping; empty when missing or unreadable."""
     path = run_dir / runs.CONFIG
     try:
@@ -122,7 +122,7 @@ def _run_config(run_dir: Path) -> dict[str, Any]:
     return config if isinstance(config, dict) else {}
 
 
-def _run_meta(run_dir: Path) -> dict[str, Any]:
+def run_meta(run_dir: Path) -> dict[str, Any]:
     try:
         meta = read_json(run_dir / runs.META)
     except (OSError, ValueError):
@@ -140,7 +140,7 @@ def _configuration(run_dir: Path) -> str | None:
         f"<code>cnnlab train --config</code>)</summary><pre>"
         f"{html.escape(path.read_text(encoding='utf-8'))}</pre></details>"
     )
-    changes = _run_meta(run_dir).get("config_changes")
+    changes = run_meta(run_dir).get("config_changes")
     if not isinstance(changes, dict):
         return full
     if not changes:
@@ -162,7 +162,7 @@ def _amount(value: float) -> str:
 
 def _summary(run_dir: Path) -> str | None:
     """The answer first: the test metric with its uncertainty, the model's cost, the time."""
-    meta, config = _run_meta(run_dir), _run_config(run_dir)
+    meta, config = run_meta(run_dir), run_config(run_dir)
     primary = _primary(metric_splits(read_json(run_dir / runs.METRICS)))
     history = runs.read_history(run_dir)
     cards: list[tuple[str, str, str]] = []  # (label, value as HTML, element id)
@@ -236,7 +236,7 @@ def _learning_curves(run_dir: Path) -> str | None:
     if data is None and history:
         data = figure_to_png(plot_learning_curves(history))
     parts = [] if data is None else [png_img(data, "learning curves")]
-    note = _training_loss_note(_run_config(run_dir))
+    note = _training_loss_note(run_config(run_dir))
     if note and data is not None:
         parts.append(f"<p class='caption'>{html.escape(note)}</p>")
     if history:
@@ -384,7 +384,7 @@ def _lookup_name(*candidates: Any) -> str | None:
 
 
 def _title(run_dir: Path) -> str:
-    meta, config = _run_meta(run_dir), _run_config(run_dir)
+    meta, config = run_meta(run_dir), run_config(run_dir)
     model = _lookup_name(meta.get("model"), meta.get("model_name"), config.get("model"))
     dataset = _lookup_name(
         meta.get("dataset"), config.get("dataset"), config.get("data"), meta.get("data")
@@ -400,7 +400,7 @@ def _title(run_dir: Path) -> str:
     )
 
 
-_CSS = """
+CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
 h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
@@ -464,7 +464,7 @@ def build_report(run_dir: str | os.PathLike, sections: Sequence[Section] | None 
     body = "".join(_render(section, run_dir) for section in sections)
     page = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(run_dir.name)} report</title><style>{_CSS}</style></head>"
+        f"<title>{html.escape(run_dir.name)} report</title><style>{CSS}</style></head>"
         f"<body>{_title(run_dir)}{body}</body></html>\n"
     )
     path = run_dir / runs.REPORT
