@@ -117,3 +117,23 @@ def test_a_recorded_section_needs_no_import_of_its_producer(tmp_path):
     )
     subprocess.run([sys.executable, "-c", script], check=True)
     assert "<h2>Robustness</h2>" in (run_dir / "report.html").read_text()
+
+
+def test_recorded_attacks_get_a_robustness_table(tmp_path):
+    run_dir = make_run(tmp_path / "run")
+    attack = {
+        "norm": "linf",
+        "eps": 0.1,
+        "steps": 10,
+        "num_images": 50,
+        "clean_accuracy": 0.9,
+        "robust_accuracy": 0.12,
+        "success_rate": 0.8667,
+        "mean_linf": 0.1,
+        "mean_l2": 2.3,
+    }
+    runs.update_metrics(run_dir, ("attacks", "pgd_linf_0.1"), attack)
+    page = build_report(run_dir).read_text()
+    table = page.split("<h2>Robustness</h2>")[1].split("</section>")[0]
+    assert "<td>pgd_linf_0.1</td>" in table and "<td>0.1200</td>" in table
+    assert "<h2>Final metrics</h2>" in page  # the attacks are not mistaken for a split

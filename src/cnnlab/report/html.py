@@ -315,6 +315,47 @@ def _confusion_matrices(run_dir: Path) -> str | None:
     return "".join(parts) or None
 
 
+def _robustness(run_dir: Path) -> str | None:
+    """Every attack recorded in ``metrics.json`` (``cnnlab attack``), one row each."""
+    attacks = read_json(run_dir / runs.METRICS) or {}
+    attacks = attacks.get("attacks") if isinstance(attacks, dict) else None
+    if not isinstance(attacks, dict) or not attacks:
+        return None
+    header = [
+        "attack",
+        "norm",
+        "ε",
+        "steps",
+        "images",
+        "clean accuracy",
+        "robust accuracy",
+        "success rate",
+        "mean L∞ of δ",
+        "mean L2 of δ",
+    ]
+    keys = [
+        "norm",
+        "eps",
+        "steps",
+        "num_images",
+        "clean_accuracy",
+        "robust_accuracy",
+        "success_rate",
+        "mean_linf",
+        "mean_l2",
+    ]
+    rows = [
+        [name, *(("" if m.get(k) is None else m.get(k)) for k in keys)]
+        for name, m in attacks.items()
+        if isinstance(m, dict)
+    ]
+    return html_table(header, rows) + (
+        "<p class='caption'>Robust accuracy: the share of the images still classified "
+        "correctly after the attack; success rate: the share of the correctly classified "
+        "images the attack fooled. δ is measured in pixel units ([0, 1]).</p>"
+    )
+
+
 SECTIONS: list[Section] = [
     Section("Summary", _summary),
     Section("Learning curves", _learning_curves, figures=("learning_curves.png",)),
@@ -326,6 +367,7 @@ SECTIONS: list[Section] = [
         figures=("confusion_matrix.png", "confusion_matrix_normalized.png"),
     ),
     figure_section("Most confidently misclassified test images", "misclassified.png"),
+    Section("Robustness", _robustness),
 ]
 
 
