@@ -20,7 +20,7 @@ from cnnlab.compose import lr_find
 from cnnlab.errors import ConfigError
 from cnnlab.report.figures import save_figure
 from cnnlab.report.lr_range import plot_lr_find
-from cnnlab.runs import read_meta
+from cnnlab.runs import evaluation_finished, read_meta
 from cnnlab.train.config import TrainConfig
 
 EXIT_INTERRUPTED = 130
@@ -104,6 +104,13 @@ def train_command(args: argparse.Namespace) -> int:
         )
     trainer = Trainer.resume(args.resume, quiet=args.quiet, **given)
     if trainer.epoch >= trainer.config.epochs:
+        trainer.release_run_dir()
+        if not evaluation_finished(trainer.run_dir):
+            raise ConfigError(
+                f"{trainer.run_dir} has trained all its {trainer.epoch} epochs, but its final "
+                f"evaluation did not finish (interrupted?). Complete it with: "
+                f"cnnlab evaluate {trainer.run_dir}"
+            )
         raise ConfigError(
             f"{trainer.run_dir} has already trained {trainer.epoch} epochs; pass a larger "
             f"--epochs to continue it."

@@ -9,6 +9,8 @@
     RUN/sections.json      the report sections that tasks, explain and attack added
     RUN/figures/           PNG figures
     RUN/report.html        self-contained report
+    RUN/.lock              held (flock) by the one process that writes the run
+    RUN/model.next.safetensors  new best weights between their write and meta.json's
 
 Only :mod:`cnnlab.runs` knows these names; other packages use its functions or
 these constants.
@@ -23,3 +25,5 @@ METRICS = "metrics.json"
 SECTIONS = "sections.json"
 FIGURES = "figures"
 REPORT = "report.html"
+LOCK = ".lock"
+BEST_PENDING = "model.next.safetensors"

@@ -24,10 +24,11 @@ from cnnlab.errors import CheckpointError, ConfigError, DataError
 from cnnlab.fileio import read_yaml_mapping
 from cnnlab.models.registry import create_model_for_input
 from cnnlab.nn.norm import Normalize
-from cnnlab.runs.checkpoint import load_state, load_weights
-from cnnlab.runs.layout import BEST, CONFIG, LAST
+from cnnlab.runs.checkpoint import load_state
+from cnnlab.runs.layout import CONFIG, LAST
 from cnnlab.runs.predict import class_index_map
 from cnnlab.runs.records import read_meta
+from cnnlab.runs.weights import load_best
 
 SPLITS = ("train", "val", "test")
 SPLIT_OPTIONS = ("val_fraction", "test_fraction", "seed", "classes", "per_class")
@@ -144,10 +145,7 @@ def load_run(run_dir: str | os.PathLike, weights: str = "best") -> Run:
         raise ConfigError(f"weights must be 'best' or 'last', got {weights!r}.")
     meta = read_meta(run_dir)
     config = read_config(run_dir)
-    if weights == "best":
-        state = load_weights(run_dir / BEST, meta.get("weights_sha256"))
-    else:
-        state = load_state(run_dir / LAST)["model"]
+    state = load_best(run_dir, meta) if weights == "best" else load_state(run_dir / LAST)["model"]
     try:
         model = build_classifier(
             meta["model"],

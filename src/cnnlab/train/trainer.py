@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from cnnlab import runs
 from cnnlab.data import DataSplits, channel_stats, make_loader, mean_image
 from cnnlab.data.loader import Loader, epoch_generator
-from cnnlab.errors import CheckpointError, ConfigError, TrainingDivergedError
+from cnnlab.errors import CheckpointError, CnnlabError, ConfigError, TrainingDivergedError
 from cnnlab.fileio import write_text
 from cnnlab.report.figures import plot_learning_curves, save_figure
 from cnnlab.train import distributed
@@ -132,6 +132,7 @@ class Trainer:
         self.stop_requested = False
         self.step = 0  # the current batch of the epoch, for messages
         self.resumed = False  # continues a run directory from its last.safetensors
+        self.claim: runs.RunClaim | None = None  # held by rank 0 while it writes run_dir
 
     # ------------------------------------------------------------------ setup
     def _build_model(self) -> nn.Module:
@@ -232,8 +233,39 @@ class Trainer:
         if device is not None:
             config = config.replace(device=device)
         trainer = cls(config, run_dir, **kwargs)
+        trainer._claim_run_dir(new=False)
         trainer._load_last()
         return trainer
+
+    def _claim_run_dir(self, *, new: bool) -> None:
+        """Claim the run directory for this run (rank 0 holds it; see
+        :mod:`cnnlab.runs.claim`): a new run only in a new or empty directory, a
+        resumed one after cleaning up what a kill left."""
+        error: CnnlabError | None = None
+        if self.dist.is_main:
+            try:
+                if new and not runs.holds_run(self.run_dir):
+                    runs.check_new_run_dir(self.run_dir)  # someone's files: write nothing
+                self.claim = runs.claim_run_dir(self.run_dir)
+                if new:
+                    runs.check_new_run_dir(self.run_dir)  # again: a racing run may have won
+                else:
+                    runs.settle_best(self.run_dir)
+                    runs.remove_leftovers(self.run_dir)
+            except CnnlabError as exc:
+                self.release_run_dir()
+                error = exc
+        message = distributed.broadcast_object(self.dist, None if error is None else str(error))
+        if error is not None:
+            raise error
+        if message is not None:
+            raise CheckpointError(message)
+
+    def release_run_dir(self) -> None:
+        """Give up the claim of the run directory (:meth:`fit` does so when it ends)."""
+        if self.claim is not None:
+            self.claim.release()
+            self.claim = None
 
     def _load_last(self) -> None:
         state = runs.load_state(self.run_dir / runs.LAST)
@@ -288,9 +320,9 @@ class Trainer:
     def _save_best(self, row: dict[str, Any]) -> None:
         if not self.dist.is_main:
             return
-        sha = runs.save_weights(self.run_dir / runs.BEST, self.eval_model)
-        runs.write_meta(
+        runs.save_best(
             self.run_dir,
+            self.eval_model,
             {
                 "cnnlab_version": __version__,
                 "task": self.task.name,
@@ -302,13 +334,18 @@ class Trainer:
                 "normalization": self.config.normalization,
                 "epoch": row["epoch"],
                 "metric": {"name": self.config.monitor, "value": row[self.config.monitor]},
-                "weights_sha256": sha,
             },
         )
 
     # ------------------------------------------------------------------- loop
     def fit(self) -> Path:
         """Train until ``config.epochs`` (or early stopping), then evaluate; return the run."""
+        try:
+            return self._fit()
+        finally:
+            self.release_run_dir()
+
+    def _fit(self) -> Path:
         cfg = self.config
         if not self.resumed:  # a run stopped inside its first epoch resumes at epoch 0
             self._start_run_dir()
@@ -360,14 +397,8 @@ class Trainer:
                 method(self, *args)
 
     def _start_run_dir(self) -> None:
-        if (self.run_dir / runs.LAST).exists() or (self.run_dir / runs.META).exists():
-            raise ConfigError(
-                f"{self.run_dir} already holds a run. Continue it with "
-                f"`cnnlab train --resume {self.run_dir}`, or choose another --out."
-            )
-        distributed.barrier(self.dist)  # every rank has checked before rank 0 writes
+        self._claim_run_dir(new=True)
         if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
             write_text(self.run_dir / runs.CONFIG, self.config.to_yaml())
         self._save_last()
 

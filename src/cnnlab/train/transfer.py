@@ -30,7 +30,6 @@ from torch import nn
 from cnnlab import runs
 from cnnlab.errors import CheckpointError, ConfigError, check_choice
 from cnnlab.models.weights import LoadReport, load_torchvision_weights, read_state_dict
-from cnnlab.runs.checkpoint import load_weights
 from cnnlab.train.config import FREEZE_MODES
 
 
@@ -44,7 +43,7 @@ def load_pretrained(model: nn.Module, source: str | os.PathLike) -> LoadReport:
     source = Path(source)
     if source.is_dir():
         meta = runs.read_meta(source)
-        state = load_weights(source / runs.BEST, meta.get("weights_sha256"))
+        state = runs.load_best(source, meta)
     else:
         state = read_state_dict(source)
     net_state = {
