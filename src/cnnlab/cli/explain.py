@@ -243,9 +243,12 @@ def _attribute(run: Run, args: argparse.Namespace, method: str) -> int:
         )
     options = {"layer": args.layer} if args.layer else {}
     attributions = get_method(method)(run.model, x, target.to(args.device), **options)
+    layer = ""
+    if method in LAYER_METHODS:
+        layer = f" at {args.layer or last_spatial_layer(run.model, x)}"
     for i, path in enumerate(args.images):
         c = int(target[i])
-        title = f"{method}: {run.classes[c]} (p = {float(probs[i, c]):.3f})"
+        title = f"{method}{layer}: class {run.classes[c]} (p = {float(probs[i, c]):.3f})"
         fig = plot_attributions(x[i : i + 1], attributions[i : i + 1], [title])
         _save(fig, run, f"{method}_{Path(path).stem}")
     return 0

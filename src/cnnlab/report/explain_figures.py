@@ -69,7 +69,7 @@ def plot_attributions(
     """Per image a row: the image, the attribution map, and the map over the image.
 
     Signed maps use a diverging colour map centred on 0 (red positive, blue
-    negative); non-negative maps run from black to yellow.
+    negative); non-negative maps run from black to yellow; the map has a colour bar.
     """
     maps = heatmap(attributions)
     if len(maps) != len(images):
@@ -85,14 +85,18 @@ def plot_attributions(
             else {"cmap": "inferno", "vmin": 0, "vmax": limit}
         )
         _show(axes[row, 0], image)
-        axes[row, 1].imshow(values.numpy(), **style)
+        shown = axes[row, 1].imshow(values.numpy(), **style)
         axes[row, 1].axis("off")
+        label = "attribution (red: for the class, blue: against)" if signed else "attribution"
+        bar = fig.colorbar(shown, ax=axes[row, 1], fraction=0.046, pad=0.04)
+        bar.set_label(label, fontsize=7)
+        bar.ax.tick_params(labelsize=6)
         grey = image.detach().float().cpu().mean(0).clamp(0, 1).numpy()
         axes[row, 2].imshow(grey, cmap="gray", vmin=0, vmax=1)
         axes[row, 2].imshow(values.numpy(), alpha=0.55, **style)
         axes[row, 2].axis("off")
         if titles is not None:
-            axes[row, 0].set_title(str(titles[row]).replace("$", r"\$"), fontsize=8)
+            axes[row, 0].set_title(str(titles[row]).replace("$", r"\$"), fontsize=8, loc="left")
     return fig
 
 
