@@ -61,7 +61,7 @@ def max_pool2d(
 
     ``x`` (N, C, H, W); ``stride`` defaults to ``kernel``; ``padding`` (int,
     (ph, pw) or (top, bottom, left, right)) is at most half the kernel on each
-    side, so that every window holds an input.  Output sizes are floored, as in
+    side, and no window's (dilated) taps may all fall in it.  Output sizes are floored, as in
     PyTorch.  ``switches`` has y's shape and indexes the flattened H·W of x.
     """
     x = np.asarray(x, dtype=np.float64)
@@ -75,6 +75,13 @@ def max_pool2d(
     ho, wo = y.shape[2:]
     rows = np.arange(ho)[:, None] * stride[0] + (tap // kernel[1]) * dilation[0] - pads[0]
     cols = np.arange(wo)[None, :] * stride[1] + (tap % kernel[1]) * dilation[1] - pads[2]
+    if ((rows < 0) | (rows >= x.shape[2]) | (cols < 0) | (cols >= x.shape[3])).any():
+        raise GeometryError(
+            f"Some windows see only padding: the taps of the {kernel[0]}x{kernel[1]} kernel "
+            f"dilated by {dilation[0]}x{dilation[1]} step over the {x.shape[2]}x{x.shape[3]} "
+            f"input with padding {pads} (top, bottom, left, right). Use less padding or a "
+            "smaller dilation."
+        )
     return y, rows * x.shape[3] + cols
 
 
@@ -200,7 +207,7 @@ def _pool_geometry(
             raise GeometryError(
                 f"Pooling padding must be at most half the kernel on each side ({axis}: "
                 f"{k}//2 = {k // 2}), got {sides[0]} before and {sides[1]} after: a window "
-                "of padding alone has nothing to pool."
+                "of padding alone would have nothing to pool."
             )
         index = 0 if axis == "height" else 1
         output_size(

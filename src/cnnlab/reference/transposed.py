@@ -130,23 +130,22 @@ def _output_hw(
     kernel = np.shape(w)[2:]
     sizes = []
     for axis, a in (("height", 0), ("width", 1)):
-        args = (x.shape[2 + a], kernel[a], stride[a], pads[2 * a : 2 * a + 2], dilation[a])
+        n, s, (p0, p1) = x.shape[2 + a], stride[a], pads[2 * a : 2 * a + 2]
+        f_eff = dilation[a] * (kernel[a] - 1) + 1
         if output_size is None:
-            extra = (output_padding,) * 2 if np.ndim(output_padding) == 0 else output_padding
-            sizes.append(transposed_output_size(*args, int(extra[a]), axis=axis))
-            continue
-        smallest = transposed_output_size(*args, 0, axis=axis)
-        choices = max(stride[a], dilation[a])
-        if not smallest <= output_size[a] < smallest + choices:
-            n, s, (p0, p1) = x.shape[2 + a], stride[a], pads[2 * a : 2 * a + 2]
-            f_eff = dilation[a] * (kernel[a] - 1) + 1
-            raise GeometryError(
-                f"A transposed convolution cannot produce a {axis} of {output_size[a]} from "
-                f"{n}: ({n} − 1)·{s} − {p0} − {p1} + {f_eff} + output_padding gives "
-                f"{smallest} to {smallest + choices - 1} (output_padding in [0, {choices})). "
-                f"Change the stride, kernel or padding, or ask for one of those sizes."
-            )
-        sizes.append(int(output_size[a]))
+            op = int(output_padding if np.ndim(output_padding) == 0 else output_padding[a])
+        else:  # the output_padding that gives output_size, if one does
+            smallest, choices = (n - 1) * s - p0 - p1 + f_eff, max(s, dilation[a])
+            if not max(smallest, 1) <= output_size[a] < smallest + choices:
+                raise GeometryError(
+                    f"A transposed convolution cannot produce a {axis} of {output_size[a]} "
+                    f"from {n}: ({n} − 1)·{s} − {p0} − {p1} + {f_eff} + output_padding gives "
+                    f"{smallest} to {smallest + choices - 1} (output_padding in [0, {choices}))"
+                    f"{', of which only sizes >= 1 exist' if smallest < 1 else ''}. Change the "
+                    "stride, kernel or padding, or ask for one of those sizes."
+                )
+            op = int(output_size[a]) - smallest
+        sizes.append(transposed_output_size(n, kernel[a], s, (p0, p1), dilation[a], op, axis=axis))
     return sizes[0], sizes[1]
 
 

@@ -90,11 +90,11 @@ def output_size(
             f"{f_eff - before - after}, {f_eff - padded} more padding, or a smaller kernel."
         )
     if span % stride and not floor:
-        rest = span % stride
+        rest, lines = span % stride, "row(s)" if axis == "height" else "column(s)"
         raise GeometryError(
             f"{axis}: ({n} + {before} + {after} − {f_eff})/{stride} + 1 = "
             f"{span / stride + 1:.2f} is not an integer: with stride {stride} the last {rest} "
-            f"row(s) would never be seen. Pad {stride - rest} more after, crop {rest}, or "
+            f"{lines} would never be seen. Pad {stride - rest} more after, crop {rest}, or "
             "pass floor=True for PyTorch's semantics."
         )
     return span // stride + 1
