@@ -45,7 +45,7 @@ def test_direct_loops_equal_im2col(case):
 
 
 def test_input_gradient_is_the_full_correlation_with_the_flipped_kernel():
-    # Seed 003: δ^h = Σ_m Σ_n δ^{h+1}_{i−m, j−n} w_mn, i.e. a full convolution of δ by w.
+    # The CNN lecture: δ^h = Σ_m Σ_n δ^{h+1}_{i−m, j−n} w_mn, i.e. a full convolution of δ by w.
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((1, 1, 6, 5)), rng.standard_normal((1, 1, 3, 2))
     dy = rng.standard_normal((1, 1, 4, 4))
@@ -55,7 +55,7 @@ def test_input_gradient_is_the_full_correlation_with_the_flipped_kernel():
 
 
 def test_weight_gradient_is_the_input_correlated_with_the_output_error():
-    # Seed 003: ∂E/∂w_mn = Σ_i Σ_j δ_ij o_{i+m, j+n}.
+    # The CNN lecture: ∂E/∂w_mn = Σ_i Σ_j δ_ij o_{i+m, j+n}.
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((1, 1, 6, 5)), rng.standard_normal((1, 1, 3, 2))
     dy = rng.standard_normal((1, 1, 4, 4))

@@ -1,6 +1,6 @@
 """NumPy from-scratch forward and backward passes of a CNN's layers: teaching and oracle.
 
-Every backward pass reads like the derivation it implements (seed 003,
+Every backward pass reads like the derivation it implements (the CNN lecture,
 "Wsteczna propagacja błędu w sieciach CNN"), and every function agrees with
 PyTorch's autograd to 1e-10 in float64 (tests/reference/).  This room imports
 NumPy and :mod:`cnnlab.errors` only.

@@ -1,6 +1,6 @@
-"""Convolution forward and backward in NumPy, the way seed 003 derives them.
+"""Convolution forward and backward in NumPy, the way the CNN lecture derives them.
 
-What a CNN calls convolution is a cross-correlation (seed 003, "Splot i korelacja
+What a CNN calls convolution is a cross-correlation (the CNN lecture, "Splot i korelacja
 wzajemna").  With the zero-padded input o (N, C, H, W), kernels w (K, C/G, F_h, F_w),
 stride S, dilation D and G groups (output map k sees the input channels c of its
 group), output pixel (i, j) of map k is::
@@ -133,7 +133,7 @@ def conv2d_grad_input(
 
     The full correlation of δ, with S − 1 zeros inserted between its entries,
     with the kernel flipped by 180° and its input and output channels swapped
-    (seed 003: "Kernel Flipped 180°").  ``input_size`` is the (H, W) of the
+    (the CNN lecture: "Kernel Flipped 180°").  ``input_size`` is the (H, W) of the
     forward input; the padding's rows are cut from the result.  This is also
     the forward pass of a transposed convolution (:mod:`.transposed`).
     """
@@ -175,7 +175,7 @@ def conv2d_grad_weight(
 ) -> np.ndarray:
     """∂E/∂w[k, c, m, n] = Σ_batch Σ_i Σ_j δ[k, i, j] · o[c, i·S + m·D, j·S + n·D].
 
-    A correlation of the padded input o with δ as the kernel (seed 003:
+    A correlation of the padded input o with δ as the kernel (the CNN lecture:
     ∂E/∂w_mn = Σ_i Σ_j δ_ij o_{i+m, j+n}), in which the forward pass's stride
     becomes the kernel's dilation and its dilation the stride.  The batch is
     summed over by making it the channel axis.  Returns (K, C/groups, F_h, F_w).

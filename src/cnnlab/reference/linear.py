@@ -1,6 +1,6 @@
 """A fully connected layer forward and backward in NumPy.
 
-Seed 003 recalls backpropagation in an MLP ("Wsteczna propagacja w MLP"): a layer
+The CNN lecture recalls backpropagation in an MLP ("Wsteczna propagacja w MLP"): a layer
 computes z_j = Σ_i w_ji o_i + b_j, the error of its inputs is the error of its
 outputs sent back through the same weights, and a weight's gradient is the error
 of its output times the value of its input::
@@ -11,7 +11,7 @@ of its output times the value of its input::
     ∂E/∂b = Σ_batch δ
 
 A convolution is this layer with most weights zero and the rest shared
-(seed 003, "Właściwości CNN"), which is why its gradients in :mod:`.conv` have the
+(the CNN lecture, "Właściwości CNN"), which is why its gradients in :mod:`.conv` have the
 same two shapes: the error sent back through the (flipped) weights, and the error
 times the input.
 """

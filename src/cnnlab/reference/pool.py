@@ -1,6 +1,6 @@
 """Pooling and unpooling forward and backward in NumPy.
 
-**Max pooling** (seed 003, "Pooling") keeps the largest value of each window::
+**Max pooling** (the CNN lecture, "Pooling") keeps the largest value of each window::
 
     y[i, j] = max_{m, n} o[i·S + m·D, j·S + n·D]
 
@@ -21,7 +21,7 @@ convolution of each channel with a kernel of 1/(F_h·F_w) in every tap, and it i
 computed as one, so its backward pass is that convolution's input gradient:
 each input receives δ/(F_h·F_w) from every window it lies in.
 
-**Unpooling** (seed 003, "Unpooling i dekonwolucja"; Noh, Hong & Han 2015,
+**Unpooling** (the CNN lecture, "Unpooling i dekonwolucja"; Noh, Hong & Han 2015,
 "Learning deconvolution network for semantic segmentation") enlarges a map:
 *nearest neighbour* repeats each value over its S_h x S_w block, *bed of nails*
 puts it in the block's top-left corner and zeros elsewhere, and *max unpooling*

@@ -2,7 +2,7 @@
 
 A convolution is linear in its input, z = A(w)·o, so its input gradient is
 ∂E/∂o = A(w)ᵀ·δ (:func:`~cnnlab.reference.conv.conv2d_grad_input`).  A transposed
-convolution ("deconvolution", seed 003, "Unpooling i dekonwolucja"; Zeiler et al.
+convolution ("deconvolution", the CNN lecture, "Unpooling i dekonwolucja"; Zeiler et al.
 2010; Long, Shelhamer & Darrell 2015) is that map, A(w)ᵀ, applied to a feature
 map to upsample it: every input pixel scatters a copy of the kernel, scaled by
 its value, S pixels apart, and overlapping copies add up.  So the forward pass

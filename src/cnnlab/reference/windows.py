@@ -1,6 +1,6 @@
 """Sliding windows shared by convolution and pooling: padding, output sizes, zero insertion.
 
-Sizes follow the lecture (seed 003, "Rozmiar mapy cech") and Dumoulin & Visin
+Sizes follow the CNN lecture ("Rozmiar mapy cech") and Dumoulin & Visin
 (2016), "A guide to convolution arithmetic for deep learning", relationships
 15 and 14, written with the two sides of the padding apart so that uneven
 padding is expressed exactly::
