@@ -98,6 +98,7 @@ def attack_command(args: argparse.Namespace) -> int:
             result.clean_predictions[picked].tolist(),
             result.adversarial_predictions[picked].tolist(),
             run.classes,
+            eps=eps,
         )
         figure = runs.add_figure(
             run.path, "Attacks", f"attack_{key}.png", figure_to_png(fig), key.replace("_", " ")
