@@ -61,12 +61,13 @@ def max_pool2d(
 
     ``x`` (N, C, H, W); ``stride`` defaults to ``kernel``; ``padding`` (int,
     (ph, pw) or (top, bottom, left, right)) is at most half the kernel on each
-    side, and no window's (dilated) taps may all fall in it.  Output sizes are floored, as in
-    PyTorch.  ``switches`` has y's shape and indexes the flattened H·W of x.
+    side, and no window's (dilated) taps may all fall in it.  Output sizes are
+    floored, as in PyTorch.  ``switches`` has y's shape and indexes the
+    flattened H·W of x.
     """
     x = np.asarray(x, dtype=np.float64)
     check_ndim("x", x, 4, "(N, C, H, W)")
-    kernel, stride, pads, dilation = _pool_geometry(x, kernel, stride, padding, dilation)
+    kernel, stride, pads, dilation = _pool_geometry(x.shape[2:], kernel, stride, padding, dilation)
     fields = windows(pad(x, pads, value=-np.inf), kernel, stride, dilation)
     flat = fields.reshape(*fields.shape[:4], -1)  # (N, C, H_out, W_out, F_h·F_w)
     tap = flat.argmax(axis=-1)  # the first maximum, in row-major order, as PyTorch
@@ -93,8 +94,9 @@ def max_pool2d_backward(
     ``switches`` as :func:`max_pool2d` returned them; ``input_size`` the (H, W) of x.
     """
     dy = np.asarray(dy, dtype=np.float64)
-    n, c = _check_switches(dy, switches, input_size)
-    h, w = input_size
+    check_ndim("dy", dy, 4, "(N, C, H_out, W_out)")
+    switches = _check_switches(switches, dy.shape, input_size)
+    (n, c), (h, w) = dy.shape[:2], input_size
     # Number the N·C maps' pixels one after another, then add up every error sent to each.
     maps = np.arange(n * c).reshape(n, c, 1, 1) * (h * w)
     dx = np.bincount((switches + maps).ravel(), weights=dy.ravel(), minlength=n * c * h * w)
@@ -107,7 +109,7 @@ def avg_pool2d(
     """The mean of every F_h x F_w window (padding zeros counted): a convolution by 1/(F_h·F_w)."""
     x = np.asarray(x, dtype=np.float64)
     check_ndim("x", x, 4, "(N, C, H, W)")
-    kernel, stride, pads, _ = _pool_geometry(x, kernel, stride, padding, 1)
+    kernel, stride, pads, _ = _pool_geometry(x.shape[2:], kernel, stride, padding, 1)
     n, c, h, w = x.shape
     # Each channel on its own: the channels become images of a batch of N·C.
     y = conv2d(
@@ -127,9 +129,7 @@ def avg_pool2d_backward(
     dy = np.asarray(dy, dtype=np.float64)
     check_ndim("dy", dy, 4, "(N, C, H_out, W_out)")
     n, c = dy.shape[:2]
-    kernel, stride, pads, _ = _pool_geometry(
-        np.empty((n, c, *input_size)), kernel, stride, padding, 1
-    )
+    kernel, stride, pads, _ = _pool_geometry(input_size, kernel, stride, padding, 1)
     dx = conv2d_grad_input(
         dy.reshape(n * c, 1, *dy.shape[2:]),
         _mean_kernel(kernel),
@@ -179,7 +179,9 @@ def max_unpool2d(y: np.ndarray, switches: np.ndarray, output_size: tuple[int, in
     Windows that shared a switch put the same maximum at the same place.
     """
     y = np.asarray(y, dtype=np.float64)
-    n, c = _check_switches(y, switches, output_size)
+    check_ndim("y", y, 4, "(N, C, H_out, W_out)")
+    switches = _check_switches(switches, y.shape, output_size)
+    n, c = y.shape[:2]
     out = np.zeros((n, c, output_size[0] * output_size[1]))
     np.put_along_axis(out, switches.reshape(n, c, -1), y.reshape(n, c, -1), axis=2)
     return out.reshape(n, c, *output_size)
@@ -190,29 +192,28 @@ def max_unpool2d_backward(dy: np.ndarray, switches: np.ndarray) -> np.ndarray:
     dy = np.asarray(dy, dtype=np.float64)
     check_ndim("dy", dy, 4, "(N, C, H, W)")
     n, c = dy.shape[:2]
-    _check_switches(np.empty(np.shape(switches)), switches, dy.shape[2:])
+    check_ndim("switches", switches, 4, "(N, C, H_out, W_out)")
+    switches = _check_switches(switches, (n, c, *np.shape(switches)[2:]), dy.shape[2:])
     flat = np.take_along_axis(dy.reshape(n, c, -1), switches.reshape(n, c, -1), axis=2)
     return flat.reshape(switches.shape)
 
 
 def _pool_geometry(
-    x: np.ndarray, kernel: Pair, stride: Pair | None, padding: Padding, dilation: Pair
+    size: tuple[int, int], kernel: Pair, stride: Pair | None, padding: Padding, dilation: Pair
 ) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int], tuple[int, int]]:
     """Normalized (kernel, stride, padding, dilation); checks padding and output size."""
     kernel = pair(kernel, "kernel")
     stride = kernel if stride is None else pair(stride, "stride")
     pads, dilation = padding4(padding), pair(dilation, "dilation")
-    for axis, k, sides in (("height", kernel[0], pads[:2]), ("width", kernel[1], pads[2:])):
+    for a, axis in enumerate(("height", "width")):
+        k, sides = kernel[a], pads[2 * a : 2 * a + 2]
         if max(sides) > k // 2:
             raise GeometryError(
                 f"Pooling padding must be at most half the kernel on each side ({axis}: "
                 f"{k}//2 = {k // 2}), got {sides[0]} before and {sides[1]} after: a window "
                 "of padding alone would have nothing to pool."
             )
-        index = 0 if axis == "height" else 1
-        output_size(
-            x.shape[2 + index], k, stride[index], sides, dilation[index], floor=True, axis=axis
-        )
+        output_size(size[a], k, stride[a], sides, dilation[a], floor=True, axis=axis)
     return kernel, stride, pads, dilation
 
 
@@ -234,14 +235,15 @@ def _check_blocks(dy: np.ndarray, scale: Pair) -> tuple[int, int, int, int]:
 
 
 def _check_switches(
-    values: np.ndarray, switches: np.ndarray, input_size: tuple[int, int]
-) -> tuple[int, int]:
-    check_ndim("values", values, 4, "(N, C, H_out, W_out)")
-    check_shape("switches", switches, values.shape)
+    switches: np.ndarray, shape: tuple[int, ...], input_size: tuple[int, int]
+) -> np.ndarray:
+    """``switches`` of ``shape``, each a flat index into an ``input_size`` map."""
+    switches = np.asarray(switches)
+    check_shape("switches", switches, shape)
     size = input_size[0] * input_size[1]
     if switches.size and not 0 <= switches.min() <= switches.max() < size:
         raise GeometryError(
             f"switches must index a {input_size[0]}x{input_size[1]} map (0 to {size - 1}), "
             f"got {switches.min()} to {switches.max()}: pass the input size of the max pooling."
         )
-    return values.shape[0], values.shape[1]
+    return switches

@@ -39,12 +39,12 @@ from cnnlab.reference.windows import (
     Pair,
     check_ndim,
     check_shape,
-    output_size,
     pad,
     padding4,
     pair,
     transposed_output_size,
 )
+from cnnlab.reference.windows import output_size as conv_output_size
 
 
 def conv_transpose2d(
@@ -164,7 +164,7 @@ def _fill(
     """
     stride, pads, dilation = pair(stride, "stride"), padding4(padding), pair(dilation, "dilation")
     extra = [
-        output_size(
+        conv_output_size(
             out_hw[a],
             np.shape(w)[2 + a],
             stride[a],
