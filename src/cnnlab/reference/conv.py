@@ -7,9 +7,9 @@ group), output pixel (i, j) of map k is::
 
     z[k, i, j] = Σ_c Σ_m Σ_n w[k, c, m, n] · o[c, i·S + m·D, j·S + n·D] + b[k]
 
-(the seed's z_ij = Σ_m Σ_n w_mn o_{i+m, j+n} + b, per image of the batch, with
+(the lecture's z_ij = Σ_m Σ_n w_mn o_{i+m, j+n} + b, per image of the batch, with
 stride and dilation written in).  Given the output error δ[k, i, j] = ∂E/∂z[k, i, j],
-the chain rule gives the three gradients of the seed's slides "Wsteczna
+the chain rule gives the three gradients of the lecture's slides "Wsteczna
 propagacja błędu w sieciach CNN" (after jefkine 2016, "Backpropagation in
 convolutional neural networks")::
 
