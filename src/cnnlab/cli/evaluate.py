@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from cnnlab.cli.flags import count
 from cnnlab.data import load_image
 from cnnlab.deploy import OnnxClassifier, prepare
 from cnnlab.metrics import format_classification_report
@@ -34,7 +35,7 @@ def add_parsers(subparsers: Any) -> None:
     predict = subparsers.add_parser("predict", help="top-k classes for image files")
     predict.add_argument("run", metavar="RUN", help="a run directory or an exported .onnx file")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
-    predict.add_argument("--top-k", type=int, default=5)
+    predict.add_argument("--top-k", type=count, default=5)
     predict.add_argument(
         "--fast", action="store_true", help="the inference path: conv+BN fused, channels-last"
     )

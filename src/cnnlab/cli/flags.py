@@ -152,6 +152,17 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def count(text: str) -> int:
+    """An argparse type: a whole number >= 1 (``--top-k``, ``--count``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _comma_list(text: str) -> list[str]:
     return [item for item in text.split(",") if item]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from cnnlab.cli.flags import count
 from cnnlab.data import list_datasets, load_data
 from cnnlab.data.mixing import mix_batch
 from cnnlab.data.transforms import Augment, Samples, training_images
@@ -36,7 +37,7 @@ def add_parsers(subparsers: Any) -> None:
     augment.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA")
     augment.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA")
     augment.add_argument("--show", action="store_true", help="write the grid figure (default)")
-    augment.add_argument("--count", type=int, default=8, help="images per row")
+    augment.add_argument("--count", type=count, default=8, help="images per row")
     augment.add_argument("--rows", type=int, default=3, help="augmented rows")
     augment.add_argument("--seed", type=int, default=0)
     augment.add_argument("--out", help="PNG path (default augment-DATASET.png)")

@@ -89,11 +89,13 @@ class _Spec:
     high: float = float("inf")
 
 
+MAX_PAD = 64  # crop padding in pixels: a shift of up to 64 px; more only pads memory away
+
 _SPECS: dict[str, _Spec] = {
     "flip": _Spec(lambda _: geometric.random_flip, None),
-    "crop": _Spec(lambda p: partial(geometric.random_crop, padding=p), 4, int),
+    "crop": _Spec(lambda p: partial(geometric.random_crop, padding=p), 4, int, high=MAX_PAD),
     "crop_reflect": _Spec(
-        lambda p: partial(geometric.random_crop, padding=p, mode="reflect"), 4, int
+        lambda p: partial(geometric.random_crop, padding=p, mode="reflect"), 4, int, high=MAX_PAD
     ),
     "resized_crop": _Spec(
         lambda a: partial(geometric.random_resized_crop, min_area=a), 0.08, high=1.0

@@ -15,12 +15,17 @@ cannot drift; rules that tie several fields together are in ``__post_init__``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cache
 from typing import Any
 
+import torch
 import yaml
 
 from cnnlab.data.transforms import Augment
@@ -110,13 +115,58 @@ def at_least_one(name: str, value: float) -> None:
         raise ConfigError(f"{name} must be >= 1 (1: one rate), got {value!r}.")
 
 
+SEED_MAX = 2**32 - 1  # NumPy's and most tools' seed range
+INT_MAX = 2**32 - 1  # no count of a run comes near; beyond, torch's int64 arithmetic overflows
+RESERVED_MODEL_KWARGS = {
+    "num_classes": "the number of classes comes from the data (choose them with --classes)",
+    "in_chans": "the number of input channels comes from the images",
+}
+
+
+def seed_range(name: str, value: int) -> None:
+    if not 0 <= value <= SEED_MAX:
+        raise ConfigError(f"{name} must be an integer in [0, {SEED_MAX}], got {value!r}.")
+
+
+def model_options(name: str, value: dict[str, Any]) -> None:
+    """Options of the model builder; those the data decides are refused."""
+    for key, reason in RESERVED_MODEL_KWARGS.items():
+        if key in value:
+            raise ConfigError(f"{name} cannot set {key}: {reason}.")
+
+
+def device_name(name: str, value: str) -> None:
+    """A torch device string that this machine has (cpu, cuda, cuda:1, mps ...)."""
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise ConfigError(
+            f"{name} {value!r} is not a device; use cpu, cuda, cuda:1 or mps."
+        ) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(
+                f"{name} {value!r}: no CUDA GPU is available on this machine; use --device cpu."
+            )
+        if device.index is not None and device.index >= count:
+            raise ConfigError(
+                f"{name} {value!r}: this machine has {count} CUDA device(s), "
+                f"cuda:0 to cuda:{count - 1}."
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"{name} {value!r}: MPS is not available here; use --device cpu.")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"{name} {value!r}: cnnlab trains on cpu, cuda or mps.")
+
+
 def parse_number(text: str) -> float:
     """A number written as a decimal or a fraction: ``'0.3'``, ``'8/255'``."""
     try:
         return float(Fraction(str(text).strip()))
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, OverflowError):
         raise ConfigError(
-            f"expected a number or a fraction such as 0.1 or 8/255, got {text!r}."
+            f"expected a finite number or a fraction such as 0.1 or 8/255, got {text!r}."
         ) from None
 
 
@@ -140,6 +190,7 @@ class TrainConfig:
         {},
         "model option, e.g. bn=true (repeatable)",
         section="model",
+        check=model_options,
         flag="--model-arg",
         metavar="KEY=VALUE",
     )
@@ -196,7 +247,9 @@ class TrainConfig:
     batch_size: int = knob(96, "global batch size", section="optimization", check=positive)
     optimizer: str = knob("adam", "optimizer", section="optimization", choices=OPTIMIZERS)
     lr: float = knob(4e-3, "(peak) learning rate", section="optimization", check=positive)
-    momentum: float = knob(0.9, "momentum (sgd, rmsprop)", section="optimization")
+    momentum: float = knob(
+        0.9, "momentum (sgd, rmsprop)", section="optimization", check=unit_half_open
+    )
     nesterov: bool = knob(False, "Nesterov momentum (sgd)", section="optimization")
     weight_decay: float = knob(
         0.0,
@@ -364,8 +417,10 @@ class TrainConfig:
         section="run",
         choices=MONITORS,
     )
-    seed: int = knob(0, "seed of weights, splits, order and augmentation", section="run")
-    device: str = knob("cpu", "cpu, cuda, cuda:1, mps ...", section="run")
+    seed: int = knob(
+        0, "seed of weights, splits, order and augmentation", section="run", check=seed_range
+    )
+    device: str = knob("cpu", "cpu, cuda, cuda:1, mps ...", section="run", check=device_name)
     precision: str = knob(
         "fp32",
         "fp32, bf16 (autocast) or fp16 (autocast + gradient scaler, GPU)",
@@ -380,6 +435,11 @@ class TrainConfig:
     compile: bool = knob(False, "torch.compile the model for training", section="run")
 
     def __post_init__(self) -> None:
+        kinds = _field_kinds()
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            if value is not None:
+                setattr(self, spec.name, _typed(spec.name, kinds[spec.name], value))
         self.augment = Augment(self.augment).specs  # validated; "flip,crop:4" is split
         for spec in dataclasses.fields(self):
             value = getattr(self, spec.name)
@@ -446,3 +506,52 @@ class TrainConfig:
 
     def replace(self, **overrides: Any) -> TrainConfig:
         return dataclasses.replace(self, **overrides)
+
+
+@cache
+def _field_kinds() -> dict[str, type]:
+    """Each field's annotation reduced to bool, int, float, str, list or dict."""
+    kinds = {}
+    for name, annotation in typing.get_type_hints(TrainConfig).items():
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        kinds[name] = typing.get_origin(annotation) or annotation
+    return kinds
+
+
+def _typed(name: str, kind: type, value: Any) -> Any:
+    """``value`` as the type of field ``name`` (a YAML or Python value), or a
+    :class:`ConfigError` that names the field."""
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}.")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be a whole number, got {value!r}.")
+        if abs(value) > INT_MAX:
+            raise ConfigError(f"{name} must be at most {INT_MAX}, got {value!r}.")
+    elif kind is float:
+        if isinstance(value, str):
+            try:
+                value = parse_number(value)
+            except ConfigError as exc:
+                raise ConfigError(f"{name}: {exc}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, got {value!r}.")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}.")
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, got {value!r}.")
+    elif kind is list:
+        if isinstance(value, str):
+            value = [item for item in value.split(",") if item]
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(item, (str, int)) and not isinstance(item, bool) for item in value
+        ):
+            raise ConfigError(f"{name} must be a list of names, got {value!r}.")
+        value = [str(item) for item in value]
+    elif kind is dict and not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
+        raise ConfigError(f"{name} must be a mapping of names to values, got {value!r}.")
+    return value

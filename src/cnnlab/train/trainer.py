@@ -38,7 +38,7 @@ from cnnlab import runs
 from cnnlab.data import DataSplits, channel_stats, make_loader, mean_image
 from cnnlab.data.loader import Loader, epoch_generator
 from cnnlab.errors import CheckpointError, CnnlabError, ConfigError, TrainingDivergedError
-from cnnlab.fileio import write_text
+from cnnlab.fileio import read_yaml_mapping, write_text
 from cnnlab.report.figures import plot_learning_curves, save_figure
 from cnnlab.train import distributed
 from cnnlab.train.config import TrainConfig
@@ -227,11 +227,10 @@ class Trainer:
                 f"Cannot resume {run_dir}: it needs {runs.CONFIG} and {runs.LAST}, written by "
                 "`cnnlab train`. Check the path."
             )
-        config = TrainConfig.from_yaml(run_dir / runs.CONFIG)
-        if epochs is not None:
-            config = config.replace(epochs=epochs)
-        if device is not None:
-            config = config.replace(device=device)
+        values = read_yaml_mapping(run_dir / runs.CONFIG, ConfigError, "Run configuration")
+        # Replaced before validation, so that a GPU run can continue on a CPU.
+        changed = {k: v for k, v in {"epochs": epochs, "device": device}.items() if v is not None}
+        config = TrainConfig.from_dict({**values, **changed})
         trainer = cls(config, run_dir, **kwargs)
         trainer._claim_run_dir(new=False)
         trainer._load_last()
