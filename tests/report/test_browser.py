@@ -1,68 +1,26 @@
 """A run's report in a real browser: headless Chromium loads it offline, every image decodes.
 
 Skipped where Debian's ``chromium`` is not installed (``.ci/run`` installs it when
-it can).  The page gets a small probe script appended (a copy; the report has no
-script of its own) that writes what the browser saw into the DOM, which
-``--dump-dom`` prints: the number of images and of those that did not decode,
-the resources fetched from anywhere but the page itself, and the headline's
-accuracy.  Screenshots go to ``$CNNLAB_SCREENSHOTS`` (default: the test's
+it can).  The page is probed with :func:`tests.browser.probe` (the images that did
+not decode, the resources fetched from the network, the headline's
+accuracy).  Screenshots go to ``$CNNLAB_SCREENSHOTS`` (default: the test's
 temporary folder) and their paths are printed.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from cnnlab import runs
 from cnnlab.report import build_report
+from tests.browser import CHROMIUM, chromium, probe
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
-
-PROBE = """<script>
-window.addEventListener("load", () => {
-  const images = [...document.images];
-  const external = performance.getEntriesByType("resource")
-    .map((entry) => entry.name).filter((name) => !name.startsWith("data:"));
-  const headline = document.querySelector("#headline-accuracy [data-value]");
-  document.body.setAttribute("data-probe", JSON.stringify({
-    images: images.length,
-    broken: images.filter((image) => !(image.complete && image.naturalWidth > 0)).length,
-    external: external,
-    accuracy: headline ? Number(headline.dataset.value) : null,
-  }));
-});
-</script>"""
-
-
-def _chromium(tmp_path: Path, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--host-resolver-rules=MAP * ~NOTFOUND",  # nothing may come from the network
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--enable-logging=stderr",
-            *options,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -78,26 +36,16 @@ def report_run(digits_run, tmp_path) -> Path:
     return run_dir
 
 
-def _probe(page: str, tmp_path: Path) -> tuple[dict, subprocess.CompletedProcess]:
-    """What the browser saw of ``page`` (see PROBE), and Chromium's own output."""
-    probed = tmp_path / "probed.html"
-    probed.write_text(page.replace("</body>", PROBE + "</body>"))
-    result = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probed.as_uri())
-    match = re.search(r"data-probe=\"([^\"]*)\"", result.stdout)
-    assert match, result.stderr[-2000:]
-    return json.loads(match.group(1).replace("&quot;", '"')), result
-
-
 def test_the_probe_notices_a_broken_image(tmp_path):
     page = "<html><body><img src='data:image/png;base64,AAAA'></body></html>"
-    seen, _ = _probe(page, tmp_path)
+    seen, _ = probe(page, tmp_path)
     assert seen["images"] == 1 and seen["broken"] == 1
 
 
 def test_the_report_loads_offline_with_every_image_and_the_true_accuracy(report_run, tmp_path):
     page = (report_run / runs.REPORT).read_text()
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "a resource from outside"
-    seen, result = _probe(page, tmp_path)
+    seen, result = probe(page, tmp_path)
     assert seen["images"] == page.count("<img ") >= 4 and seen["broken"] == 0
     assert seen["external"] == []
     test_accuracy = runs.read_metrics(report_run)["test"]["accuracy"]
@@ -112,7 +60,7 @@ def test_screenshots_of_the_first_screen_and_the_added_sections(report_run, tmp_
     page = (report_run / runs.REPORT).as_uri()
     for name, height in (("report_first_screen", 1000), ("report_whole_page", 6000)):
         shot = folder / f"{name}.png"
-        _chromium(tmp_path, f"--window-size=1280,{height}", f"--screenshot={shot}", page)
+        chromium(tmp_path, f"--window-size=1280,{height}", f"--screenshot={shot}", page)
         assert shot.is_file() and shot.stat().st_size > 10_000
         print(f"screenshot: {shot}")
 
@@ -121,6 +69,6 @@ def test_the_comparison_page_loads_offline_with_its_images(report_run, tmp_path)
     from cnnlab.report.compare import build_comparison
 
     page = build_comparison([report_run, report_run.parent / "copy"], tmp_path / "c.html")
-    seen, result = _probe(page.read_text(), tmp_path)
+    seen, result = probe(page.read_text(), tmp_path)
     assert seen["images"] == 1 and seen["broken"] == 0 and seen["external"] == []
     assert "Failed to load resource" not in result.stderr
