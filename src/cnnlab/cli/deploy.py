@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import platform
 from pathlib import Path
 from typing import Any
 
-from cnnlab.deploy.bench import bench_model, bench_run, format_table
+from cnnlab.deploy.bench import bench_model, bench_run, format_table, host_description
 from cnnlab.deploy.export import FORMATS, export_run
 
 
@@ -69,6 +68,6 @@ def bench_command(args: argparse.Namespace) -> int:
         shape = (args.in_chans, args.input_size, args.input_size)
         results = bench_model(args.model, shape, args.num_classes, **options)
         what = f"{args.model} at {'x'.join(map(str, shape))}"
-    print(f"{what}, {args.threads} threads, {platform.processor() or platform.machine()}")
+    print(f"{what}: {host_description(args.threads)}")
     print(format_table(results))
     return 0

@@ -11,6 +11,8 @@ Thread counts are set explicitly for PyTorch and onnxruntime alike.
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -46,6 +48,24 @@ class BenchResult:
     @property
     def images_per_second(self) -> float:
         return self.batch_size / statistics.median(self.batch_seconds)
+
+
+def host_description(threads: int) -> str:
+    """CPU model, whether it has AVX-512, the thread count and the load average now."""
+    name, avx512 = platform.processor() or platform.machine(), False
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    name = value.strip()
+                elif key.strip() == "flags":
+                    avx512 = "avx512f" in value.split()
+                    break
+    except OSError:
+        pass
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{name}{' (AVX-512)' if avx512 else ''}, {threads} threads{load}"
 
 
 def state_size_mb(model: nn.Module) -> float:

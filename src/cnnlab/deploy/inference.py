@@ -5,7 +5,10 @@ needs: RepVGG's multi-branch blocks collapse into one 3x3 convolution (Ding et
 al. 2021, Sec. 3.3); every batch norm that follows a convolution is folded
 into it (:mod:`cnnlab.nn.fuse`); weights are stored channels-last (NHWC), the
 layout oneDNN's CPU convolutions run fastest in; ``torch.compile`` (inductor)
-optionally fuses the element-wise operations that remain.
+optionally fuses the element-wise operations that remain and, with
+inductor's ``freezing``, folds the weights in as constants (pre-packed for
+oneDNN) — which is why the compiled model must be called under
+``torch.inference_mode()`` or ``torch.no_grad()``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ def prepare(
     fuse : bool
         Re-parameterize RepVGG blocks and fold conv+BN pairs into one convolution.
     compile : bool
-        Wrap the result in ``torch.compile`` (inductor; compiles on the first call).
+        Wrap the result in ``torch.compile`` (inductor with weight freezing; compiles on the
+        first call, which takes seconds to minutes).
 
     Returns
     -------
@@ -44,5 +48,5 @@ def prepare(
     if channels_last:
         prepared = prepared.to(memory_format=torch.channels_last)
     if compile:
-        prepared = torch.compile(prepared)
+        prepared = torch.compile(prepared, options={"freezing": True})
     return prepared

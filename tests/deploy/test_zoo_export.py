@@ -1,0 +1,57 @@
+"""Every registered model exports to ONNX, and onnxruntime gives PyTorch's logits.
+
+Each model is built for the smallest of a few square RGB inputs that its
+geometry accepts (32x32 for most), exported with a dynamic batch dimension, and
+run by onnxruntime on a batch of another size.  The default run covers a handful
+of families with different operations (plain convolutions and pooling, residual
+units, Fire modules); the whole zoo (channel shuffle, depthwise convolutions, ...) is
+the slow test.
+"""
+
+import pytest
+import torch
+
+from cnnlab.deploy import OnnxClassifier, export_onnx
+from cnnlab.errors import CnnlabError
+from cnnlab.models import list_models
+from cnnlab.models.registry import create_model_for_input
+
+SIZES = (32, 64, 96, 128, 224, 299)
+FAMILIES = ["lenet5", "resnet20", "squeezenet1_1"]
+
+
+def smallest_input_model(name: str) -> tuple[torch.nn.Module, tuple[int, int, int]]:
+    """``name`` with 10 classes, seeded weights, built for the smallest input it accepts."""
+    for size in SIZES:
+        shape = (3, size, size)
+        torch.manual_seed(0)
+        try:
+            model = create_model_for_input(name, 10, shape).eval()
+            with torch.no_grad():
+                model(torch.rand(1, *shape))
+        except (CnnlabError, RuntimeError):
+            continue
+        return model, shape
+    raise AssertionError(f"{name} accepts none of the input sizes {SIZES}")
+
+
+def assert_onnxruntime_agrees(name: str) -> None:
+    model, shape = smallest_input_model(name)
+    onnx_model = OnnxClassifier.from_bytes(export_onnx(model, shape), threads=1)
+    x = torch.rand(3, *shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = model(x)
+    got = onnx_model.logits(x)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+    assert torch.equal(got.argmax(1), expected.argmax(1))
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_onnxruntime_agrees_with_pytorch_on_a_handful_of_families(name):
+    assert_onnxruntime_agrees(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list_models())
+def test_onnxruntime_agrees_with_pytorch_on_every_registered_model(name):
+    assert_onnxruntime_agrees(name)
