@@ -164,3 +164,25 @@ def test_normalization_statistics_come_from_the_training_split(tmp_path, mode):
     torch.testing.assert_close(normalize.mean, expected_mean)
     torch.testing.assert_close(normalize.std, expected_std)
     assert normalize.mean.shape == ((1, 32, 32) if mode == "image" else (1, 1, 1))
+
+
+def test_meta_records_the_models_cost_and_the_settings_that_differ(digits_run):
+    from cnnlab import runs
+    from cnnlab.metrics import model_cost
+
+    meta = runs.read_meta(digits_run)
+    run = runs.load_run(digits_run)
+    assert meta["cost"] == model_cost(run.model, run.input_shape)
+    assert meta["config_changes"] == {
+        "augment": ["crop:2"],
+        "epochs": 3,
+        "batch_size": 64,
+        "lr": 2e-3,
+        "warmup_epochs": 0.0,
+        "seed": 1,
+    }
+    summary = (digits_run / "report.html").read_text().split("<h2>Learning curves</h2>")[0]
+    assert (
+        "parameters" in summary
+        and "6 settings differ from the defaults" in (digits_run / "report.html").read_text()
+    )

@@ -484,6 +484,11 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def changes(self) -> dict[str, Any]:
+        """The fields whose values differ from the defaults (what the report lists)."""
+        defaults = TrainConfig().to_dict()
+        return {key: value for key, value in self.to_dict().items() if value != defaults[key]}
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 

@@ -39,6 +39,7 @@ from cnnlab.data import DataSplits, channel_stats, make_loader, mean_image
 from cnnlab.data.loader import Loader, epoch_generator
 from cnnlab.errors import CheckpointError, CnnlabError, ConfigError, TrainingDivergedError
 from cnnlab.fileio import read_yaml_mapping, write_text
+from cnnlab.metrics.cost import model_cost
 from cnnlab.report.figures import plot_learning_curves, save_figure
 from cnnlab.train import distributed
 from cnnlab.train.config import TrainConfig
@@ -333,8 +334,19 @@ class Trainer:
                 "normalization": self.config.normalization,
                 "epoch": row["epoch"],
                 "metric": {"name": self.config.monitor, "value": row[self.config.monitor]},
+                "cost": self._model_cost(),
+                "config_changes": self.config.changes(),
             },
         )
+
+    def _model_cost(self) -> dict[str, int]:
+        """Parameters, size and multiply-adds of one image (measured once, for meta.json)."""
+        if not hasattr(self, "_cost"):
+            # The counter runs the model on a random image: keep the run's random stream.
+            cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda):
+                self._cost = model_cost(self.eval_model, self.data.input_shape)
+        return self._cost
 
     # ------------------------------------------------------------------- loop
     def fit(self) -> Path:
