@@ -1,6 +1,7 @@
 """The Trainer and its run directory: exclusive, never the user's files, no lost run."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -88,6 +89,14 @@ def test_resume_removes_leftovers_and_finishes_an_interrupted_best_save(tmp_path
     assert set(best) == set(runs.load_best(run_dir, meta))
 
 
+def test_resume_of_a_run_killed_before_its_first_checkpoint_says_to_start_again(tmp_path):
+    runs.claim_run_dir(tmp_path / "run").release()
+    (tmp_path / "run" / "config.yaml").write_text("epochs: 1\n")
+    with pytest.raises(CheckpointError, match="Start it again with `cnnlab train --out"):
+        Trainer.resume(tmp_path / "run")
+    runs.check_new_run_dir(tmp_path / "run")  # and the same --out is accepted again
+
+
 KILL_AT_REPLACE = """
 import os, signal, sys
 from cnnlab.cli import main
@@ -98,14 +107,16 @@ def replace(src, dst):
         os.kill(os.getpid(), signal.SIGKILL)  # a kill right before this write lands
     return real(src, dst)
 os.replace = replace
-sys.exit(main(["train", "--out", sys.argv[2], "--model", "simple_cnn", "--epochs", "2",
-               "--seed", "5", "--augment", "", "--quiet"]))
+sys.exit(main(sys.argv[2:]))
 """
+TRAIN = ["--model", "simple_cnn", "--epochs", "2", "--seed", "5", "--augment", "", "--quiet"]
 
 
-def _cli_train(out, kill_at=0):
+def _cli(*argv, kill_at=0):
+    """``cnnlab *argv`` in a child process, killed (SIGKILL) before its ``kill_at``-th
+    file lands; one thread, so that its arithmetic is the same in every process."""
     return subprocess.run(
-        [sys.executable, "-c", KILL_AT_REPLACE, str(kill_at), str(out)],
+        [sys.executable, "-c", KILL_AT_REPLACE, str(kill_at), *argv],
         capture_output=True,
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
@@ -115,19 +126,23 @@ def _cli_train(out, kill_at=0):
 @pytest.fixture(scope="module")
 def whole_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("whole") / "run"
-    assert _cli_train(out).returncode == 0
+    assert _cli("train", "--out", str(out), *TRAIN).returncode == 0
     return out
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_at", range(1, 16))
+@pytest.mark.parametrize("kill_at", range(1, 23))
 def test_a_kill_at_any_write_resumes_to_the_uninterrupted_weights(
     capsys, tmp_path, whole_run, kill_at
 ):
-    killed = _cli_train(tmp_path / "cut", kill_at)
+    killed = _cli("train", "--out", str(tmp_path / "cut"), *TRAIN, kill_at=kill_at)
     if killed.returncode == 0:
         pytest.skip(f"the run makes fewer than {kill_at} writes")
-    run_cli(capsys, "train", "--resume", str(tmp_path / "cut"), "--quiet")
+    assert killed.returncode == -signal.SIGKILL
+    resumed = _cli("train", "--resume", str(tmp_path / "cut"), "--quiet")
+    if not (tmp_path / "cut" / runs.LAST).exists():  # killed before its first checkpoint
+        assert "Start it again" in resumed.stderr
+        assert _cli("train", "--out", str(tmp_path / "cut"), *TRAIN).returncode == 0
     if not runs.evaluation_finished(tmp_path / "cut"):
         assert run_cli(capsys, "evaluate", str(tmp_path / "cut"))[0] == 0
     whole = runs.load_state(whole_run / runs.LAST)["model"]

@@ -223,6 +223,11 @@ class Trainer:
     ) -> Trainer:
         """Continue ``run_dir`` from ``last.safetensors`` up to ``epochs`` in total."""
         run_dir = Path(run_dir)
+        if (run_dir / runs.LOCK).is_file() and not (run_dir / runs.LAST).is_file():
+            raise CheckpointError(
+                f"{run_dir} was stopped before its first checkpoint: there is nothing to "
+                f"resume. Start it again with `cnnlab train --out {run_dir}` and its options."
+            )
         if not (run_dir / runs.CONFIG).is_file() or not (run_dir / runs.LAST).is_file():
             raise CheckpointError(
                 f"Cannot resume {run_dir}: it needs {runs.CONFIG} and {runs.LAST}, written by "
