@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -79,6 +80,41 @@ def update_json(path: str | os.PathLike, keys: Sequence[str], value: Any) -> Non
         node = node.setdefault(key, {})
     node[keys[-1]] = value
     write_json(path, data)
+
+
+def read_regular(
+    path: str | os.PathLike,
+    *,
+    limit: int,
+    what: str = "File",
+    error: type[CnnlabError] = DataError,
+    inside: str | os.PathLike | None = None,
+) -> bytes:
+    """The bytes of the regular file ``path``, refusing what could hang or flood a reader.
+
+    A FIFO, socket or device (``/dev/zero``) is refused without blocking (it is
+    opened non-blocking, then checked with ``fstat``); so is a file over
+    ``limit`` bytes and, with ``inside``, a path that resolves (symbolic links
+    followed) outside that folder. Every refusal raises ``error`` naming ``what``
+    and the path.
+    """
+    path = Path(path)
+    if inside is not None and not path.resolve().is_relative_to(Path(inside).resolve()):
+        raise error(f"{what} {path} points outside {inside}; it is not read.")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise error(f"Cannot read {what.lower()} {path}: {exc.strerror}.") from exc
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{what} {path} is not a regular file (a FIFO, socket or device).")
+        if info.st_size > limit:
+            raise error(f"{what} {path} is {info.st_size} bytes, over the limit of {limit} bytes.")
+        data = fh.read(limit + 1)
+    if len(data) > limit:  # it grew while being read
+        raise error(f"{what} {path} is over the limit of {limit} bytes.")
+    return data
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.io import ImageReadMode, decode_image
 
 from cnnlab.errors import ConfigError, DataError
+from cnnlab.fileio import read_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
@@ -84,14 +84,14 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return TF.resize(image, list(size), antialias=True)
 
 
+MAX_IMAGE_BYTES = 256 << 20  # an image file over 256 MiB is refused before it is read
+
+
 def read_image(
     path: str | os.PathLike, channels: int, size: tuple[int, int] | None = None
 ) -> torch.Tensor:
     """Read ``path`` as uint8 ``(channels, H, W)``, resized to ``size`` if given."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise DataError(f"Cannot read image {str(path)!r}: {exc.strerror}.") from exc
+    data = read_regular(path, limit=MAX_IMAGE_BYTES, what="Image")
     image = to_channels(decode_native(data, path), channels)
     return image if size is None else resize(image, size)
 

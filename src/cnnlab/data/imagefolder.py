@@ -120,6 +120,7 @@ def scan(root: Path) -> tuple[list[str], list[Path], torch.Tensor]:
             for f in filenames
             if not f.startswith(".")
             and os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES
+            and (Path(dirpath) / f).is_file()  # no FIFO, socket or device: reading one blocks
             and not any(part.startswith(".") for part in Path(dirpath).relative_to(folder).parts)
         )
         if not files:

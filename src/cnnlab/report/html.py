@@ -31,8 +31,8 @@ from typing import Any
 import yaml
 
 from cnnlab import runs
-from cnnlab.errors import CheckpointError
-from cnnlab.fileio import write_text
+from cnnlab.errors import CheckpointError, CnnlabError
+from cnnlab.fileio import read_regular, write_text
 from cnnlab.report.figures import figure_to_png, plot_confusion_matrix, plot_learning_curves
 
 
@@ -97,9 +97,17 @@ def _primary(splits: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | 
     return name, splits[name]
 
 
+MAX_FIGURE_BYTES = 32 << 20  # a PNG figure; larger files are left out of the report
+
+
 def _figure_file(run_dir: Path, filename: str) -> bytes | None:
-    path = run_dir / runs.FIGURES / filename
-    return path.read_bytes() if path.is_file() else None
+    """The bytes of ``figures/<filename>``; None when missing, not a regular file inside
+    the run directory (a link out of it, a FIFO, a device) or too large."""
+    folder = run_dir / runs.FIGURES
+    try:
+        return read_regular(folder / filename, limit=MAX_FIGURE_BYTES, inside=folder)
+    except CnnlabError:
+        return None
 
 
 def figure_section(title: str, filename: str) -> Section:
@@ -174,9 +182,12 @@ def _summary(run_dir: Path) -> str | None:
         if isinstance(interval, list) and len(interval) == 2:
             value += f" <small>(95 % interval {interval[0]:.1%} to {interval[1]:.1%})</small>"
         count = report.get("num_images", report.get("num_samples"))
-        label = f"{split} accuracy" + (f", {count} images" if count else "")
+        kind = "pixel accuracy" if "miou" in report else "accuracy"
+        label = f"{split} {kind}" + (f", {count} images" if count else "")
         value = f"<span data-value='{accuracy!r}'>{value}</span>"
         cards.append((label, value, "headline-accuracy"))
+        if isinstance(report.get("miou"), float):
+            cards.append((f"{split} mean IoU", f"{report['miou']:.3f}", "miou"))
     cards.append(("task", html.escape(str(meta.get("task", "classification"))), "task"))
     for key, label in (("model", "model"), ("dataset", "data set")):
         name = _lookup_name(meta.get(key), config.get(key))
@@ -291,7 +302,7 @@ def _per_class(run_dir: Path) -> str | None:
         per_class = report.get("per_class")
         if not per_class:
             continue
-        columns = ["class", "precision", "recall", "f1", "support"]
+        columns = list(dict.fromkeys(key for row in per_class for key in row))
         table = html_table(columns, [[row.get(c, "") for c in columns] for row in per_class])
         parts.append(f"<h3>{html.escape(name)}</h3><div class='scroll'>{table}</div>")
     return "".join(parts) or None
@@ -406,11 +417,12 @@ def recorded_sections(run_dir: Path) -> list[Section]:
 def _other_figures(run_dir: Path, shown: set[str]) -> str | None:
     folder = run_dir / runs.FIGURES
     paths = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    figures = [(p, _figure_file(run_dir, p.name)) for p in paths if p.name not in shown]
     parts = [
-        f"<figure>{png_img(p.read_bytes(), p.stem)}"
+        f"<figure>{png_img(data, p.stem)}"
         f"<figcaption>{html.escape(p.stem.replace('_', ' '))}</figcaption></figure>"
-        for p in paths
-        if p.name not in shown
+        for p, data in figures
+        if data is not None
     ]
     return "".join(parts) or None
 
