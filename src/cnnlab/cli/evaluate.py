@@ -13,6 +13,7 @@ from cnnlab.cli.flags import count
 from cnnlab.data import load_image
 from cnnlab.deploy import OnnxClassifier, prepare
 from cnnlab.metrics import format_classification_report
+from cnnlab.metrics.segmentation import format_segmentation_report
 from cnnlab.report import build_report
 from cnnlab.report.compare import build_comparison
 from cnnlab.runs import load_run, read_meta
@@ -71,8 +72,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    """Print an evaluation's classification report."""
-    print(format_classification_report(report))
+    """Print an evaluation's report: classification, or segmentation (it has a mean IoU)."""
+    if "miou" in report:
+        print(format_segmentation_report(report))
+    else:
+        print(format_classification_report(report))
 
 
 def predict_command(args: argparse.Namespace) -> int:

@@ -17,7 +17,8 @@ from cnnlab.data.image import read_image
 
 @dataclass
 class TensorImageDataset:
-    """Images held in memory: ``images`` uint8 ``(N, C, H, W)``, ``labels`` int64 ``(N,)``."""
+    """Images held in memory: ``images`` uint8 ``(N, C, H, W)``, ``labels`` int64 ``(N,)``,
+    or ``(N, H, W)`` masks (a class per pixel) for segmentation."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -29,17 +30,20 @@ class TensorImageDataset:
                 f"images must be uint8 (N, C, H, W), got {self.images.dtype} "
                 f"{tuple(self.images.shape)}"
             )
-        if self.labels.shape != (self.images.shape[0],):
+        n, _, height, width = self.images.shape
+        if self.labels.shape not in ((n,), (n, height, width)):
             raise ValueError(
-                f"labels must have shape ({self.images.shape[0]},), got {tuple(self.labels.shape)}"
+                f"labels must have shape ({n},) (a class per image) or ({n}, {height}, {width}) "
+                f"(a class per pixel), got {tuple(self.labels.shape)}"
             )
         self.labels = self.labels.to(torch.int64)
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.images[index], int(self.labels[index])
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
+        label = self.labels[index]
+        return self.images[index], int(label) if label.ndim == 0 else label
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

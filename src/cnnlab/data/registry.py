@@ -13,13 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
+from cnnlab.data.canvas import load_digit_canvases
 from cnnlab.data.cifar import load_cifar
 from cnnlab.data.datasets import DataSplits, ImageDataset
 from cnnlab.data.digits import load_digits
 from cnnlab.data.idx import load_idx_dataset
 from cnnlab.data.imagefolder import load_imagefolder
 from cnnlab.data.selection import limit_per_class, select_classes
-from cnnlab.data.splits import TEST_FRACTION, TEST_SPLIT_SEED, stratified_split
+from cnnlab.data.splits import TEST_FRACTION, TEST_SPLIT_SEED, random_split, stratified_split
 from cnnlab.errors import ConfigError, check_choice
 
 Source = Callable[..., tuple[ImageDataset, ImageDataset | None]]
@@ -42,6 +43,10 @@ def _cifar(name: str, data_dir, *, download: bool, image_size: int | None):
 
 def _digits(data_dir, *, download: bool, image_size: int | None):
     return load_digits(), None
+
+
+def _digit_canvases(data_dir, *, download: bool, image_size: int | None):
+    return load_digit_canvases()
 
 
 def _imagefolder(data_dir, *, download: bool, image_size: int | None):
@@ -68,6 +73,11 @@ DATASETS: dict[str, DatasetInfo] = {
     ),
     "cifar100": DatasetInfo(
         "CIFAR-100 objects, 50k/10k, 3x32x32, 100 fine classes", partial(_cifar, "cifar100")
+    ),
+    "seg-canvas": DatasetInfo(
+        "segmentation canvases of 2-4 embedded digits 0-3 on a background, 2000/400, 1x64x64, "
+        "5 classes per pixel (generated, no download)",
+        _digit_canvases,
     ),
     "imagefolder": DatasetInfo(
         "your images: data_dir/<class>/<image> or a .tar/.tar.gz of that layout",
@@ -128,6 +138,14 @@ def load_data(
         fraction = TEST_FRACTION if test_fraction is None else test_fraction
         pool_idx, test_idx = stratified_split(pool.labels, fraction, TEST_SPLIT_SEED)
         pool, test = pool.subset(pool_idx), pool.subset(test_idx)
+    if pool.labels.ndim > 1:  # masks: no class per image to select or stratify by
+        if classes is not None or per_class is not None:
+            raise ConfigError(
+                f"{name} labels every pixel, so classes and per_class (which pick images by "
+                "their class) do not apply; drop them."
+            )
+        train_idx, val_idx = random_split(len(pool), val_fraction, seed)
+        return DataSplits(name, pool.subset(train_idx), pool.subset(val_idx), test, pool.classes)
     if classes is not None:
         pool, test = select_classes(pool, classes), select_classes(test, classes)
     if per_class is not None:

@@ -45,6 +45,17 @@ def stratified_split(
     return torch.from_numpy(kept_idx).long(), torch.from_numpy(held_idx).long()
 
 
+def random_split(count: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(kept, held_out)`` indices of ``count`` samples, ``fraction`` held out at random by
+    ``seed``; for data sets without a class per sample (segmentation masks).  Both sorted."""
+    if not 0 <= fraction < 1:
+        raise ConfigError(f"A split fraction must be in [0, 1), got {fraction!r}.")
+    order = np.random.default_rng(seed).permutation(count)
+    cut = round(fraction * count)
+    held, kept = np.sort(order[:cut]), np.sort(order[cut:])
+    return torch.from_numpy(kept).long(), torch.from_numpy(held).long()
+
+
 def spread_subset(count: int, limit: int) -> torch.Tensor:
     """Indices of ``limit`` of ``count`` samples: a fixed uniform draw, in their original order.
 

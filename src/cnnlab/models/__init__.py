@@ -23,6 +23,7 @@ from cnnlab.models import (  # noqa: F401  (registers the builders)
     shufflenet,
     simple,
     squeezenet,
+    unet,
     vgg,
     xception,
 )

@@ -182,9 +182,12 @@ def _summary(run_dir: Path) -> str | None:
         if isinstance(interval, list) and len(interval) == 2:
             value += f" <small>(95 % interval {interval[0]:.1%} to {interval[1]:.1%})</small>"
         count = report.get("num_images", report.get("num_samples"))
-        label = f"{split} accuracy" + (f", {count} images" if count else "")
+        kind = "pixel accuracy" if "miou" in report else "accuracy"
+        label = f"{split} {kind}" + (f", {count} images" if count else "")
         value = f"<span data-value='{accuracy!r}'>{value}</span>"
         cards.append((label, value, "headline-accuracy"))
+        if isinstance(report.get("miou"), float):
+            cards.append((f"{split} mean IoU", f"{report['miou']:.3f}", "miou"))
     cards.append(("task", html.escape(str(meta.get("task", "classification"))), "task"))
     for key, label in (("model", "model"), ("dataset", "data set")):
         name = _lookup_name(meta.get(key), config.get(key))
@@ -299,7 +302,7 @@ def _per_class(run_dir: Path) -> str | None:
         per_class = report.get("per_class")
         if not per_class:
             continue
-        columns = ["class", "precision", "recall", "f1", "support"]
+        columns = list(dict.fromkeys(key for row in per_class for key in row))
         table = html_table(columns, [[row.get(c, "") for c in columns] for row in per_class])
         parts.append(f"<h3>{html.escape(name)}</h3><div class='scroll'>{table}</div>")
     return "".join(parts) or None

@@ -1,18 +1,28 @@
 """What is learned: one :class:`~cnnlab.train.task.Task` per kind of problem.
 
 ``create_task(config, data)`` builds the task ``config.task`` names;
-``evaluate_run`` and ``evaluate_ensemble`` evaluate finished classification runs.
+``evaluate_run`` evaluates a finished run with the evaluation of the task it
+was trained for; ``evaluate_ensemble`` averages classification runs.
 """
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
+from cnnlab import runs
 from cnnlab.data import DataSplits
 from cnnlab.tasks import classification_eval
 from cnnlab.tasks.classification import Classification
+from cnnlab.tasks.segmentation import Segmentation, evaluate_segmentation
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.task import Task
 
-TASKS = {"classification": Classification}
+TASKS = {"classification": Classification, "segmentation": Segmentation}
+EVALUATIONS = {
+    "classification": classification_eval.evaluate_run,
+    "segmentation": evaluate_segmentation,
+}
 
 
 def create_task(config: TrainConfig, data: DataSplits) -> Task:
@@ -20,7 +30,20 @@ def create_task(config: TrainConfig, data: DataSplits) -> Task:
     return TASKS[config.task](config, data)
 
 
-evaluate_run = classification_eval.evaluate_run
+def evaluate_run(run_dir: str | os.PathLike, **options: Any) -> dict[str, Any]:
+    """Evaluate the best weights of ``run_dir`` on a split (``split="test"``, ``dataset``,
+    ``data_dir``, ``device``, ``tta``); writes metrics.json, figures and the report."""
+    task = runs.read_meta(run_dir).get("task", "classification")
+    return EVALUATIONS[task](run_dir, **options)
+
+
 evaluate_ensemble = classification_eval.evaluate_ensemble
 
-__all__ = ["TASKS", "Classification", "create_task", "evaluate_ensemble", "evaluate_run"]
+__all__ = [
+    "TASKS",
+    "Classification",
+    "Segmentation",
+    "create_task",
+    "evaluate_ensemble",
+    "evaluate_run",
+]

@@ -32,6 +32,7 @@ class Classification:
     """Image classification (see the module docstring)."""
 
     name = "classification"
+    monitors = ("val_acc", "val_loss")
 
     def __init__(self, config: TrainConfig, data: DataSplits):
         self.seed = config.seed

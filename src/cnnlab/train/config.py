@@ -35,11 +35,11 @@ from cnnlab.train.init import INITS
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 
 NORMALIZATIONS = ("channel", "image", "none")
-MONITORS = ("val_acc", "val_loss")
+MONITORS = ("val_acc", "val_loss", "val_miou")  # val_miou: segmentation
 PRECISIONS = ("fp32", "bf16", "fp16")
 FREEZE_MODES = ("none", "partial", "features")  # see cnnlab.train.transfer
 ADVERSARIAL_TRAINING = ("none", "fgsm-rs", "pgd", "trades")  # see cnnlab.attack.defense
-TASKS = ("classification",)  # see cnnlab.tasks
+TASKS = ("classification", "segmentation")  # see cnnlab.tasks
 
 Check = Callable[[str, Any], None]
 

@@ -52,6 +52,7 @@ class Task(Protocol):
     """The part of training that depends on what is learned."""
 
     name: str
+    monitors: tuple[str, ...]  # the validation metrics that can choose the best epoch
 
     def build_model(
         self, config: TrainConfig, data: DataSplits, mean: torch.Tensor, std: torch.Tensor

@@ -108,6 +108,11 @@ class Trainer:
         self.dist = distributed.setup(self.device)  # one process unless started by torchrun
         self.quiet = quiet or not self.dist.is_main
         self.log = log or (lambda msg: None if self.quiet else print(msg, file=sys.stderr))
+        if config.monitor not in task.monitors:
+            raise ConfigError(
+                f"monitor {config.monitor!r} is not measured by the {task.name} task; "
+                f"choose one of {', '.join(task.monitors)}."
+            )
         if config.precision == "fp16" and self.device.type != "cuda":
             raise ConfigError(
                 "precision fp16 needs a CUDA device (its gradient scaler guards against "
