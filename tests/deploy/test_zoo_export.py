@@ -17,7 +17,7 @@ from cnnlab.models import list_models
 from cnnlab.models.registry import create_model_for_input
 
 SIZES = (32, 64, 96, 128, 224, 299)
-FAMILIES = ["lenet5", "resnet20", "squeezenet1_1"]
+FAMILIES = ["resnet20", "squeezenet1_1"]  # LeNet-5: tests/deploy/test_export.py
 
 
 def smallest_input_model(name: str) -> tuple[torch.nn.Module, tuple[int, int, int]]:
@@ -42,7 +42,8 @@ def assert_onnxruntime_agrees(name: str) -> None:
     with torch.no_grad():
         expected = model(x)
     got = onnx_model.logits(x)
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+    scale = max(1.0, expected.abs().max().item())  # 1e-4 absolute, relative for large logits
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * scale)
     assert torch.equal(got.argmax(1), expected.argmax(1))
 
 
