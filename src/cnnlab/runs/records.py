@@ -20,6 +20,8 @@ from cnnlab.runs.layout import HISTORY, META, METRICS
 def read_meta(run_dir: str | os.PathLike) -> dict[str, Any]:
     """``meta.json`` of ``run_dir``: what the best weights are (model, classes, epoch ...)."""
     path = Path(run_dir) / META
+    if not Path(run_dir).is_dir():
+        raise CheckpointError(f"Run directory {run_dir} does not exist.")
     if not path.is_file():
         raise CheckpointError(
             f"{Path(run_dir)} is not a cnnlab run directory: {META} is missing. "
