@@ -95,6 +95,9 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_says_to_start_again(
     with pytest.raises(CheckpointError, match="Start it again with `cnnlab train --out"):
         Trainer.resume(tmp_path / "run")
     runs.check_new_run_dir(tmp_path / "run")  # and the same --out is accepted again
+    (tmp_path / "run" / ".config.yaml.k1ll.tmp").write_text("half")
+    _train(tmp_path / "run", small_digits(64)).fit()
+    assert not list((tmp_path / "run").glob(".*.tmp"))
 
 
 KILL_AT_REPLACE = """

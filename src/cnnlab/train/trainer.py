@@ -249,8 +249,8 @@ class Trainer:
 
     def _claim_run_dir(self, *, new: bool) -> None:
         """Claim the run directory for this run (rank 0 holds it; see
-        :mod:`cnnlab.runs.claim`): a new run only in a new or empty directory, a
-        resumed one after cleaning up what a kill left."""
+        :mod:`cnnlab.runs.claim`): a new run only in a new or empty directory (or
+        one a run left before its first checkpoint); then clean up what a kill left."""
         error: CnnlabError | None = None
         if self.dist.is_main:
             try:
@@ -261,7 +261,7 @@ class Trainer:
                     runs.check_new_run_dir(self.run_dir)  # again: a racing run may have won
                 else:
                     runs.settle_best(self.run_dir)
-                    runs.remove_leftovers(self.run_dir)
+                runs.remove_leftovers(self.run_dir)
             except CnnlabError as exc:
                 self.release_run_dir()
                 error = exc
