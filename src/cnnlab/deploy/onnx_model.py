@@ -47,6 +47,9 @@ class OnnxClassifier:
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+        # Without this its threads spin after each run, taking the cores from whatever runs
+        # next in this process (the next engine of cnnlab bench, the caller's own code).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
