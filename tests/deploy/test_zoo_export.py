@@ -1,7 +1,7 @@
 """Every registered model exports to ONNX, and onnxruntime gives PyTorch's logits.
 
 Each model is built for the smallest of a few square RGB inputs that its
-geometry accepts (32x32 for most), exported with a dynamic batch dimension, and
+geometry accepts (32x32 for most, 28x28 for LeNet-1), exported with a dynamic batch dimension, and
 run by onnxruntime on a batch of another size.  The default run covers a handful
 of families with different operations (plain convolutions and pooling, residual
 units, Fire modules); the whole zoo (channel shuffle, depthwise convolutions, ...) is
@@ -16,7 +16,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.models import list_models
 from cnnlab.models.registry import create_model_for_input
 
-SIZES = (32, 64, 96, 128, 224, 299)
+SIZES = (28, 32, 64, 96, 128, 224, 299)
 FAMILIES = ["resnet20", "squeezenet1_1"]  # LeNet-5: tests/deploy/test_export.py
 
 
