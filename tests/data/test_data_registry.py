@@ -5,7 +5,16 @@ from cnnlab.data import list_datasets, load_data
 from cnnlab.data.splits import stratified_split
 from cnnlab.errors import ConfigError, UnknownNameError
 
-NAMES = {"digits", "mnist", "fashion-mnist", "kmnist", "cifar10", "cifar100", "imagefolder"}
+NAMES = {
+    "digits",
+    "mnist",
+    "fashion-mnist",
+    "kmnist",
+    "cifar10",
+    "cifar100",
+    "imagefolder",
+    "seg-canvas",
+}
 
 
 def test_list_datasets_names_every_data_set_with_a_description():
