@@ -45,3 +45,13 @@ def test_update_json_refuses_a_corrupt_file_and_leaves_it(tmp_path):
     with pytest.raises(DataError, match="not valid JSON"):
         update_json(path, ("test",), {})
     assert path.read_text() == "{not json"
+
+
+def test_a_binary_file_is_not_read_as_yaml(tmp_path):
+    from cnnlab.errors import ConfigError
+    from cnnlab.fileio import read_yaml_mapping
+
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        read_yaml_mapping(path, ConfigError, "Config file")

@@ -138,7 +138,7 @@ def read_yaml_mapping(
         values = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise error(f"Cannot read {what.lower()} {path}: {exc.strerror}.") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:  # a binary file is not YAML either
         raise error(f"{what} {path} is not valid YAML: {exc}.") from exc
     if not isinstance(values, dict):
         raise error(f"{what} {path} must hold a mapping of keys to values.")

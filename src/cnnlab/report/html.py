@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cnnlab import runs
 from cnnlab.errors import CheckpointError, CnnlabError
 from cnnlab.fileio import read_regular, write_text
@@ -121,19 +119,19 @@ def figure_section(title: str, filename: str) -> Section:
 
 
 def run_config(run_dir: Path) -> dict[str, Any]:
-    """``config.yaml`` as a mapping; empty when missing or unreadable."""
-    path = run_dir / runs.CONFIG
+    """``config.yaml`` as a mapping (:func:`cnnlab.runs.read_config`); empty when missing
+    or unreadable, so that a damaged file drops only what needs it."""
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError, yaml.YAMLError):
+        return runs.read_config(run_dir)
+    except CnnlabError:
         return {}
-    return config if isinstance(config, dict) else {}
 
 
 def run_meta(run_dir: Path) -> dict[str, Any]:
+    """``meta.json`` (:func:`cnnlab.runs.read_meta`); empty when missing or unreadable."""
     try:
-        meta = read_json(run_dir / runs.META)
-    except (OSError, ValueError):
+        meta = runs.read_meta(run_dir)
+    except CnnlabError:
         return {}
     return meta if isinstance(meta, dict) else {}
 

@@ -28,8 +28,8 @@ def read_meta(run_dir: str | os.PathLike) -> dict[str, Any]:
             "Pass a directory created by `cnnlab train`."
         )
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: invalid JSON or not UTF-8
         raise CheckpointError(f"{path} is corrupt ({exc}); restore it or re-train.") from exc
 
 

@@ -20,6 +20,7 @@ task and techniques a :class:`~cnnlab.train.config.TrainConfig` names.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -344,19 +345,18 @@ class Trainer:
                 "normalization": self.config.normalization,
                 "epoch": row["epoch"],
                 "metric": {"name": self.config.monitor, "value": row[self.config.monitor]},
-                "cost": self._model_cost(),
+                "cost": self.cost,
                 "config_changes": self.config.changes(),
             },
         )
 
-    def _model_cost(self) -> dict[str, int]:
+    @functools.cached_property
+    def cost(self) -> dict[str, int]:
         """Parameters, size and multiply-adds of one image (measured once, for meta.json)."""
-        if not hasattr(self, "_cost"):
-            # The counter runs the model on a random image: keep the run's random stream.
-            cuda = [self.device.index or 0] if self.device.type == "cuda" else []
-            with torch.random.fork_rng(devices=cuda):
-                self._cost = model_cost(self.eval_model, self.data.input_shape)
-        return self._cost
+        # The counter runs the model on a random image: keep the run's random stream.
+        cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            return model_cost(self.eval_model, self.data.input_shape)
 
     # ------------------------------------------------------------------- loop
     def fit(self) -> Path:
