@@ -214,13 +214,69 @@ def _advice(n: int, f_eff: int, stride: int, padding: int) -> str:
     )
 
 
+# Transposed convolution for up-sampling.
+#
+# A transposed convolution with stride S scatters each input pixel's k x k
+# kernel onto the output S pixels apart.  Where S does not divide k, output
+# pixels of different phases (position mod S) receive different numbers of
+# taps, and the network draws a checkerboard (Odena, Dumoulin & Olah 2016,
+# "Deconvolution and checkerboard artifacts", Distill): choose k divisible by
+# S, or resize (nearest/bilinear) followed by a stride-1 convolution.
+
+
+def transposed_overlap(kernel: int, stride: int) -> list[int]:
+    """Kernel taps that reach an output pixel of each phase 0..S−1 of a transposed conv.
+
+    Equal counts (S divides k) give an even overlap; unequal counts are the
+    checkerboard of Odena et al. (2016): kernel 3, stride 2 gives ``[2, 1]``.
+    """
+    _check_positive(kernel=kernel, stride=stride)
+    return [len(range(phase, kernel, stride)) for phase in range(stride)]
+
+
+def upsample_geometry(scale: int) -> LayerGeometry:
+    """Kernel 2s − s mod 2, stride s, padding ⌈(s − 1)/2⌉: a transposed conv from H to s·H.
+
+    The geometry of FCN's bilinear up-sampling layers (Long et al. 2015, the
+    reference code's ``upsample_filt`` kernel size), cropped by padding so that
+    :func:`conv_transpose_output_size` is exactly s·H for every H.
+    """
+    _check_positive(scale=scale)
+    return LayerGeometry(2 * scale - scale % 2, scale, 1, (scale - scale % 2) // 2)
+
+
+def conv_transpose_output_padding(
+    n: int, target: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> int:
+    """The ``output_padding`` that makes a transposed conv map size ``n`` to ``target``.
+
+    (n − 1)·S − 2P + F_eff reaches ``target`` if ``output_padding`` in
+    [0, max(S, D)) closes the gap; any other target is impossible, and
+    :class:`GeometryError` gives the sizes this layer can produce.
+    """
+    smallest = conv_transpose_output_size(n, kernel, stride, padding, 0, dilation)
+    reachable = range(smallest, smallest + max(stride, dilation))
+    if target not in reachable:
+        raise GeometryError(
+            f"A transposed convolution ({_kernel_text(kernel, dilation)}, stride {stride}, "
+            f"padding {padding}) maps {n} to ({n} − 1)·{stride} − 2·{padding} + "
+            f"{effective_kernel(kernel, dilation)} + output_padding, i.e. "
+            f"{reachable.start}..{reachable.stop - 1}, never {target}. Change the stride, "
+            "kernel or padding, or crop/pad the result."
+        )
+    return target - smallest
+
+
 __all__ = [
     "LayerGeometry",
     "ReceptiveField",
     "conv_output_size",
+    "conv_transpose_output_padding",
     "conv_transpose_output_size",
     "effective_kernel",
     "pool_output_size",
     "receptive_field",
     "same_padding",
+    "transposed_overlap",
+    "upsample_geometry",
 ]
