@@ -54,7 +54,7 @@ class NearestUnpool(nn.Module):
 
 
 class BedOfNailsUnpool(nn.Module):
-    """"Bed of nails" unpooling: y[s·i, s·j] = x[i, j] and zero everywhere else."""
+    """ "Bed of nails" unpooling: y[s·i, s·j] = x[i, j] and zero everywhere else."""
 
     def __init__(self, scale: int = 2):
         super().__init__()
@@ -100,7 +100,7 @@ class MaxUnpool(nn.Module):
 
 
 class BilinearUpsample(nn.Module):
-    """Bilinear interpolation by an integer factor (pixel centres aligned, ``align_corners=False``)."""
+    """Bilinear interpolation by an integer factor (``align_corners=False``: pixel centres)."""
 
     def __init__(self, scale: int = 2):
         super().__init__()
