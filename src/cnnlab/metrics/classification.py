@@ -1,9 +1,11 @@
 """Classification metrics from hard predictions and class scores.
 
-The functions are shaped like their :mod:`sklearn.metrics` namesakes and are
-tested against them.  Classes are the integers ``0 .. num_classes - 1``; every
-class in that range counts, including those absent from both ``y_true`` and
-``y_pred`` (like passing ``labels=range(num_classes)`` to scikit-learn).
+Thin wrappers over :mod:`sklearn.metrics` that keep cnnlab's conventions:
+inputs may be tensors, arrays or sequences and are checked first (a mistake
+raises :class:`ConfigError` naming the value, not a scikit-learn traceback),
+and classes are the integers ``0 .. num_classes - 1`` -- every class in that
+range counts, including those absent from both ``y_true`` and ``y_pred``
+(``labels=range(num_classes)`` is passed to scikit-learn).
 
 References
 ----------
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn import metrics as skm
 
 from cnnlab.errors import ConfigError, check_choice
 from cnnlab.metrics._checks import (
@@ -38,13 +41,6 @@ def _labels_pair(y_true: Any, y_pred: Any, num_classes: int | None):
     return y_true, y_pred, resolve_num_classes(num_classes, y_true, y_pred)
 
 
-def _divide(numerator: np.ndarray, denominator: np.ndarray, zero_division: float) -> np.ndarray:
-    """Element-wise ratio with ``zero_division`` where the denominator is 0."""
-    out = np.full(numerator.shape, zero_division, dtype=np.float64)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
-
-
 def confusion_matrix(
     y_true: Any,
     y_pred: Any,
@@ -52,6 +48,9 @@ def confusion_matrix(
     normalize: str | None = None,
 ) -> np.ndarray:
     """Count how often class ``i`` was predicted as class ``j``.
+
+    ``C[i, j] = #{n : y_n = i and ŷ_n = j}``; computed by
+    :func:`sklearn.metrics.confusion_matrix`.
 
     Parameters
     ----------
@@ -73,20 +72,12 @@ def confusion_matrix(
     if normalize is not None:
         check_choice("normalize mode", normalize, _NORMALIZE)
     y_true, y_pred, n = _labels_pair(y_true, y_pred, num_classes)
-    cm = np.bincount(y_true * n + y_pred, minlength=n * n).reshape(n, n)
-    if normalize is None:
-        return cm
-    if normalize == "true":
-        totals = cm.sum(axis=1, keepdims=True)
-    elif normalize == "pred":
-        totals = cm.sum(axis=0, keepdims=True)
-    else:
-        totals = np.array(cm.sum())
-    return _divide(cm, np.broadcast_to(totals, cm.shape), 0.0)
+    cm = skm.confusion_matrix(y_true, y_pred, labels=np.arange(n), normalize=normalize)
+    return cm.astype(np.float64 if normalize else np.int64)
 
 
 def accuracy(y_true: Any, y_pred: Any) -> float:
-    """Fraction of samples whose prediction equals the true class.
+    """Fraction of samples whose prediction equals the true class, ``(1/N) Σ_n [ŷ_n = y_n]``.
 
     Parameters
     ----------
@@ -96,22 +87,12 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     Returns
     -------
     float
-        Accuracy in [0, 1].
+        Accuracy in [0, 1] (:func:`sklearn.metrics.accuracy_score`).
     """
     y_true = check_labels("y_true", y_true)
     y_pred = check_labels("y_pred", y_pred)
     check_same_length(y_true=y_true, y_pred=y_pred)
-    return float(np.mean(y_true == y_pred))
-
-
-def _nanaverage(values: np.ndarray, weights: np.ndarray | None) -> float:
-    """Average ignoring NaN entries (classes whose score is undefined)."""
-    keep = ~np.isnan(values)
-    if not keep.any():
-        return float("nan")
-    if weights is None or weights[keep].sum() == 0:
-        return float(np.mean(values[keep]))
-    return float(np.average(values[keep], weights=weights[keep]))
+    return float(skm.accuracy_score(y_true, y_pred))
 
 
 def precision_recall_fscore_support(
@@ -122,6 +103,12 @@ def precision_recall_fscore_support(
     zero_division: float = 0.0,
 ) -> tuple[Any, Any, Any, np.ndarray | None]:
     """Precision, recall, F1 score and support, per class or averaged.
+
+    For class ``c`` with ``TP`` true positives, ``FP`` false positives and
+    ``FN`` false negatives: precision ``P = TP / (TP + FP)``, recall
+    ``R = TP / (TP + FN)`` and ``F1 = 2PR / (P + R) = 2TP / (2TP + FP + FN)``
+    (defined whenever the class occurs in ``y_true`` or ``y_pred``).  Computed
+    by :func:`sklearn.metrics.precision_recall_fscore_support`.
 
     Parameters
     ----------
@@ -154,32 +141,22 @@ def precision_recall_fscore_support(
     if not (zero_division in (0.0, 1.0) or np.isnan(zero_division)):
         raise ConfigError(f"zero_division must be 0.0, 1.0 or nan, got {zero_division!r}.")
     y_true, y_pred, n = _labels_pair(y_true, y_pred, num_classes)
-    cm = confusion_matrix(y_true, y_pred, num_classes=n)
-    tp, pred_sum, true_sum = np.diag(cm), cm.sum(axis=0), cm.sum(axis=1)
-    if average == "micro":
-        tp, pred_sum, true_sum = (np.array([a.sum()]) for a in (tp, pred_sum, true_sum))
-
-    precision = _divide(tp, pred_sum, zero_division)
-    recall = _divide(tp, true_sum, zero_division)
-    # F1 = 2 TP / (2 TP + FP + FN): defined whenever the class occurs in y_true or y_pred.
-    f1 = _divide(2 * tp, true_sum + pred_sum, zero_division)
-    if average is None:
-        return precision, recall, f1, true_sum
-    weights = true_sum if average == "weighted" else None
-    return (
-        _nanaverage(precision, weights),
-        _nanaverage(recall, weights),
-        _nanaverage(f1, weights),
-        None,
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=np.arange(n), average=average, zero_division=zero_division
     )
+    if average is None:
+        return precision, recall, f1, support.astype(np.int64)
+    return float(precision), float(recall), float(f1), None
 
 
 def top_k_accuracy(y_true: Any, scores: Any, k: int) -> float:
     """Fraction of samples whose true class is among the ``k`` highest scores.
 
-    Ties follow :func:`sklearn.metrics.top_k_accuracy_score`, which ranks
-    classes with a stable sort: among equal scores, the class with the *higher*
-    index is ranked first.
+    ``(1/N) Σ_n [rank_n(y_n) < k]`` where ``rank_n(c)`` counts the classes
+    scored above ``c``.  Ties follow :func:`sklearn.metrics.top_k_accuracy_score`
+    (which computes it for three classes or more), ranking classes with a
+    stable sort: among equal scores, the class with the *higher* index is
+    ranked first.
 
     Parameters
     ----------
@@ -206,14 +183,14 @@ def top_k_accuracy(y_true: Any, scores: Any, k: int) -> float:
     y_true = check_labels("y_true", y_true)
     scores = check_scores("scores", scores, ndim=2)
     check_same_length(y_true=y_true, scores=scores)
-    resolve_num_classes(scores.shape[1], y_true)
-    true_score = scores[np.arange(len(y_true)), y_true][:, None]
-    classes = np.arange(scores.shape[1])
-    # Rank of the true class = classes scored strictly higher + tied classes with a higher index.
-    rank = (scores > true_score).sum(axis=1) + (
-        (scores == true_score) & (classes > y_true[:, None])
-    ).sum(axis=1)
-    return float(np.mean(rank < k))
+    n = resolve_num_classes(scores.shape[1], y_true)
+    if k >= n:
+        return 1.0
+    if n == 2:
+        # scikit-learn reads two classes as a binary problem with a 1-D score and a
+        # threshold; with two score columns the top-1 class is the higher score (ties: class 1).
+        return float(np.mean((scores[:, 1] >= scores[:, 0]) == y_true))
+    return float(skm.top_k_accuracy_score(y_true, scores, k=k, labels=np.arange(n)))
 
 
 def most_confident_errors(y_true: Any, probs: Any, n: int) -> np.ndarray:

@@ -3,8 +3,10 @@
 A binary problem is a positive/negative label per sample and a score (higher
 means "more positive").  Sweeping a threshold over the distinct scores gives
 one (precision, recall) or (false positive rate, true positive rate) point per
-threshold.  All curves are computed from one sort and a cumulative sum, with
-the conventions of :mod:`sklearn.metrics` (and are tested against it).  ROC
+threshold.  The curves and areas are computed by :mod:`sklearn.metrics`; these
+wrappers check the inputs (a mistake raises :class:`ConfigError`) and state
+scikit-learn's conventions for degenerate inputs (no positive or no negative
+sample) as results instead of warnings or exceptions.  ROC
 curves and AUROC are also the standard measure of out-of-distribution
 detection, with "in-distribution" as the positive class.
 
@@ -19,9 +21,12 @@ out-of-distribution examples in neural networks. ICLR.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
+from sklearn import metrics as skm
+from sklearn.exceptions import UndefinedMetricWarning
 
 from cnnlab.metrics._checks import (
     check_binary,
@@ -41,26 +46,27 @@ class PRCurve(NamedTuple):
     average_precision: float
 
 
-def _binary_counts(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True and false positives when thresholding at each distinct score.
-
-    Returns ``(fps, tps, thresholds)`` with thresholds in decreasing order; a
-    sample counts as positive when its score is >= the threshold.
-    """
+def _binary(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
     y_true = check_binary("y_true", y_true)
     scores = check_scores("scores", scores, ndim=1)
     check_same_length(y_true=y_true, scores=scores)
-    order = np.argsort(scores, kind="mergesort")[::-1]
-    scores, y_true = scores[order], y_true[order]
-    # The last index of each run of equal scores: thresholds are distinct values only.
-    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
-    tps = np.cumsum(y_true, dtype=np.float64)[last]
-    fps = 1.0 + last - tps
-    return fps, tps, scores[last]
+    return y_true, scores
+
+
+def _quietly(metric, *args, **kwargs):
+    """Call a scikit-learn metric whose degenerate-input warnings the docstrings document."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        warnings.filterwarnings("ignore", "No positive class found", UserWarning)
+        return metric(*args, **kwargs)
 
 
 def precision_recall_curve(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Precision and recall at every distinct score threshold.
+
+    At threshold ``t``, ``P(t) = TP(t) / (TP(t) + FP(t))`` and
+    ``R(t) = TP(t) / (TP + FN)``, where a sample counts as predicted positive
+    when its score is ``>= t`` (:func:`sklearn.metrics.precision_recall_curve`).
 
     Parameters
     ----------
@@ -78,25 +84,15 @@ def precision_recall_curve(y_true: Any, scores: Any) -> tuple[np.ndarray, np.nda
         Increasing distinct scores; ``precision[i]`` and ``recall[i]`` belong
         to predicting positive when ``score >= thresholds[i]``.
     """
-    fps, tps, thresholds = _binary_counts(y_true, scores)
-    predicted = tps + fps
-    precision = np.zeros_like(tps)
-    np.divide(tps, predicted, out=precision, where=predicted != 0)
-    recall = np.ones_like(tps) if tps[-1] == 0 else tps / tps[-1]
-    return np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0], thresholds[::-1]
-
-
-def _step_area(precision: np.ndarray, recall: np.ndarray) -> float:
-    """Area under a precision-recall step function (recall decreasing, ends at 0)."""
-    # max() clips the -0.0 that rounding can produce.
-    return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
+    y_true, scores = _binary(y_true, scores)
+    return _quietly(skm.precision_recall_curve, y_true, scores)
 
 
 def average_precision(y_true: Any, scores: Any) -> float:
     """Area under the precision-recall step function.
 
     ``AP = sum_n (R_n - R_{n-1}) P_n`` over thresholds, without interpolation
-    (as :func:`sklearn.metrics.average_precision_score`).
+    (:func:`sklearn.metrics.average_precision_score`).
 
     Parameters
     ----------
@@ -110,8 +106,8 @@ def average_precision(y_true: Any, scores: Any) -> float:
     float
         Average precision in [0, 1]; 0 when there is no positive sample.
     """
-    precision, recall, _ = precision_recall_curve(y_true, scores)
-    return _step_area(precision, recall)
+    y_true, scores = _binary(y_true, scores)
+    return float(_quietly(skm.average_precision_score, y_true, scores))
 
 
 def one_vs_rest_pr_curves(
@@ -139,17 +135,22 @@ def one_vs_rest_pr_curves(
     scores = check_scores("scores", scores, ndim=2)
     check_same_length(y_true=y_true, scores=scores)
     n = resolve_num_classes(num_classes or scores.shape[1], y_true)
-    curves = []
-    for c in range(n):
-        precision, recall, thresholds = precision_recall_curve(y_true == c, scores[:, c])
-        curves.append(PRCurve(precision, recall, thresholds, _step_area(precision, recall)))
-    return curves
+    return [
+        PRCurve(
+            *precision_recall_curve(y_true == c, scores[:, c]),
+            average_precision(y_true == c, scores[:, c]),
+        )
+        for c in range(n)
+    ]
 
 
 def roc_curve(
     y_true: Any, scores: Any, drop_intermediate: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Receiver operating characteristic: true vs false positive rate per threshold.
+
+    ``TPR(t) = TP(t) / (TP + FN)`` and ``FPR(t) = FP(t) / (FP + TN)``, with
+    samples scored ``>= t`` predicted positive (:func:`sklearn.metrics.roc_curve`).
 
     Parameters
     ----------
@@ -169,19 +170,15 @@ def roc_curve(
     thresholds : np.ndarray of shape (n_thresholds,)
         Decreasing thresholds; the first is ``inf`` (nothing predicted positive).
     """
-    fps, tps, thresholds = _binary_counts(y_true, scores)
-    if drop_intermediate and len(fps) > 2:
-        # A point is a corner unless both counts change at a constant rate around it.
-        corner = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
-        fps, tps, thresholds = fps[corner], tps[corner], thresholds[corner]
-    fps, tps = np.r_[0.0, fps], np.r_[0.0, tps]
-    fpr = fps / fps[-1] if fps[-1] > 0 else np.full(fps.shape, np.nan)
-    tpr = tps / tps[-1] if tps[-1] > 0 else np.full(tps.shape, np.nan)
-    return fpr, tpr, np.r_[np.inf, thresholds]
+    y_true, scores = _binary(y_true, scores)
+    return _quietly(skm.roc_curve, y_true, scores, drop_intermediate=drop_intermediate)
 
 
 def roc_auc(y_true: Any, scores: Any) -> float:
     """Area under the ROC curve (AUROC), by the trapezoidal rule.
+
+    ``AUC = sum_i (FPR_i - FPR_{i-1}) (TPR_i + TPR_{i-1}) / 2``
+    (:func:`sklearn.metrics.roc_auc_score`).
 
     Equals the probability that a random positive scores higher than a random
     negative (ties count one half).
@@ -198,7 +195,7 @@ def roc_auc(y_true: Any, scores: Any) -> float:
     float
         AUROC in [0, 1]; NaN when only one class is present in ``y_true``.
     """
-    fpr, tpr, _ = roc_curve(y_true, scores, drop_intermediate=True)
-    if np.isnan(fpr[-1]) or np.isnan(tpr[-1]):
-        return float("nan")
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2)
+    y_true, scores = _binary(y_true, scores)
+    if len(np.unique(y_true)) < 2:
+        return float("nan")  # scikit-learn raises: the area needs positives and negatives
+    return float(skm.roc_auc_score(y_true, scores))
