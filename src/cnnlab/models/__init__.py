@@ -20,6 +20,7 @@ from cnnlab.models import (  # noqa: F401  (registers the builders)
     repvgg,
     resnet,
     resnet_cifar,
+    segnet,
     shufflenet,
     simple,
     squeezenet,
