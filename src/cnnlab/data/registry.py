@@ -17,6 +17,7 @@ from cnnlab.data.canvas import load_digit_canvases
 from cnnlab.data.cifar import load_cifar
 from cnnlab.data.datasets import DataSplits, ImageDataset
 from cnnlab.data.digits import load_digits
+from cnnlab.data.identities import identity_splits
 from cnnlab.data.idx import load_idx_dataset
 from cnnlab.data.imagefolder import load_imagefolder
 from cnnlab.data.selection import limit_per_class, select_classes
@@ -103,6 +104,7 @@ def load_data(
     image_size: int | None = None,
     classes: Sequence[str] | None = None,
     per_class: int | None = None,
+    holdout_classes: Sequence[str] | None = None,
 ) -> DataSplits:
     """Load data set ``name`` and split it into train / val / test (rules: :mod:`cnnlab.data`).
 
@@ -134,6 +136,21 @@ def load_data(
             "apply; it is for data sets without one (digits, imagefolder). Drop the option."
         )
     pool, test = DATASETS[name].source(data_dir, download=download, image_size=image_size)
+    if holdout_classes is not None:
+        if classes is not None or test_fraction is not None or pool.labels.ndim > 1:
+            raise ConfigError(
+                "holdout_classes makes the held-out classes the test split; it cannot be "
+                "combined with classes or test_fraction, nor used on masks. Drop those options."
+            )
+        return identity_splits(
+            name,
+            pool,
+            test,
+            holdout_classes,
+            val_fraction=val_fraction,
+            seed=seed,
+            per_class=per_class,
+        )
     if test is None:
         fraction = TEST_FRACTION if test_fraction is None else test_fraction
         pool_idx, test_idx = stratified_split(pool.labels, fraction, TEST_SPLIT_SEED)
