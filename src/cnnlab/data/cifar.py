@@ -31,6 +31,7 @@ from cnnlab.data.datasets import TensorImageDataset
 from cnnlab.data.download import fetch, how_to_get
 from cnnlab.data.paths import search_dirs
 from cnnlab.errors import DataError
+from cnnlab.fileio import read_regular
 
 try:
     from numpy._core.multiarray import _reconstruct
@@ -78,6 +79,10 @@ def safe_load(data: bytes, name: str = "<bytes>") -> Any:
         raise DataError(f"Cannot read {name}: {exc!r}. Delete it and download it again.") from exc
 
 
+MAX_FILE_BYTES = 1 << 30
+"""The largest CIFAR file read (1 GiB; CIFAR-100's ``train`` is 155 MB); raise it if need be."""
+
+
 @dataclass(frozen=True)
 class _Layout:
     folder: str
@@ -116,7 +121,7 @@ def _read_files(name: str, layout: _Layout, dirs: list[Path], download: bool) ->
     for folder in dirs:
         for candidate in (folder / layout.folder, folder):
             if all((candidate / f).is_file() for f in wanted):
-                return {f: (candidate / f).read_bytes() for f in wanted}
+                return {f: read_regular(candidate / f, limit=MAX_FILE_BYTES) for f in wanted}
         if (folder / layout.archive).is_file():
             return _read_archive(folder / layout.archive, layout, wanted)
     if download:
@@ -134,6 +139,8 @@ def _read_archive(path: Path, layout: _Layout, wanted: list[str]) -> dict[str, b
             for member in tar:
                 base = member.name.rsplit("/", 1)[-1]
                 if member.isfile() and base in wanted:
+                    if member.size > MAX_FILE_BYTES:
+                        raise DataError(_too_large(f"{path}: member {member.name}", member.size))
                     found[base] = tar.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise DataError(f"Cannot read {path}: {exc}. Delete it and download it again.") from exc
@@ -143,16 +150,42 @@ def _read_archive(path: Path, layout: _Layout, wanted: list[str]) -> dict[str, b
     return found
 
 
+def _too_large(name: str, size: int) -> str:
+    return (
+        f"{name} is {size} bytes, over the limit of {MAX_FILE_BYTES} bytes for one CIFAR file "
+        "(cnnlab.data.cifar.MAX_FILE_BYTES); it is not an official CIFAR file."
+    )
+
+
 def _batch(data: bytes, name: str, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of one batch, checked before any array is built from them.
+
+    The unpickler can rebuild nested lists that share their items, so a few
+    hundred bytes can describe 10^10 elements: only a uint8 array of 3072-byte
+    rows and a flat list (or integer array) of as many labels are accepted.
+    """
     batch = safe_load(data, name)
-    try:
-        images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-        labels = np.asarray(batch[label_key], dtype=np.int64)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{name} is not a CIFAR batch ({exc!r}).") from exc
-    if len(images) != len(labels):
+    images = batch.get(b"data") if isinstance(batch, dict) else None
+    labels = batch.get(label_key) if isinstance(batch, dict) else None
+    if not (isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 2):
+        raise DataError(f"{name} is not a CIFAR batch: b'data' must be a uint8 (N, 3072) array.")
+    if images.shape[1] != 3 * 32 * 32:
+        raise DataError(f"{name} holds rows of {images.shape[1]} bytes, expected 3072 (3x32x32).")
+    flat = isinstance(labels, list) or (isinstance(labels, np.ndarray) and labels.ndim == 1)
+    if not flat:
+        raise DataError(f"{name} is not a CIFAR batch: {label_key!r} must be a list of integers.")
+    if len(labels) != len(images):
         raise DataError(f"{name} has {len(images)} images but {len(labels)} labels.")
-    return images, labels
+    if not all(isinstance(v, (int, np.integer)) for v in labels):
+        raise DataError(f"{name} is not a CIFAR batch: {label_key!r} must be a list of integers.")
+    return images.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
+
+
+def _class_names(meta: Any, layout: _Layout) -> list[str]:
+    names = meta.get(layout.names_key) if isinstance(meta, dict) else None
+    if not (isinstance(names, list) and all(isinstance(n, (bytes, str)) for n in names)):
+        raise DataError(f"{layout.meta} has no {layout.names_key!r} list of names.")
+    return [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
 
 
 def _dataset(parts: list[tuple[np.ndarray, np.ndarray]], classes: list[str]) -> TensorImageDataset:
@@ -169,11 +202,7 @@ def load_cifar(
     """The official (train, test) sets of ``name`` (cifar10 or cifar100)."""
     layout = LAYOUTS[name]
     files = _read_files(name, layout, search_dirs(name, data_dir), download)
-    meta = safe_load(files[layout.meta], layout.meta)
-    try:
-        classes = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[layout.names_key]]
-    except (KeyError, TypeError) as exc:
-        raise DataError(f"{layout.meta} has no {layout.names_key!r} list.") from exc
+    classes = _class_names(safe_load(files[layout.meta], layout.meta), layout)
     train = _dataset([_batch(files[f], f, layout.label_key) for f in layout.train], classes)
     test = _dataset([_batch(files[layout.test], layout.test, layout.label_key)], classes)
     return train, test

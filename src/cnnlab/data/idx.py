@@ -9,7 +9,9 @@ per dimension, then the data in C order, big-endian.  Dtype codes: 0x08 uint8,
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import struct
 import zlib
 from pathlib import Path
 
@@ -46,38 +48,79 @@ CLASSES = {
 }
 
 
-def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Parse the bytes of one IDX file into an array (native byte order)."""
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
+MAX_IDX_BYTES = 4 << 30
+"""The largest IDX data a reader accepts (4 GiB; MNIST's training images are 47 MB).
+
+A header declaring more is refused before anything is allocated; raise it with
+``cnnlab.data.idx.MAX_IDX_BYTES = ...`` for a larger set."""
+
+
+def _header(head: bytes, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
+    """The dtype, shape and data size in bytes declared by the first ``4 + 4 * ndim`` bytes.
+
+    The size is a product of Python integers (no wrap-around) and must not exceed
+    :data:`MAX_IDX_BYTES`.
+    """
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _DTYPES:
         raise DataError(
-            f"{name} is not an IDX file: bad magic number {data[:4].hex() or '(empty)'}"
+            f"{name} is not an IDX file: bad magic number {head[:4].hex() or '(empty)'}"
             " (expected 0000 followed by a dtype code and a dimension count)."
         )
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(f"{name} is truncated: the header needs {header} bytes, got {len(data)}.")
-    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    dtype = np.dtype(_DTYPES[data[2]])
-    expected = header + dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-    if len(data) != expected:
+    ndim = head[3]
+    if len(head) < 4 + 4 * ndim:
         raise DataError(
-            f"{name} has {len(data)} bytes but its header {shape} implies {expected}: "
+            f"{name} is truncated: the header needs {4 + 4 * ndim} bytes, got {len(head)}."
+        )
+    shape = struct.unpack(f">{ndim}I", head[4 : 4 + 4 * ndim])
+    dtype = np.dtype(_DTYPES[head[2]])
+    size = dtype.itemsize * math.prod(shape)
+    if size > MAX_IDX_BYTES:
+        raise DataError(
+            f"{name} declares {shape} elements of {dtype.itemsize} bytes ({size} bytes), over "
+            f"the limit of {MAX_IDX_BYTES} bytes (cnnlab.data.idx.MAX_IDX_BYTES); the header "
+            "is corrupt, or raise the limit for a data set this large."
+        )
+    return dtype, shape, size
+
+
+def _array(
+    body: bytes, dtype: np.dtype, shape: tuple[int, ...], size: int, name: str
+) -> np.ndarray:
+    if len(body) != size:
+        found = f"{len(body)} data bytes" if len(body) < size else "more data"
+        raise DataError(
+            f"{name} holds {found} but its header {shape} implies {size}: "
             "the file is truncated or corrupt; delete it and download it again."
         )
-    array = np.frombuffer(data, dtype, offset=header).reshape(shape)
+    array = np.frombuffer(body, dtype).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False)
 
 
+def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Parse the bytes of one IDX file into an array (native byte order)."""
+    ndim = data[3] if len(data) >= 4 else 0
+    dtype, shape, size = _header(data[: 4 + 4 * ndim], name)
+    return _array(data[4 + 4 * ndim :], dtype, shape, size, name)
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file; a ``.gz`` suffix means gzip-compressed."""
+    """Read an IDX file; a ``.gz`` suffix means gzip-compressed.
+
+    The header is read first and only the data size it declares is read (or
+    decompressed) after it, plus one byte to detect trailing data, so a gzip
+    bomb or a corrupt header never allocates more than the declared size.
+    """
     path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        raw = path.read_bytes()
-        data = gzip.decompress(raw) if path.suffix == ".gz" else raw
+        with opener(path, "rb") as fh:
+            head = fh.read(4)
+            head += fh.read(4 * head[3]) if len(head) == 4 else b""
+            dtype, shape, size = _header(head, str(path))
+            body = fh.read(size + 1)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"Cannot read {path}: {exc}. Delete it and download it again.") from exc
-    return parse_idx(data, str(path))
+    return _array(body, dtype, shape, size, str(path))
 
 
 def _find(stem: str, dirs: list[Path]) -> Path | None:

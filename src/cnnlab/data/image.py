@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -31,8 +32,44 @@ def _is_palette_png(data: bytes) -> bool:
     return data.startswith(_PNG_SIGNATURE) and len(data) > 25 and data[25] == 3
 
 
+def check_pixels(data: bytes, name: str | os.PathLike = "<bytes>") -> None:
+    """Refuse an image whose header declares more pixels than Pillow's limit, before decoding.
+
+    The limit is Pillow's ``PIL.Image.MAX_IMAGE_PIXELS`` (about 179 million pixels by
+    default; set it to ``None`` to lift it) and counts every frame of an animation.
+    A 400-byte PNG can declare 30000 x 30000 pixels: decoding it would allocate
+    gigabytes (torchvision's PNG decoder even crashes on such a file when its
+    data is short), so the size is read from the header first.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as pil:
+                (width, height), frames = pil.size, getattr(pil, "n_frames", 1)
+    except Image.DecompressionBombError as exc:
+        raise DataError(_too_many_pixels(name, "more than twice")) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return  # not a format Pillow reads: the decoders below report it
+    if limit is not None and width * height * frames > limit:
+        size = f"{frames} frames of " if frames > 1 else ""
+        raise DataError(_too_many_pixels(name, f"{size}{width} x {height} pixels, more than"))
+
+
+def _too_many_pixels(name: str | os.PathLike, declared: str) -> str:
+    return (
+        f"Image {str(name)!r} is too large to decode: its header declares {declared} "
+        f"PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS} pixels. Resize the image, "
+        "or raise that limit if the file is trusted."
+    )
+
+
 def decode_native(data: bytes, name: str | os.PathLike = "<bytes>") -> torch.Tensor:
-    """Decode encoded image bytes to uint8 ``(C, H, W)`` with the file's own channels (1-4)."""
+    """Decode encoded image bytes to uint8 ``(C, H, W)`` with the file's own channels (1-4).
+
+    Images over Pillow's pixel limit are refused before decoding (:func:`check_pixels`).
+    """
+    check_pixels(data, name)
     if _is_palette_png(data):  # torchvision would return the palette indices
         return _decode_with_pil(data, name)
     try:
@@ -54,7 +91,7 @@ def _decode_with_pil(data: bytes, name: str | os.PathLike) -> torch.Tensor:
             has_colour = pil.mode not in ("1", "L", "LA", "I", "I;16", "F")
             pil = pil.convert("RGB" if has_colour else "L")
             array = np.asarray(pil)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(
             f"Cannot decode image {str(name)!r}: {exc}. "
             "Expected a PNG, JPEG, GIF, WebP or BMP file."
