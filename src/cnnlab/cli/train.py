@@ -22,6 +22,7 @@ from cnnlab.report.figures import save_figure
 from cnnlab.report.lr_range import plot_lr_find
 from cnnlab.runs import evaluation_finished, read_meta
 from cnnlab.train.config import TrainConfig
+from cnnlab.train.loggers import LOG_DIR, LOGGERS, Progress, build_loggers
 
 EXIT_INTERRUPTED = 130
 
@@ -81,6 +82,33 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="run directory to create (default runs/MODEL-DATASET-TIME)")
     parser.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument(
+        "--log",
+        metavar="LOGGERS",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        default=[],
+        help=f"also log to {', '.join(LOGGERS)} (comma-separated), in RUN/{LOG_DIR}; "
+        "tensorboard needs pip install 'cnnlab[tensorboard]'",
+    )
+    parser.add_argument(
+        "--log-histograms",
+        action="store_true",
+        help="with --log tensorboard: a histogram of every parameter at each epoch",
+    )
+
+
+def _callbacks(args: argparse.Namespace) -> list[Any]:
+    """The loggers ``--log`` names, and the progress messages unless ``--quiet``."""
+    callbacks = build_loggers(args.log, histograms=args.log_histograms)
+    return callbacks if args.quiet else [*callbacks, Progress()]
+
+
+def _trainer(config: TrainConfig, args: argparse.Namespace) -> Trainer:
+    """The Trainer of a new run, saying which data set it loads (large ones take seconds)."""
+    callbacks = _callbacks(args)  # a missing optional dependency fails before the data loads
+    if not args.quiet:
+        print(f"loading the {config.dataset} data set ...", file=sys.stderr, flush=True)
+    return Trainer(config, args.out, quiet=args.quiet, callbacks=callbacks)
 
 
 def _config(args: argparse.Namespace, inherited: dict[str, Any] | None = None) -> TrainConfig:
@@ -93,7 +121,7 @@ def _config(args: argparse.Namespace, inherited: dict[str, Any] | None = None) -
 def train_command(args: argparse.Namespace) -> int:
     """``cnnlab train``: a new run, or ``--resume DIR`` to continue one."""
     if not args.resume:
-        return _fit_and_report(Trainer(_config(args), args.out, quiet=args.quiet))
+        return _fit_and_report(_trainer(_config(args), args))
     given = overrides(args)
     unsupported = sorted(set(given) - {"epochs", "device"})
     if unsupported or args.config:
@@ -102,7 +130,7 @@ def train_command(args: argparse.Namespace) -> int:
             "--resume continues a run with its own config.yaml; only --epochs and --device "
             f"may change (got {flags})."
         )
-    trainer = Trainer.resume(args.resume, quiet=args.quiet, **given)
+    trainer = Trainer.resume(args.resume, quiet=args.quiet, callbacks=_callbacks(args), **given)
     if trainer.epoch >= trainer.config.epochs:
         trainer.release_run_dir()
         if not evaluation_finished(trainer.run_dir):
@@ -122,14 +150,14 @@ def finetune_command(args: argparse.Namespace) -> int:
     """``cnnlab finetune``: a trained run's model and weights, a new data set, frozen blocks."""
     meta = read_meta(args.pretrained)
     config = _config(args, {"model": meta["model"], "model_kwargs": meta["model_kwargs"]})
-    return _fit_and_report(Trainer(config, args.out, quiet=args.quiet))
+    return _fit_and_report(_trainer(config, args))
 
 
 def distill_command(args: argparse.Namespace) -> int:
     """``cnnlab distill``: a student (--model) on the soft targets of a trained teacher run."""
     meta = read_meta(args.teacher)
     config = _config(args, {"dataset": meta["dataset"]})
-    return _fit_and_report(Trainer(config, args.out, quiet=args.quiet))
+    return _fit_and_report(_trainer(config, args))
 
 
 def _fit_and_report(trainer) -> int:
