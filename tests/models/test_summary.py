@@ -119,11 +119,21 @@ def test_formatted_table_shows_every_layer_and_the_totals():
     assert lines[-1].startswith("Total") and "60,850" in lines[-1]
 
 
-def test_receptive_field_is_unknown_after_a_branch_instead_of_wrong():
-    from cnnlab.models import create_model
-
+def test_receptive_field_continues_through_gated_blocks():
     model = create_model("mobilenet_v3_small", num_classes=10, in_chans=3)
     rows = layer_table(model, (3, 224, 224))
-    known = [r.receptive_field for r in rows if r.receptive_field is not None]
-    assert max(known) < 1000
+    assert all(r.receptive_field is not None for r in rows)
+    rf = [r.receptive_field for r in rows]
+    assert rf == sorted(rf)  # every unit sees at least what its inputs saw
+    # stem 3x3/2 (r 3, jump 2), depthwise 3x3/2 (r 3 + 2·2 = 7, jump 4, a 56x56 map):
+    # the squeeze-and-excitation pooling then sees that whole map, 7 + 55·4
+    se = next(r for r in rows if ".se." in r.name)
+    assert se.receptive_field == 7 + (56 - 1) * 4
+
+
+def test_receptive_field_is_unknown_after_an_up_sampling():
+    rows = layer_table(create_model("unet_small", num_classes=2, in_chans=1), (1, 32, 32))
+    kinds = [r.kind for r in rows]
+    first_up = kinds.index(next(k for k in kinds if "Transpose" in k or "Up" in k))
+    assert all(r.receptive_field is not None for r in rows[:first_up])
     assert rows[-1].receptive_field is None

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from cnnlab.errors import ConfigError, UnknownNameError
+from cnnlab.models.geometry import check_geometry
 from cnnlab.models.weights import load_torchvision_weights, read_state_dict
+from cnnlab.nn.norm import replace_norms, standardize_weights
 
 ModelBuilder = Callable[..., nn.Module]
 
@@ -135,8 +137,19 @@ def create_model(
         cnnlab's) to load; the head is re-initialised for a different
         ``num_classes`` and the first convolution adapted for ``in_chans``
         (see :func:`cnnlab.models.weights.load_torchvision_weights`).
-    kwargs: family-specific options (documented on each builder).
+    kwargs: family-specific options (documented on each builder), and three
+        build options that work for every model: ``norm_layer`` replaces each
+        batch norm by that :func:`~cnnlab.nn.norm.get_norm` layer (``'group'``,
+        ``'lrn'``, ``'actnorm'``, ...); ``weight_std=True`` standardizes every
+        convolution's weights (Qiao et al. 2019); ``strict=True`` raises a
+        :class:`~cnnlab.errors.GeometryError` when a layer's windows do not tile
+        its input at the model's input size (its ``input_shape``, else
+        ``input_size``, else the published ``Reference`` input size), instead of
+        PyTorch's silent rounding down (see :mod:`cnnlab.models.geometry`).
     """
+    strict = bool(kwargs.pop("strict", False))
+    norm_layer = kwargs.pop("norm_layer", None)
+    weight_std = bool(kwargs.pop("weight_std", False))
     builder = _get_builder(name)
     if int(num_classes) < 1:
         raise ConfigError(f"num_classes must be >= 1, got {num_classes}.")
@@ -150,7 +163,30 @@ def create_model(
         report = load_torchvision_weights(model, read_state_dict(weights))
         if report.reinitialized or report.adapted:
             warnings.warn(f"{name} weights from {weights}: {report}", stacklevel=2)
+    if norm_layer is not None:
+        replace_norms(model, norm_layer)
+    if weight_std:
+        standardize_weights(model)
+    if strict:
+        check_geometry(model, _strict_shape(name, model, int(in_chans), kwargs.get("input_size")))
     return model
+
+
+def _strict_shape(
+    name: str, model: nn.Module, in_chans: int, input_size: int | None
+) -> tuple[int, int, int]:
+    """The input shape ``strict=True`` checks: the model's, ``input_size``, or the published one."""
+    if getattr(model, "input_shape", None) is not None:
+        return tuple(model.input_shape)
+    if input_size is not None:
+        return (in_chans, int(input_size), int(input_size))
+    reference = model_info(name).reference
+    if reference is None:
+        raise ConfigError(
+            f"strict=True needs the input size of {name!r}: pass input_size=N "
+            "(or use create_model_for_input)."
+        )
+    return (in_chans, *reference.input_shape[1:])
 
 
 def create_model_for_input(
@@ -163,4 +199,8 @@ def create_model_for_input(
     """
     if "input_size" in inspect.signature(_get_builder(name)).parameters:
         kwargs.setdefault("input_size", input_shape[1])
-    return create_model(name, num_classes=num_classes, in_chans=input_shape[0], **kwargs)
+    strict = bool(kwargs.pop("strict", False))
+    model = create_model(name, num_classes=num_classes, in_chans=input_shape[0], **kwargs)
+    if strict:
+        check_geometry(model, tuple(input_shape))
+    return model

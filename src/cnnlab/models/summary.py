@@ -17,27 +17,32 @@ Per row:
   (containers, a model's own ``forward`` code) add theirs to the row above, so
   that the column sums to :func:`cnnlab.metrics.cost.count_flops` / 2;
 * receptive field: side of the input window one unit sees, from the recurrence
-  r_l = r_{l−1} + (k_l − 1)·d_l·j_{l−1}, j_l = j_{l−1}·s_l (Araujo et al. 2019).
-  It assumes that the rows form a chain (true for LeNet, AlexNet, VGG; for
-  branching networks it follows the order of execution and is approximate).
-  A layer that sees the whole map (linear after flatten, global pooling) has
-  k = s = the map's side; a layer it cannot interpret (transposed conv)
-  makes the column unknown ("-") from there on.
+  r_l = r_{l−1} + (k_l − 1)·d_l·j_{l−1}, j_l = j_{l−1}·s_l (Araujo et al. 2019),
+  carried along the graph by :func:`cnnlab.models.geometry.trace_geometry`, so
+  that it continues through residual, gated and concatenating blocks (a sum
+  or concatenation sees the largest field of its inputs).  A layer that sees
+  the whole map (linear after flatten, global pooling) adds the map's extent;
+  a layer that enlarges a map (transposed conv, up-sampling) makes the column
+  unknown ("-") from there on;
+* note: a convolution or pooling layer whose windows do not tile its input
+  (PyTorch rounds the output size down and drops input pixels) gets the
+  formula with the numbers and the sizes that would fit; the formatted table
+  marks its row with ``!`` and lists the notes below the totals.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.modules.conv import _ConvTransposeNd
 from torch.nn.modules.utils import _pair
 
 from cnnlab.errors import ConfigError
 from cnnlab.metrics.cost import count_parameters, trace_macs
+from cnnlab.models.geometry import trace_geometry
 
 _FOLDED = (nn.Flatten, nn.Unflatten, nn.Identity)
 
@@ -46,7 +51,8 @@ __all__ = ["LayerRow", "count_parameters", "format_layer_table", "layer_table"]
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One row of :func:`layer_table`; ``receptive_field`` is None when unknown."""
+    """One row of :func:`layer_table`; ``receptive_field`` is None when unknown, ``note``
+    says why the layer drops input pixels (None when it does not)."""
 
     name: str
     kind: str
@@ -55,6 +61,7 @@ class LayerRow:
     params: int
     macs: int
     receptive_field: int | None
+    note: str | None = None
 
 
 def layer_table(
@@ -72,12 +79,15 @@ def layer_table(
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     calls = trace_macs(model, torch.zeros(1, *input_shape, device=device))
+    geometry = trace_geometry(model, tuple(input_shape))
     rows = [LayerRow("input", "Input", "", tuple(input_shape), 0, 0, 1)]
-    rf, jump, side = 1, 1, input_shape[1]
     seen: set[int] = set()
+    occurrence: Counter[str] = Counter()
     unshown = 0  # MACs of calls before the first row
     for call in calls:
         module, x_shape, y_shape = call.module, call.input_shape, call.output_shape
+        index = occurrence[call.name]
+        occurrence[call.name] += 1
         own = sum(p.numel() for p in module.parameters(recurse=False))
         is_leaf = next(module.children(), None) is None
         changes = is_leaf and x_shape != y_shape and not isinstance(module, _FOLDED)
@@ -87,17 +97,7 @@ def layer_table(
             else:
                 unshown += call.macs
             continue
-        geometry = _geometry(module, x_shape, y_shape, side)
-        # The recurrence holds along a chain of layers.  A layer that does not take the
-        # previous one's output size starts a branch (a shortcut, an inception branch,
-        # a squeeze-and-excitation gate): from there on the receptive field is unknown.
-        branched = len(x_shape) == 4 and x_shape[2] != side
-        if geometry is None or rf is None or branched:
-            rf = None
-        else:
-            k, s, d = geometry
-            rf, jump = rf + (k - 1) * d * jump, jump * s
-        side = y_shape[2] if len(y_shape) == 4 else 1
+        traced = geometry[call.name][index]
         rows.append(
             LayerRow(
                 call.name,
@@ -106,7 +106,8 @@ def layer_table(
                 tuple(y_shape[1:]),
                 0 if id(module) in seen else own,
                 call.macs + unshown,
-                rf,
+                traced.receptive_field,
+                traced.note,
             )
         )
         unshown = 0
@@ -119,7 +120,7 @@ def format_layer_table(rows: list[LayerRow]) -> str:
     header = ("Layer", "Type", "Kernel/stride", "Output", "Params", "MACs", "RF")
     body = [
         (
-            r.name,
+            r.name + (" !" if r.note else ""),
             r.kind,
             r.kernel,
             "x".join(map(str, r.output_shape)),
@@ -141,28 +142,8 @@ def format_layer_table(rows: list[LayerRow]) -> str:
         return "  ".join(cells).rstrip()
 
     rule = "-" * len(fmt(tuple("-" * w for w in widths)))
-    return "\n".join([fmt(header), rule, *map(fmt, body), rule, fmt(total)])
-
-
-def _geometry(module: nn.Module, x_shape, y_shape, side: int) -> tuple[int, int, int] | None:
-    """(kernel, stride, dilation) of ``module`` along the height, for the RF recurrence.
-
-    ``side`` is the height of the last feature map, which a linear layer after
-    a flatten sees whole.
-    """
-    if isinstance(module, _ConvTransposeNd):
-        return None
-    if hasattr(module, "kernel_size") and hasattr(module, "stride"):
-        dilation = getattr(module, "dilation", 1)
-        return _pair(module.kernel_size)[0], _pair(module.stride)[0], _pair(dilation)[0]
-    if len(x_shape) == 4 and len(y_shape) == 4:
-        h_in, h_out = x_shape[2], y_shape[2]
-        if h_in == h_out:
-            return 1, 1, 1
-        return math.ceil(h_in / h_out), h_in // h_out, 1
-    if len(x_shape) == 4:
-        return x_shape[2], x_shape[2], 1
-    return side, side, 1
+    notes = [f"! {r.name}: {r.note}" for r in rows if r.note]
+    return "\n".join([fmt(header), rule, *map(fmt, body), rule, fmt(total), *notes])
 
 
 def _kernel_text(module: nn.Module) -> str:

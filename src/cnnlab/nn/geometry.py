@@ -185,6 +185,43 @@ def receptive_field(layers: Iterable[Sequence[int]]) -> ReceptiveField:
     return ReceptiveField(size, jump, start)
 
 
+def unseen_inputs(
+    n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> int:
+    """Input pixels at the end of a dimension that no window covers under floor semantics.
+
+    The padded input has n + 2P pixels; floor((n − F_eff + 2P)/S) + 1 windows
+    cover the first (W_out − 1)·S + F_eff of them.  What is left beyond the right
+    padding are real pixels that PyTorch silently drops.
+    """
+    out = conv_output_size(n, kernel, stride, padding, dilation, floor=True)
+    covered = (out - 1) * stride + effective_kernel(kernel, dilation)
+    return max(0, n + padding - covered)
+
+
+def tiling_note(
+    n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> str | None:
+    """Why a layer drops input pixels under PyTorch's floor semantics, or None if it does not.
+
+    The formula with the numbers, the size PyTorch rounds to, how many input
+    pixels are lost, and which padding, stride or input size would fit.  A
+    window that only overhangs the padding drops no pixel and gives no note
+    (a 3x3 stride-2 convolution with padding 1 on an even input).
+    """
+    lost = unseen_inputs(n, kernel, stride, padding, dilation)
+    if not lost:
+        return None
+    f_eff = effective_kernel(kernel, dilation)
+    exact = (n - f_eff + 2 * padding) / stride + 1
+    return (
+        f"({n} − {f_eff} + 2·{padding})/{stride} + 1 = {exact:.2f} is not an integer: "
+        f"PyTorch rounds down to {int(exact)} and the last {lost} input "
+        f"{'pixel is' if lost == 1 else 'pixels are'} never seen. "
+        f"{_advice(n, f_eff, stride, padding)}"
+    )
+
+
 def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if value < 1:
