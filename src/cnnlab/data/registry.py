@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from cnnlab.data.canvas import load_digit_canvases
+from cnnlab.data.canvas import load_canvases
 from cnnlab.data.cifar import load_cifar
 from cnnlab.data.datasets import DataSplits, ImageDataset
 from cnnlab.data.digits import load_digits
@@ -46,8 +46,10 @@ def _digits(data_dir, *, download: bool, image_size: int | None):
     return load_digits(), None
 
 
-def _digit_canvases(data_dir, *, download: bool, image_size: int | None):
-    return load_digit_canvases()
+def _canvases(
+    data_dir, *, download: bool, image_size: int | None, canvas_source: str | None = None
+):
+    return load_canvases(canvas_source or "digits", data_dir, download=download)
 
 
 def _imagefolder(data_dir, *, download: bool, image_size: int | None):
@@ -77,8 +79,9 @@ DATASETS: dict[str, DatasetInfo] = {
     ),
     "seg-canvas": DatasetInfo(
         "segmentation canvases of 2-4 embedded digits 0-3 on a background, 2000/400, 1x64x64, "
-        "5 classes per pixel (generated, no download)",
-        _digit_canvases,
+        "5 classes per pixel (generated, no download; --canvas-source mnist, fashion-mnist or "
+        "cifar10 draws from those files instead)",
+        _canvases,
     ),
     "imagefolder": DatasetInfo(
         "your images: data_dir/<class>/<image> or a .tar/.tar.gz of that layout",
@@ -105,6 +108,7 @@ def load_data(
     classes: Sequence[str] | None = None,
     per_class: int | None = None,
     holdout_classes: Sequence[str] | None = None,
+    canvas_source: str | None = None,
 ) -> DataSplits:
     """Load data set ``name`` and split it into train / val / test (rules: :mod:`cnnlab.data`).
 
@@ -123,6 +127,9 @@ def load_data(
     classes : keep only these classes (relabelled in this order), in every split.
     per_class : keep this many labelled images per class for training and validation
         together (a seeded choice by ``seed``); the test split is left whole.
+    canvas_source : ``seg-canvas`` only: the data set its glyphs come from
+        (:data:`cnnlab.data.canvas.CANVAS_SOURCES`; default the embedded digits),
+        read from ``data_dir``.
     """
     check_choice("data set", name, DATASETS)
     if image_size is not None and name != "imagefolder":
@@ -135,7 +142,17 @@ def load_data(
             f"{name} has an official test split, so test_fraction ({test_fraction}) does not "
             "apply; it is for data sets without one (digits, imagefolder). Drop the option."
         )
-    pool, test = DATASETS[name].source(data_dir, download=download, image_size=image_size)
+    source_options = {}
+    if canvas_source is not None:
+        if name != "seg-canvas":
+            raise ConfigError(
+                f"canvas_source picks the glyphs of seg-canvas; it does not apply to {name!r}. "
+                "Drop the option or use --dataset seg-canvas."
+            )
+        source_options["canvas_source"] = canvas_source
+    pool, test = DATASETS[name].source(
+        data_dir, download=download, image_size=image_size, **source_options
+    )
     if holdout_classes is not None:
         if classes is not None or test_fraction is not None or pool.labels.ndim > 1:
             raise ConfigError(

@@ -31,7 +31,7 @@ from cnnlab.runs.records import read_meta
 from cnnlab.runs.weights import load_best
 
 SPLITS = ("train", "val", "test")
-SPLIT_OPTIONS = ("val_fraction", "test_fraction", "seed", "classes", "per_class")
+SPLIT_OPTIONS = ("val_fraction", "test_fraction", "seed", "classes", "per_class", "canvas_source")
 
 
 def build_classifier(
@@ -58,7 +58,7 @@ def load_config_data(
     own = dataset is None or dataset == config["dataset"]
     options = {key: config.get(key) for key in SPLIT_OPTIONS if key in config}
     if not own:
-        options.update(classes=None, per_class=None, test_fraction=None)
+        options.update(classes=None, per_class=None, test_fraction=None, canvas_source=None)
     return load_data(
         dataset or config["dataset"],
         (data_dir or config.get("data_dir")) if own else data_dir,

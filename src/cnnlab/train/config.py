@@ -28,6 +28,7 @@ from typing import Any
 import torch
 import yaml
 
+from cnnlab.data.canvas import CANVAS_SOURCES
 from cnnlab.data.transforms import Augment
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.fileio import read_yaml_mapping
@@ -229,6 +230,13 @@ class TrainConfig:
         "one (digits, imagefolder; 0.2 when not given, 0 for none)",
         section="data",
         check=unit_half_open,
+    )
+    canvas_source: str | None = knob(
+        None,
+        "seg-canvas only: draw the glyphs from this data set, read from --data-dir "
+        "(digits when not given)",
+        section="data",
+        choices=tuple(CANVAS_SOURCES),
     )
     normalization: str = knob(
         "channel",
@@ -479,6 +487,7 @@ class TrainConfig:
             "seed": self.seed,
             "classes": self.classes,
             "per_class": self.per_class,
+            "canvas_source": self.canvas_source,
         }
 
     def to_dict(self) -> dict[str, Any]:
