@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from cnnlab.cli.detection import predict_boxes_command
 from cnnlab.cli.flags import count
 from cnnlab.data import load_image
 from cnnlab.deploy import OnnxClassifier, prepare
@@ -18,6 +19,7 @@ from cnnlab.report import build_report
 from cnnlab.report.compare import build_comparison
 from cnnlab.runs import load_run, read_meta
 from cnnlab.tasks import evaluate_ensemble, evaluate_run
+from cnnlab.tasks.detection_eval import format_detection_report
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -39,6 +41,12 @@ def add_parsers(subparsers: Any) -> None:
     predict.add_argument("--top-k", type=count, default=5)
     predict.add_argument(
         "--fast", action="store_true", help="the inference path: conv+BN fused, channels-last"
+    )
+    predict.add_argument(
+        "--min-score", type=float, default=0.3, help="detection runs: the lowest score shown"
+    )
+    predict.add_argument(
+        "--boxes-dir", default=".", help="detection runs: where the drawn boxes are written"
     )
     predict.set_defaults(func=predict_command)
 
@@ -75,12 +83,16 @@ def print_report(report: dict[str, Any]) -> None:
     """Print an evaluation's report: classification, or segmentation (it has a mean IoU)."""
     if "miou" in report:
         print(format_segmentation_report(report))
+    elif "map50" in report:
+        print(format_detection_report(report))
     else:
         print(format_classification_report(report))
 
 
 def predict_command(args: argparse.Namespace) -> int:
     """``cnnlab predict``: the top-k classes of each image file."""
+    if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") == "detection":
+        return predict_boxes_command(args)
     if Path(args.run).suffix == ".onnx":
         run = OnnxClassifier.load(args.run)
     else:

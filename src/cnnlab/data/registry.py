@@ -16,6 +16,7 @@ from functools import partial
 from cnnlab.data.canvas import load_canvases
 from cnnlab.data.cifar import load_cifar
 from cnnlab.data.datasets import DataSplits, ImageDataset
+from cnnlab.data.det_canvas import load_detection_canvases
 from cnnlab.data.digits import load_digits
 from cnnlab.data.identities import identity_splits
 from cnnlab.data.idx import load_idx_dataset
@@ -52,6 +53,10 @@ def _canvases(
     return load_canvases(canvas_source or "digits", data_dir, download=download)
 
 
+def _detection_canvases(data_dir, *, download: bool, image_size: int | None):
+    return load_detection_canvases()
+
+
 def _imagefolder(data_dir, *, download: bool, image_size: int | None):
     return load_imagefolder(data_dir, image_size=image_size), None
 
@@ -82,6 +87,11 @@ DATASETS: dict[str, DatasetInfo] = {
         "5 classes per pixel (generated, no download; --canvas-source mnist, fashion-mnist or "
         "cifar10 draws from those files instead)",
         _canvases,
+    ),
+    "det-canvas": DatasetInfo(
+        "detection canvases of 1-5 embedded digits 0-2 with exact boxes, 2000/400, 1x96x96, "
+        "3 classes (generated, no download)",
+        _detection_canvases,
     ),
     "imagefolder": DatasetInfo(
         "your images: data_dir/<class>/<image> or a .tar/.tar.gz of that layout",

@@ -37,6 +37,9 @@ class Detections:
     scores: torch.Tensor
     labels: torch.Tensor
 
+    def to(self, device: str | torch.device) -> Detections:
+        return Detections(self.boxes.to(device), self.scores.to(device), self.labels.to(device))
+
 
 def _match(ious: np.ndarray, threshold: float) -> np.ndarray:
     """Which detections (rows, in score order) match a ground truth (columns) at ``threshold``.

@@ -8,6 +8,7 @@ from cnnlab.models import (  # noqa: F401  (registers the builders)
     convnext,
     darknet,
     densenet,
+    detection,
     efficientnet,
     googlenet,
     highway,

@@ -14,14 +14,16 @@ from cnnlab import runs
 from cnnlab.data import DataSplits
 from cnnlab.tasks import classification_eval
 from cnnlab.tasks.classification import Classification
+from cnnlab.tasks.detection import Detection, evaluate_detection
 from cnnlab.tasks.segmentation import Segmentation, evaluate_segmentation
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.task import Task
 
-TASKS = {"classification": Classification, "segmentation": Segmentation}
+TASKS = {"classification": Classification, "segmentation": Segmentation, "detection": Detection}
 EVALUATIONS = {
     "classification": classification_eval.evaluate_run,
     "segmentation": evaluate_segmentation,
+    "detection": evaluate_detection,
 }
 
 
@@ -42,6 +44,7 @@ evaluate_ensemble = classification_eval.evaluate_ensemble
 __all__ = [
     "TASKS",
     "Classification",
+    "Detection",
     "Segmentation",
     "create_task",
     "evaluate_ensemble",

@@ -37,10 +37,11 @@ from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 
 NORMALIZATIONS = ("channel", "image", "none")
 MONITORS = ("val_acc", "val_loss", "val_miou")  # val_miou: segmentation
+MONITORS += ("val_map50", "val_map")  # detection
 PRECISIONS = ("fp32", "bf16", "fp16")
 FREEZE_MODES = ("none", "partial", "features")  # see cnnlab.train.transfer
 ADVERSARIAL_TRAINING = ("none", "fgsm-rs", "pgd", "trades")  # see cnnlab.attack.defense
-TASKS = ("classification", "segmentation")  # see cnnlab.tasks
+TASKS = ("classification", "segmentation", "detection")  # see cnnlab.tasks
 
 Check = Callable[[str, Any], None]
 
@@ -457,6 +458,8 @@ class TrainConfig:
                 check_choice(spec.name.replace("_", " "), value, spec.metadata["choices"])
             if spec.metadata["check"] is not None:
                 spec.metadata["check"](spec.name, value)
+        if self.task == "detection" and self.monitor == "val_acc":
+            self.monitor = "val_map50"  # detection measures no accuracy
         if self.adv_train == "trades" and (self.mixup > 0 or self.cutmix > 0):
             raise ConfigError(
                 "TRADES needs hard labels: drop --mixup/--cutmix or use --adv-train pgd."
