@@ -30,7 +30,7 @@ from torch import nn
 from cnnlab.errors import ConfigError
 from cnnlab.models.base import Classifier
 from cnnlab.models.registry import register_model
-from cnnlab.nn.act import get_act
+from cnnlab.nn.act import get_act, maxout_pieces
 from cnnlab.nn.conv import ConvNormAct, conv2d
 from cnnlab.nn.pool import GlobalAvgPool2d
 from cnnlab.nn.residual import Highway
@@ -38,7 +38,8 @@ from cnnlab.nn.residual import Highway
 
 def dense_highway(width: int, act: str = "relu", gate_bias: float = -1.0) -> Highway:
     """A fully connected highway layer of ``width`` units (eq. 3)."""
-    transform = nn.Sequential(OrderedDict(fc=nn.Linear(width, width), act=get_act(act)))
+    pieces = maxout_pieces(act)  # maxout: k linear pieces per unit
+    transform = nn.Sequential(OrderedDict(fc=nn.Linear(width, pieces * width), act=get_act(act)))
     return Highway(transform, nn.Linear(width, width), gate_bias)
 
 
@@ -67,7 +68,7 @@ class HighwayMLP(Classifier):
             raise ConfigError(f"depth and width must be >= 1, got {depth} and {width}.")
         layers: OrderedDict[str, nn.Module] = OrderedDict(
             flatten=nn.Flatten(),
-            fc=nn.Linear(in_chans * input_size * input_size, width),
+            fc=nn.Linear(in_chans * input_size * input_size, maxout_pieces(act) * width),
             act=get_act(act),
         )
         for i in range(1, depth):

@@ -132,6 +132,18 @@ _ACTS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+def maxout_pieces(act: str | nn.Module | None) -> int:
+    """How many channels the activation ``act`` takes per output channel: k for maxout, else 1.
+
+    A layer followed by maxout computes k pieces per unit (Goodfellow et al. 2013,
+    eq. 1), so that its width is k times the width that the next layer sees.  The
+    name ``'maxout'`` means :class:`Maxout`'s default of 2 pieces.
+    """
+    if isinstance(act, Maxout):
+        return act.pieces
+    return Maxout().pieces if act == "maxout" else 1
+
+
 def list_acts() -> list[str]:
     """Names accepted by :func:`get_act`, sorted."""
     return sorted(_ACTS)

@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn.modules.utils import _pair
 
 from cnnlab.errors import ConfigError, GeometryError, check_choice
-from cnnlab.nn.act import get_act
+from cnnlab.nn.act import get_act, maxout_pieces
 from cnnlab.nn.geometry import effective_kernel, same_padding
 from cnnlab.nn.norm import get_norm
 
@@ -129,7 +129,9 @@ class ConvNormAct(nn.Sequential):
     ``norm`` is ``'batch'`` (child ``bn``), ``'group'`` or ``'layer'`` (child
     ``norm``) or ``None`` (no child); the convolution has a bias only without a
     normalization, which would cancel it.  ``act`` is a name for
-    :func:`~cnnlab.nn.act.get_act`, a module, or ``None`` (no child).  A named
+    :func:`~cnnlab.nn.act.get_act`, a module, or ``None`` (no child); with maxout
+    over k pieces the convolution computes k·``out_ch`` maps, so that the block
+    still outputs ``out_ch``.  A named
     ReLU, ReLU6, leaky ReLU, SiLU or hard swish works in place, as in
     torchvision's ``Conv2dNormActivation``: its input is the block's own fresh
     tensor, and skipping one allocation per layer is ~5 % of a small network's
@@ -149,11 +151,12 @@ class ConvNormAct(nn.Sequential):
         act: str | nn.Module | None = "relu",
     ):
         super().__init__()
+        width = out_ch * maxout_pieces(act)  # maxout reduces k pieces to one channel
         self.conv = conv2d(
-            in_ch, out_ch, kernel, stride, padding, dilation, groups, bias=norm is None
+            in_ch, width, kernel, stride, padding, dilation, groups, bias=norm is None
         )
         if norm is not None:
-            self.add_module("bn" if norm == "batch" else "norm", get_norm(norm, out_ch))
+            self.add_module("bn" if norm == "batch" else "norm", get_norm(norm, width))
         if isinstance(act, str):
             self.act = get_act(act, inplace=True) if act in INPLACE_ACTS else get_act(act)
         elif act is not None:
