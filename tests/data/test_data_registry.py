@@ -14,6 +14,7 @@ NAMES = {
     "cifar100",
     "imagefolder",
     "seg-canvas",
+    "segfolder",
 }
 
 

@@ -5,6 +5,7 @@ The subcommands live in one module per group:
 - :mod:`cnnlab.cli.train`: ``train``, ``finetune``, ``distill``, ``lr-find``
 - :mod:`cnnlab.cli.diagnose`: ``diagnose``
 - :mod:`cnnlab.cli.evaluate`: ``evaluate``, ``predict``, ``report``
+- :mod:`cnnlab.cli.embedding`: ``enroll`` (and ``predict`` of embedding runs)
 - :mod:`cnnlab.cli.explain`: ``explain``
 - :mod:`cnnlab.cli.attack`: ``attack``
 - :mod:`cnnlab.cli.nas`: ``nas``
@@ -23,11 +24,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnlab.cli import attack, deploy, diagnose, evaluate, explain, inspect, nas, train
+from cnnlab.cli import (
+    attack,
+    deploy,
+    diagnose,
+    embedding,
+    evaluate,
+    explain,
+    inspect,
+    nas,
+    train,
+)
 from cnnlab.errors import CnnlabError
 
 EXIT_ERROR = 2
-GROUPS = (train, diagnose, evaluate, explain, attack, nas, deploy, inspect)
+GROUPS = (train, diagnose, evaluate, embedding, explain, attack, nas, deploy, inspect)
 
 
 def build_parser() -> argparse.ArgumentParser:

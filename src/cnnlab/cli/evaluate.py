@@ -10,11 +10,13 @@ from typing import Any
 import torch
 
 from cnnlab.cli.detection import predict_boxes_command
+from cnnlab.cli.embedding import predict_identities_command
 from cnnlab.cli.flags import count
 from cnnlab.data import load_image
 from cnnlab.deploy import OnnxClassifier, prepare
 from cnnlab.metrics import format_classification_report
 from cnnlab.metrics.segmentation import format_segmentation_report
+from cnnlab.metrics.verification import format_embedding_report
 from cnnlab.report import build_report
 from cnnlab.report.compare import build_comparison
 from cnnlab.runs import load_run, read_meta
@@ -35,7 +37,9 @@ def add_parsers(subparsers: Any) -> None:
     evaluate.add_argument("--tta", choices=("flip", "crops"), help="test-time augmentation")
     evaluate.set_defaults(func=evaluate_command)
 
-    predict = subparsers.add_parser("predict", help="top-k classes for image files")
+    predict = subparsers.add_parser(
+        "predict", help="top-k classes (embedding runs: nearest identities) for image files"
+    )
     predict.add_argument("run", metavar="RUN", help="a run directory or an exported .onnx file")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--top-k", type=count, default=5)
@@ -83,6 +87,8 @@ def print_report(report: dict[str, Any]) -> None:
     """Print an evaluation's report: classification, or segmentation (it has a mean IoU)."""
     if "miou" in report:
         print(format_segmentation_report(report))
+    elif "nway_1shot" in report:
+        print(format_embedding_report(report))
     elif "map50" in report:
         print(format_detection_report(report))
     else:
@@ -91,6 +97,8 @@ def print_report(report: dict[str, Any]) -> None:
 
 def predict_command(args: argparse.Namespace) -> int:
     """``cnnlab predict``: the top-k classes of each image file."""
+    if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") == "embedding":
+        return predict_identities_command(args)
     if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") == "detection":
         return predict_boxes_command(args)
     if Path(args.run).suffix == ".onnx":

@@ -21,6 +21,7 @@ from cnnlab.data.digits import load_digits
 from cnnlab.data.identities import identity_splits
 from cnnlab.data.idx import load_idx_dataset
 from cnnlab.data.imagefolder import load_imagefolder
+from cnnlab.data.segfolder import load_segfolder
 from cnnlab.data.selection import limit_per_class, select_classes
 from cnnlab.data.splits import TEST_FRACTION, TEST_SPLIT_SEED, random_split, stratified_split
 from cnnlab.errors import ConfigError, check_choice
@@ -61,6 +62,10 @@ def _imagefolder(data_dir, *, download: bool, image_size: int | None):
     return load_imagefolder(data_dir, image_size=image_size), None
 
 
+def _segfolder(data_dir, *, download: bool, image_size: int | None):
+    return load_segfolder(data_dir, image_size=image_size), None
+
+
 DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo(
         "scikit-learn handwritten digits, 1797 images, 1x32x32, 10 classes (embedded, no download)",
@@ -98,6 +103,12 @@ DATASETS: dict[str, DatasetInfo] = {
         _imagefolder,
         official_test=False,
     ),
+    "segfolder": DatasetInfo(
+        "your segmentation data: data_dir/images/<stem>.*, data_dir/masks/<stem>.png (index "
+        "PNGs) and data_dir/classes.txt, or a .tar/.tar.gz of that layout",
+        _segfolder,
+        official_test=False,
+    ),
 }
 
 
@@ -133,7 +144,8 @@ def load_data(
         e.g. CIFAR-10's usual 45k/5k train/validation split of its training images).
     seed : chooses the validation split (the test split never depends on it).
     download : fetch missing official files (mnist, fashion-mnist, kmnist, cifar10, cifar100).
-    image_size : ``imagefolder`` only: resize every image to ``image_size`` x ``image_size``.
+    image_size : ``imagefolder`` and ``segfolder`` only: resize every image (and mask) to
+        ``image_size`` x ``image_size``.
     classes : keep only these classes (relabelled in this order), in every split.
     per_class : keep this many labelled images per class for training and validation
         together (a seeded choice by ``seed``); the test split is left whole.
@@ -142,7 +154,7 @@ def load_data(
         read from ``data_dir``.
     """
     check_choice("data set", name, DATASETS)
-    if image_size is not None and name != "imagefolder":
+    if image_size is not None and name not in ("imagefolder", "segfolder"):
         raise ConfigError(
             f"image_size only applies to imagefolder, not {name!r}; "
             "resize inside the model or with a transform instead."
@@ -180,7 +192,10 @@ def load_data(
         )
     if test is None:
         fraction = TEST_FRACTION if test_fraction is None else test_fraction
-        pool_idx, test_idx = stratified_split(pool.labels, fraction, TEST_SPLIT_SEED)
+        if pool.labels.ndim > 1:  # masks: no class per image to stratify by
+            pool_idx, test_idx = random_split(len(pool), fraction, TEST_SPLIT_SEED)
+        else:
+            pool_idx, test_idx = stratified_split(pool.labels, fraction, TEST_SPLIT_SEED)
         pool, test = pool.subset(pool_idx), pool.subset(test_idx)
     if pool.labels.ndim > 1:  # masks: no class per image to select or stratify by
         if classes is not None or per_class is not None:

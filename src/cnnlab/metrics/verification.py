@@ -157,3 +157,18 @@ def nway_kshot_accuracy(
     """N-way K-shot identification accuracy over seeded episodes (see the module docstring)."""
     drawn = draw_episodes(labels, ways, shots, episodes, queries, seed)
     return episode_accuracy(embeddings, drawn)
+
+
+def format_embedding_report(report: dict, digits: int = 4) -> str:
+    """An embedding evaluation as text: verification and identification."""
+    five = report.get("nway_5shot")
+    lines = [
+        f"{report.get('num_images', '?')} images of {len(report.get('identities', []))} "
+        f"identities ({report.get('dataset', '?')}, {report.get('split', '?')} split)",
+        f"verification: EER {report['eer']:.{digits}f}  AUC {report['auc']:.{digits}f}  "
+        f"({report['pairs']} pairs, {report['positive_pairs']} of one identity)",
+        f"identification: {report['ways']}-way 1-shot {report['nway_1shot']:.{digits}f}"
+        + ("" if five is None else f"  5-shot {five:.{digits}f}")
+        + f"  ({report['episodes']} episodes)",
+    ]
+    return "\n".join(lines)

@@ -15,15 +15,23 @@ from cnnlab.data import DataSplits
 from cnnlab.tasks import classification_eval
 from cnnlab.tasks.classification import Classification
 from cnnlab.tasks.detection import Detection, evaluate_detection
+from cnnlab.tasks.metric_learning import Embedding
+from cnnlab.tasks.metric_learning_eval import evaluate_embedding
 from cnnlab.tasks.segmentation import Segmentation, evaluate_segmentation
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.task import Task
 
-TASKS = {"classification": Classification, "segmentation": Segmentation, "detection": Detection}
+TASKS = {
+    "classification": Classification,
+    "segmentation": Segmentation,
+    "detection": Detection,
+    "embedding": Embedding,
+}
 EVALUATIONS = {
     "classification": classification_eval.evaluate_run,
     "segmentation": evaluate_segmentation,
     "detection": evaluate_detection,
+    "embedding": evaluate_embedding,
 }
 
 
@@ -45,6 +53,7 @@ __all__ = [
     "TASKS",
     "Classification",
     "Detection",
+    "Embedding",
     "Segmentation",
     "create_task",
     "evaluate_ensemble",

@@ -32,6 +32,7 @@ from cnnlab.data.canvas import CANVAS_SOURCES
 from cnnlab.data.transforms import Augment
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.fileio import read_yaml_mapping
+from cnnlab.nn.metric_losses import LOSSES, MININGS
 from cnnlab.train.init import INITS
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 
@@ -42,6 +43,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 FREEZE_MODES = ("none", "partial", "features")  # see cnnlab.train.transfer
 ADVERSARIAL_TRAINING = ("none", "fgsm-rs", "pgd", "trades")  # see cnnlab.attack.defense
 TASKS = ("classification", "segmentation", "detection")  # see cnnlab.tasks
+TASKS += ("embedding",)  # metric learning: cnnlab.tasks.metric_learning
 
 Check = Callable[[str, Any], None]
 
@@ -232,6 +234,13 @@ class TrainConfig:
         section="data",
         check=unit_half_open,
     )
+    holdout_classes: list[str] | None = knob(
+        None,
+        "embedding task: classes kept out of training; the test split holds only them "
+        "(one-shot recognition of new identities)",
+        section="data",
+        metavar="LIST",
+    )
     canvas_source: str | None = knob(
         None,
         "seg-canvas only: draw the glyphs from this data set, read from --data-dir "
@@ -412,6 +421,32 @@ class TrainConfig:
         check=unit_closed,
         command_line=False,
     )
+    # embedding (metric learning, cnnlab.tasks.metric_learning)
+    loss: str = knob(
+        "arcface", "embedding task: metric-learning loss", section="embedding", choices=LOSSES
+    )
+    embedding_dim: int = knob(
+        64,
+        "embedding task: size of the L2-normalized embedding",
+        section="embedding",
+        check=positive,
+    )
+    margin: float | None = knob(
+        None,
+        "embedding task: the loss's margin (contrastive 1.0, triplet 0.2, arcface 0.5 rad, "
+        "cosface 0.35, sphereface 4 when not given)",
+        section="embedding",
+        check=positive,
+    )
+    scale: float = knob(
+        30.0,
+        "embedding task: scale s of arcface/cosface/sphereface logits",
+        section="embedding",
+        check=positive,
+    )
+    mining: str = knob(
+        "batch-hard", "embedding task: triplet mining", section="embedding", choices=MININGS
+    )
     # run
     early_stopping: int | None = knob(
         None,
@@ -460,6 +495,11 @@ class TrainConfig:
                 spec.metadata["check"](spec.name, value)
         if self.task == "detection" and self.monitor == "val_acc":
             self.monitor = "val_map50"  # detection measures no accuracy
+        if self.holdout_classes is not None and self.task != "embedding":
+            raise ConfigError(
+                "holdout_classes keeps classes out of training to test one-shot recognition "
+                "of them; it is for --task embedding."
+            )
         if self.adv_train == "trades" and (self.mixup > 0 or self.cutmix > 0):
             raise ConfigError(
                 "TRADES needs hard labels: drop --mixup/--cutmix or use --adv-train pgd."
@@ -491,6 +531,7 @@ class TrainConfig:
             "classes": self.classes,
             "per_class": self.per_class,
             "canvas_source": self.canvas_source,
+            "holdout_classes": self.holdout_classes,
         }
 
     def to_dict(self) -> dict[str, Any]:
