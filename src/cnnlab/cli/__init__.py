@@ -9,7 +9,7 @@ The subcommands live in one module per group:
 - :mod:`cnnlab.cli.explain`: ``explain``
 - :mod:`cnnlab.cli.attack`: ``attack``
 - :mod:`cnnlab.cli.nas`: ``nas``
-- :mod:`cnnlab.cli.deploy`: ``export``, ``bench``
+- :mod:`cnnlab.cli.deploy`: ``export``, ``quantize``, ``bench``
 - :mod:`cnnlab.cli.inspect`: ``summary``, ``models``, ``datasets``, ``augment``
 
 The training flags are generated from the fields of

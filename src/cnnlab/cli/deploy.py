@@ -1,4 +1,4 @@
-"""The deployment commands: ``export`` and ``bench``."""
+"""The deployment commands: ``export``, ``quantize`` and ``bench``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 
 from cnnlab.deploy.bench import bench_model, bench_run, format_table, host_description
 from cnnlab.deploy.export import FORMATS, export_run
+from cnnlab.errors import ConfigError
 
 
 def add_parsers(subparsers: Any) -> None:
-    """Add ``export`` and ``bench``."""
+    """Add ``export``, ``quantize`` and ``bench``."""
     export = subparsers.add_parser(
         "export", help="export a run's model to ONNX or a torch.export program, validated"
     )
@@ -21,7 +22,33 @@ def add_parsers(subparsers: Any) -> None:
     export.add_argument(
         "--limit", type=int, default=256, help="test images the export is checked on"
     )
+    export.add_argument(
+        "--int8",
+        action="store_true",
+        help="post-training int8 quantization (exported-program format; see `cnnlab quantize`)",
+    )
     export.set_defaults(func=export_command)
+
+    quantize = subparsers.add_parser(
+        "quantize",
+        help="int8 quantization of a run (post-training or quantization-aware), fp32 vs int8",
+    )
+    quantize.add_argument("run", help="a classification run directory")
+    quantize.add_argument(
+        "--calibration", type=int, default=512, help="training images that calibrate PTQ"
+    )
+    quantize.add_argument(
+        "--qat-epochs",
+        type=int,
+        default=0,
+        help="quantization-aware fine-tuning epochs instead of PTQ (0: post-training)",
+    )
+    quantize.add_argument(
+        "--qat-lr", type=float, help="QAT learning rate (default: 1%% of the run's --lr)"
+    )
+    quantize.add_argument("--limit", type=int, help="test images compared (default: all)")
+    quantize.add_argument("--out", help="output file (default: RUN/model.int8.pt2)")
+    quantize.set_defaults(func=quantize_command)
 
     bench = subparsers.add_parser(
         "bench",
@@ -42,12 +69,47 @@ def add_parsers(subparsers: Any) -> None:
 
 def export_command(args: argparse.Namespace) -> int:
     """``cnnlab export``: write the file, print how it compares with PyTorch."""
+    if args.int8:
+        if args.format != "exported-program":
+            raise ConfigError(
+                f"--int8 writes a torch.export program, not {args.format}; "
+                "use --format exported-program --int8 (or `cnnlab quantize RUN`)."
+            )
+        return _quantize(args.run, out=args.out, limit=args.limit)
     result = export_run(args.run, args.format, args.out, limit=args.limit)
     print(
         f"{result.format}: {result.path} ({result.path.stat().st_size / 1e6:.1f} MB); "
         f"checked on {result.num_images} test images: largest logit difference "
         f"{result.max_abs_diff:.2e}, identical predictions"
     )
+    return 0
+
+
+def quantize_command(args: argparse.Namespace) -> int:
+    """``cnnlab quantize``: write RUN/model.int8.pt2, print fp32 against int8."""
+    return _quantize(
+        args.run,
+        calibration=args.calibration,
+        qat_epochs=args.qat_epochs,
+        qat_lr=args.qat_lr,
+        limit=args.limit,
+        out=args.out,
+    )
+
+
+def _quantize(run: str, **options: Any) -> int:
+    from cnnlab.deploy.quantize import quantize_run
+    from cnnlab.report import build_report
+
+    result = quantize_run(run, **options)
+    print(
+        f"int8 ({result.method}): {result.path} ({result.int8_mb:.2f} MB; fp32 weights "
+        f"{result.fp32_mb:.2f} MB); test accuracy fp32 {result.fp32_accuracy:.4f}, int8 "
+        f"{result.int8_accuracy:.4f} on {result.num_images} images, same class for "
+        f"{100 * result.agreement:.1f} %; {result.int8_layers} of {result.layers} conv/linear "
+        "layers in int8"
+    )
+    print(build_report(run))
     return 0
 
 

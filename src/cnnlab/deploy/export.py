@@ -78,11 +78,13 @@ def _normalize_of(model: nn.Module) -> Normalize | None:
     return next((m for m in model.modules() if isinstance(m, Normalize)), None)
 
 
-def _example_input(input_shape: tuple[int, int, int], batch: int = 2) -> torch.Tensor:
+def example_input(input_shape: tuple[int, int, int], batch: int = 2) -> torch.Tensor:
+    """A fixed random batch of images in [0, 1] to trace with."""
     return torch.rand(batch, *input_shape, generator=torch.Generator().manual_seed(0))
 
 
-def _dynamic_batch() -> tuple[dict[int, Any]]:
+def dynamic_batch() -> tuple[dict[int, Any]]:
+    """``dynamic_shapes`` of a one-input model: any batch size."""
     return ({0: torch.export.Dim("batch", min=1, max=4096)},)
 
 
@@ -108,7 +110,7 @@ def export_program(
     """``torch.export`` of ``model`` (eval mode) for images of ``input_shape``, any batch size."""
     try:
         return torch.export.export(
-            model.eval(), (_example_input(input_shape),), dynamic_shapes=_dynamic_batch()
+            model.eval(), (example_input(input_shape),), dynamic_shapes=dynamic_batch()
         )
     except Exception as exc:  # torch.export raises many types; each is a failed trace
         raise _failure("a torch.export program", exc) from exc
@@ -125,10 +127,10 @@ def export_onnx(
     try:
         program = torch.onnx.export(
             model.eval(),
-            (_example_input(input_shape),),
+            (example_input(input_shape),),
             input_names=["images"],
             output_names=["logits"],
-            dynamic_shapes=_dynamic_batch(),
+            dynamic_shapes=dynamic_batch(),
             opset_version=ONNX_OPSET,
             dynamo=True,
             verbose=False,
