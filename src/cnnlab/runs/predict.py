@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -56,16 +58,18 @@ def predict_dataset(
     batch_size: int = 512,
     device: str | torch.device = "cpu",
     tta: str | None = None,
+    augment: Sequence[str] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Return (images, probabilities, labels) of ``model`` on every image of ``dataset``.
 
-    ``tta`` averages the probabilities over test-time views (see :mod:`cnnlab.runs.tta`).
+    ``tta`` averages the probabilities over test-time views that follow the
+    training augmentation ``augment`` (see :mod:`cnnlab.runs.tta`).
     """
     model.eval()
     images, probs, labels = [], [], []
     for x, y in make_loader(dataset, batch_size, shuffle=False, device=device):
         x = fit_to_input(x, input_shape)
-        probs.append(tta_probabilities(model, x, tta).cpu())
+        probs.append(tta_probabilities(model, x, tta, augment).cpu())
         images.append((x * 255).round().to(torch.uint8).cpu())
         labels.append(y.cpu())
     return torch.cat(images), torch.cat(probs), torch.cat(labels)

@@ -89,7 +89,12 @@ def _predict_split(run, dataset, data_dir, split, device, tta):
     """(images, probabilities, labels in the model's class indices) of ``run`` on ``split``."""
     chosen = run.load_split(split, dataset=dataset, data_dir=data_dir)
     images, probs, labels = runs.predict_dataset(
-        run.model.to(device), chosen.images, run.input_shape, device=device, tta=tta
+        run.model.to(device),
+        chosen.images,
+        run.input_shape,
+        device=device,
+        tta=tta,
+        augment=run.config.get("augment") or [],
     )
     return images, probs, chosen.class_map[labels]
 
