@@ -5,7 +5,7 @@ Importing this package registers the builders (``yolov1``, ``retinanet``,
 ``fasterrcnn``); every detector follows :class:`~cnnlab.models.detection.common.Detector`.
 """
 
-from cnnlab.models.detection import yolo  # noqa: F401  (registers the builders)
+from cnnlab.models.detection import fasterrcnn, retinanet, yolo  # noqa: F401  (registers the builders)
 from cnnlab.models.detection.common import Detector, detect, find_detector, select_detections
 
 __all__ = ["Detector", "detect", "find_detector", "select_detections"]

@@ -51,7 +51,7 @@ from cnnlab.models.registry import register_model
 
 LAMBDA_COORD = 5.0
 LAMBDA_NOOBJ = 0.5
-BACKBONE = (32, "M", 64, "M", 128, "M", 128, "M", 256)  # 3x3 conv widths, 2x2 max pools
+BACKBONE = (16, "M", 32, "M", 64, "M", 128, "M", 256)  # 3x3 conv widths, 2x2 max pools
 
 
 class YOLOv1(Detector):
