@@ -130,16 +130,51 @@ def read_yaml_mapping(
 ) -> dict[str, Any]:
     """The mapping in the YAML file ``path`` (safe loader: no tags run code).
 
-    An unreadable file, invalid YAML or a document that is not a mapping raise
-    ``error`` with a message that names ``what`` and the path.
+    An unreadable file, invalid YAML, a document that is not a mapping, or one
+    whose aliases expand to more than :data:`MAX_YAML_VALUES` values (a
+    "billion laughs" file of nested ``&anchor``/``*alias`` lists: a few hundred
+    bytes that expand to 10^8 strings once anything walks them) raise ``error``
+    with a message that names ``what`` and the path.
     """
     path = Path(path)
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise error(f"Cannot read {what.lower()} {path}: {exc.strerror}.") from exc
+        values = yaml.safe_load(read_regular(path, limit=MAX_YAML_BYTES, what=what, error=error))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:  # a binary file is not YAML either
         raise error(f"{what} {path} is not valid YAML: {exc}.") from exc
+    except RecursionError:
+        raise error(f"{what} {path} nests its values too deeply to be a configuration.") from None
     if not isinstance(values, dict):
         raise error(f"{what} {path} must hold a mapping of keys to values.")
+    if not within_size(values, MAX_YAML_VALUES):
+        raise error(
+            f"{what} {path} expands to more than {MAX_YAML_VALUES} values (nested YAML "
+            "aliases?); a configuration is a short list of settings. Write it without aliases."
+        )
     return values
+
+
+MAX_YAML_BYTES = 1 << 20
+"""The largest YAML configuration read (1 MiB)."""
+MAX_YAML_VALUES = 10_000
+"""The most values a YAML configuration may hold once its aliases are expanded."""
+
+
+def within_size(value: Any, limit: int) -> bool:
+    """Whether the tree of lists and dicts ``value`` has at most ``limit`` nodes, aliases expanded.
+
+    Walks at most ``limit + 1`` nodes, without recursion, so a structure that
+    shares its items exponentially (or nests them deeply) is measured in bounded
+    time and memory.
+    """
+    stack, seen = [value], 0
+    while stack:
+        seen += 1
+        if seen > limit:
+            return False
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return True

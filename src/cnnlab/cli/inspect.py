@@ -77,8 +77,15 @@ def datasets_command(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_AUGMENT_COUNT, MAX_AUGMENT_ROWS = 64, 16  # a figure a person can look at
+
+
 def augment_command(args: argparse.Namespace) -> int:
     """``cnnlab augment``: a grid of training images, then rows of their augmentations."""
+    if args.count > MAX_AUGMENT_COUNT:
+        raise ConfigError(f"--count must be at most {MAX_AUGMENT_COUNT}, got {args.count}.")
+    if not 0 <= args.rows <= MAX_AUGMENT_ROWS:
+        raise ConfigError(f"--rows must be in 0..{MAX_AUGMENT_ROWS}, got {args.rows}.")
     augment = Augment(args.augment)
     data = load_data(args.dataset, data_dir=args.data_dir)
     generator = torch.Generator().manual_seed(args.seed)

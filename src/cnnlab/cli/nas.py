@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cnnlab.nas.search import STRATEGIES, Candidate, SearchConfig, run_search
+from cnnlab.nas.search import STRATEGIES, Candidate, SearchConfig, check_out_dir, run_search
 from cnnlab.nas.space import SearchSpace
 
 
@@ -60,6 +60,7 @@ def nas_command(args: argparse.Namespace) -> int:
         max_candidates=args.max_candidates,
     )
     task = ProxyTask(cells=args.cells, filters=args.filters, epochs=args.epochs)
+    check_out_dir(args.out)
     data = proxy_data(
         load_data(args.dataset, args.data_dir, seed=args.seed), args.subset, args.seed
     )

@@ -5,7 +5,11 @@ are checked before anything is written: absolute names, ``..`` components,
 symbolic and hard links, devices and FIFOs are refused with :class:`DataError`
 (on top of ``tarfile``'s ``filter="data"`` where Python provides it).  Extraction
 goes to a temporary folder that is renamed into place only when complete, so an
-interrupted run never leaves a half-extracted cache.
+interrupted run never leaves a half-extracted cache.  The sizes the members
+declare are added up as they stream by, and extraction stops with a
+:class:`DataError` (removing what it wrote) once they exceed
+:data:`MAX_EXTRACT_BYTES` or the free space of the cache's disk, so a small
+compressed archive of zeros cannot fill the disk.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from cnnlab.errors import DataError
 from cnnlab.fileio import sha256_file
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+
+MAX_EXTRACT_BYTES = 64 << 30
+"""The most an archive may extract to (64 GiB); raise ``cnnlab.data.archive.MAX_EXTRACT_BYTES``
+for a larger data set."""
 
 
 def is_archive(path: Path) -> bool:
@@ -71,6 +79,8 @@ def extract(archive: str | os.PathLike, *, digest: str | None = None) -> Path:
 
 def _extract_members(archive: Path, dest: Path) -> None:
     extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+    free = shutil.disk_usage(dest).free
+    limit, total = min(MAX_EXTRACT_BYTES, free), 0
     try:
         with tarfile.open(archive, "r|*") as tar:  # one streaming pass
             bar = tqdm(
@@ -78,6 +88,18 @@ def _extract_members(archive: Path, dest: Path) -> None:
             )
             for member in bar:
                 check_member(member, archive)
+                total += member.size
+                if total > limit:
+                    raise DataError(
+                        f"Refusing to extract {archive}: its members declare more than "
+                        f"{limit} bytes, {_over(limit, free, dest.parent)}"
+                    )
                 tar.extract(member, dest, **extra)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise DataError(f"Cannot extract {archive}: {exc}. Is it a complete tar archive?") from exc
+
+
+def _over(limit: int, free: int, cache: Path) -> str:
+    if limit == free:
+        return f"the free space of {cache}. Free space there, or set CNNLAB_CACHE to a larger disk."
+    return "cnnlab.data.archive.MAX_EXTRACT_BYTES; raise it for a data set this large."

@@ -25,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,10 +39,16 @@ from tqdm.auto import tqdm
 
 from cnnlab.data.archive import extract, is_archive
 from cnnlab.data.datasets import FolderImageDataset, TensorImageDataset
-from cnnlab.data.image import IMAGE_SUFFIXES, decode_native, resize, to_channels
+from cnnlab.data.image import (
+    IMAGE_SUFFIXES,
+    MAX_IMAGE_BYTES,
+    decode_native,
+    resize,
+    to_channels,
+)
 from cnnlab.data.paths import cache_root
 from cnnlab.errors import DataError
-from cnnlab.fileio import atomic_path, sha256_file
+from cnnlab.fileio import atomic_path, read_regular, sha256_file
 
 MAX_IN_MEMORY_IMAGES = 200_000
 MAX_IN_MEMORY_BYTES = 2 * 1024**3
@@ -60,18 +68,29 @@ def load_imagefolder(
     source = Path(data_dir).expanduser()
     if not source.exists():
         raise DataError(f"imagefolder: {source} does not exist.")
-    archive = is_archive(source)
-    if archive:
-        digest = sha256_file(source)
-        cache = _cache_file(digest, image_size)
-        if cache.is_file():
-            return _load_cache(cache)
-        source = extract(source, digest=digest)
+    if not is_archive(source):
+        return _load_folder(source, image_size, None)
+    digest = sha256_file(source)
+    cache = _cache_file(digest, image_size)
+    if cache.is_file() and (cached := _load_cache(cache)) is not None:
+        return cached
+    extracted = extract(source, digest=digest)
+    try:
+        return _load_folder(extracted, image_size, cache)
+    except DataError:  # a rejected archive leaves nothing in the cache (it may be a zip bomb)
+        shutil.rmtree(extracted, ignore_errors=True)
+        raise
+
+
+def _load_folder(
+    source: Path, image_size: int | None, cache: Path | None
+) -> TensorImageDataset | FolderImageDataset:
+    """The images under ``source``; ``cache`` is the decoded cache file (None: by fingerprint)."""
     classes, paths, labels = scan(_dataset_root(source))
-    if not archive:
+    if cache is None:
         cache = _cache_file(_fingerprint(paths), image_size)
-        if cache.is_file():
-            return _load_cache(cache)
+        if cache.is_file() and (cached := _load_cache(cache)) is not None:
+            return cached
     size = (image_size, image_size) if image_size else _header(paths[0])[0]
     if not fits_in_memory(len(paths), size):
         channels = 1 if _header(paths[0])[1] in _GREY_MODES else 3
@@ -161,8 +180,8 @@ def decode_all(
         if len(sizes) > 1:
             found = ", ".join(f"{h}x{w} ({n} images)" for (h, w), n in sizes.most_common(5))
             raise DataError(
-                f"imagefolder: images have different sizes ({found}); pass "
-                "image_size (--image-size) to resize them all to one square size."
+                f"imagefolder: images have different sizes ({found}); pass --image-size N "
+                "(image_size=N) to resize them all to N x N."
             )
         size = next(iter(sizes))
     stacked = torch.stack([resize(to_channels(img, channels), size) for img in images])
@@ -172,11 +191,7 @@ def decode_all(
 def _decode_chunk(paths: list[Path]) -> list[torch.Tensor]:
     out = []
     for path in paths:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise DataError(f"Cannot read image {path}: {exc.strerror}.") from exc
-        out.append(decode_native(data, path))
+        out.append(decode_native(read_regular(path, limit=MAX_IMAGE_BYTES, what="Image"), path))
     return out
 
 
@@ -194,15 +209,27 @@ def _cache_file(key: str, image_size: int | None) -> Path:
 
 
 def _save_cache(path: Path, dataset: TensorImageDataset) -> None:
-    with atomic_path(path) as tmp:
-        save_file(
-            {"images": dataset.images.contiguous(), "labels": dataset.labels},
-            tmp,
-            metadata={"classes": json.dumps(dataset.classes)},
-        )
+    """Write the decoded cache, or skip it when it cannot be written (a full or read-only disk)."""
+    try:
+        with atomic_path(path) as tmp:
+            save_file(
+                {"images": dataset.images.contiguous(), "labels": dataset.labels},
+                tmp,
+                metadata={"classes": json.dumps(dataset.classes)},
+            )
+    except OSError as exc:
+        warnings.warn(f"Decoded images not cached in {path}: {exc}.", stacklevel=2)
 
 
-def _load_cache(path: Path) -> TensorImageDataset:
-    with safe_open(path, framework="pt") as f:
-        classes = json.loads(f.metadata()["classes"])
-        return TensorImageDataset(f.get_tensor("images"), f.get_tensor("labels"), classes)
+def _load_cache(path: Path) -> TensorImageDataset | None:
+    """The cached data set, or None (the file removed) when it is damaged: it is then rebuilt."""
+    try:
+        with safe_open(path, framework="pt") as f:
+            classes = json.loads(f.metadata()["classes"])
+            dataset = TensorImageDataset(f.get_tensor("images"), f.get_tensor("labels"), classes)
+    except Exception as exc:  # safetensors, JSON and shape errors alike: the cache is only a cache
+        message = f"Damaged cache {path} ({exc}) removed; decoding the images again."
+        warnings.warn(message, stacklevel=2)
+        path.unlink(missing_ok=True)
+        return None
+    return dataset

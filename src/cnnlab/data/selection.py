@@ -17,6 +17,12 @@ from cnnlab.errors import ConfigError
 
 def select_classes(dataset, names: Sequence[str]):
     """The samples of the classes ``names``, relabelled 0..len(names)-1 in that order."""
+    odd = next((n for n in names if not isinstance(n, str)), None)
+    if odd is not None:  # checked before a message repeats names, which may nest without bound
+        raise ConfigError(
+            f"Class names must be strings, got a {type(odd).__name__} among them. "
+            f"The data set's classes are {dataset.classes}."
+        )
     unknown = [n for n in names if n not in dataset.classes]
     if unknown or len(set(names)) != len(names) or not names:
         raise ConfigError(

@@ -22,6 +22,7 @@ continues from there, with the time they took counted against the budget.
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections import deque
@@ -88,8 +89,8 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         check_choice("search strategy", self.strategy, STRATEGIES)
-        if self.budget <= 0:
-            raise ConfigError(f"budget must be > 0 seconds, got {self.budget}.")
+        if not (math.isfinite(self.budget) and self.budget > 0):  # nan would never be spent
+            raise ConfigError(f"budget must be a finite number of seconds > 0, got {self.budget}.")
         if not 1 <= self.sample_size <= self.population:
             raise ConfigError(
                 f"Regularized evolution needs 1 <= sample_size <= population, got "
@@ -99,11 +100,24 @@ class SearchConfig:
             raise ConfigError(f"max_candidates must be >= 1, got {self.max_candidates}.")
 
 
+def check_out_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path, refused with a :class:`ConfigError` when it is not a folder.
+
+    Called before the data are loaded, so a wrong ``--out`` fails before the search, not after.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(
+            f"--out {out_dir} is a file; the search needs a folder. Pass another --out."
+        )
+    return out_dir
+
+
 class SearchLog:
     """The candidates of a search folder: read on start, rewritten atomically on each add."""
 
     def __init__(self, out_dir: str | Path):
-        self.path = Path(out_dir) / CANDIDATES_FILE
+        self.path = check_out_dir(out_dir) / CANDIDATES_FILE
         self.candidates: list[Candidate] = []
         if self.path.exists():
             self.candidates = self._read()
