@@ -86,7 +86,11 @@ def test_tampered_checkpoint_is_refused(capsys, digits_run, tmp_path):
     assert code == 2 and "sha256" in err
 
 
-def test_evaluate_several_runs_prints_the_ensemble(capsys, digits_run):
-    code, text, _ = run_cli(capsys, "evaluate", str(digits_run), str(digits_run), "--tta", "flip")
+def test_evaluate_several_runs_prints_and_writes_the_ensemble(capsys, digits_run, tmp_path):
+    out = tmp_path / "ensemble"
+    code, text, _ = run_cli(
+        capsys, "evaluate", str(digits_run), str(digits_run), "--tta", "crops", "--out", str(out)
+    )
     assert code == 0
     assert text.count("member ") == 2 and "ensemble of 2 runs" in text
+    assert (out / "metrics.json").is_file() and (out / "report.html").is_file()

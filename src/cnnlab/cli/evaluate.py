@@ -15,13 +15,16 @@ from cnnlab.cli.flags import count
 from cnnlab.data import load_image
 from cnnlab.deploy import OnnxClassifier, prepare
 from cnnlab.metrics import format_classification_report
+from cnnlab.metrics.restoration import format_restoration_report
 from cnnlab.metrics.segmentation import format_segmentation_report
 from cnnlab.metrics.verification import format_embedding_report
 from cnnlab.report import build_report
 from cnnlab.report.compare import build_comparison
 from cnnlab.runs import load_run, read_meta
+from cnnlab.runs.run import IMAGE_TASKS
 from cnnlab.tasks import evaluate_ensemble, evaluate_run
 from cnnlab.tasks.detection_eval import format_detection_report
+from cnnlab.tasks.reconstruction_eval import restore_files
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -35,6 +38,11 @@ def add_parsers(subparsers: Any) -> None:
     evaluate.add_argument("--split", default="test", choices=("train", "val", "test"))
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--tta", choices=("flip", "crops"), help="test-time augmentation")
+    evaluate.add_argument(
+        "--out",
+        help="several runs: the ensemble folder (metrics.json, figures, report.html; "
+        "default: ensemble-<first run's name>-<count> beside the first run)",
+    )
     evaluate.set_defaults(func=evaluate_command)
 
     predict = subparsers.add_parser(
@@ -51,6 +59,11 @@ def add_parsers(subparsers: Any) -> None:
     )
     predict.add_argument(
         "--boxes-dir", default=".", help="detection runs: where the drawn boxes are written"
+    )
+    predict.add_argument(
+        "--restored-dir",
+        help="autoencoder/denoise/noise2void runs: where <image>_restored.png is written "
+        "(default: beside each image)",
     )
     predict.set_defaults(func=predict_command)
 
@@ -75,11 +88,14 @@ def evaluate_command(args: argparse.Namespace) -> int:
         print_report(evaluate_run(args.runs[0], **options))
         print(f"metrics: {Path(args.runs[0]) / 'metrics.json'}")
         return 0
-    report = evaluate_ensemble(args.runs, **options)
+    first = Path(args.runs[0])
+    out = Path(args.out or first.parent / f"ensemble-{first.name}-{len(args.runs)}")
+    report = evaluate_ensemble(args.runs, **options, out=out)
     for member in report["members"]:
         print(f"member {member['run']}: accuracy {member['accuracy']:.4f}")
     print(f"ensemble of {len(args.runs)} runs (probabilities averaged):")
     print_report(report)
+    print(f"ensemble folder: {out} (metrics.json, report.html)")
     return 0
 
 
@@ -91,6 +107,8 @@ def print_report(report: dict[str, Any]) -> None:
         print(format_embedding_report(report))
     elif "map50" in report:
         print(format_detection_report(report))
+    elif "psnr" in report:
+        print(format_restoration_report(report))
     else:
         print(format_classification_report(report))
 
@@ -101,6 +119,10 @@ def predict_command(args: argparse.Namespace) -> int:
         return predict_identities_command(args)
     if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") == "detection":
         return predict_boxes_command(args)
+    if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") in IMAGE_TASKS:
+        for written in restore_files(load_run(args.run), args.images, args.restored_dir):
+            print(written)
+        return 0
     if Path(args.run).suffix == ".onnx":
         run = OnnxClassifier.load(args.run)
     else:
