@@ -7,6 +7,7 @@ these messages without a traceback and exits with a non-zero status.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 
@@ -23,8 +24,19 @@ class UnknownNameError(ConfigError):
 
     def __init__(self, kind: str, name: str, valid: Iterable[str]):
         valid = sorted(valid)
-        super().__init__(f"Unknown {kind} {name!r}. Valid {kind} names are: {', '.join(valid)}.")
+        close = did_you_mean(name, valid)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        super().__init__(
+            f"Unknown {kind} {name!r}.{hint} Valid {kind} names are: {', '.join(valid)}."
+        )
         self.kind, self.name, self.valid = kind, name, valid
+
+
+def did_you_mean(name: object, valid: Iterable[str], n: int = 3) -> list[str]:
+    """The names of ``valid`` closest to ``name`` (difflib's ratio >= 0.6, case ignored)."""
+    by_lower = {v.lower(): v for v in valid}
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=n, cutoff=0.6)
+    return [by_lower[c] for c in close]
 
 
 class GeometryError(CnnlabError):

@@ -15,13 +15,15 @@ The subcommands live in one module per group:
 The training flags are generated from the fields of
 :class:`~cnnlab.train.config.TrainConfig` (:mod:`cnnlab.cli.flags`).  Errors a
 user can cause (:class:`~cnnlab.errors.CnnlabError`) are printed as one
-paragraph without a traceback, with exit status 2.  Nothing outside this
+paragraph without a traceback, with exit status 2; output piped into a reader
+that stops early (``cnnlab models | head``) ends quietly.  Nothing outside this
 package imports it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from cnnlab.cli import (
@@ -36,8 +38,10 @@ from cnnlab.cli import (
     train,
 )
 from cnnlab.errors import CnnlabError
+from cnnlab.version import __version__
 
 EXIT_ERROR = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, the status of a shell tool whose reader went away
 GROUPS = (train, diagnose, evaluate, embedding, explain, attack, nas, deploy, inspect)
 
 
@@ -45,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``cnnlab`` parser with every subcommand; ``args.func(args)`` runs the one given."""
     parser = argparse.ArgumentParser(
         prog="cnnlab", description="Convolutional neural networks: train, evaluate, explain."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"cnnlab {__version__}", help="print the version"
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
@@ -74,10 +81,17 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     _take_trailing_images(parser, args, extra)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try
+        return status
     except CnnlabError as exc:
         print(f"cnnlab {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader stopped (`cnnlab models | head`): send what is still buffered to
+        # /dev/null so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 __all__ = ["build_parser", "main"]

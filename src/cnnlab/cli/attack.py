@@ -9,6 +9,7 @@ amplified perturbation, adversarial image, predictions), then rebuilds the repor
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import torch
@@ -16,10 +17,17 @@ import torch
 from cnnlab import runs
 from cnnlab.attack.evaluate import attack_split
 from cnnlab.attack.registry import ATTACKS, create_attack, parse_eps
-from cnnlab.errors import ConfigError, check_positive
+from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.report import build_report
 from cnnlab.report.attack_figures import plot_adversarial_examples
 from cnnlab.report.figures import figure_to_png
+
+AUTOATTACK_NOTE = (
+    "note: cnnlab's autoattack is the untargeted half of AutoAttack (APGD-CE, APGD-DLR, "
+    "Square; without APGD-T and FAB-T), written to be read; robustness numbers you report "
+    "should come from the reference implementation, the `autoattack` package (Croce & Hein "
+    "2020, github.com/fra31/auto-attack), run on the same model."
+)
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -38,23 +46,35 @@ def add_parsers(subparsers: Any) -> None:
         "--targeted", metavar="CLASS", help="target class (name or index): a targeted attack"
     )
     parser.add_argument("--dataset", help="attack images of another data set (classes by name)")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--data-dir", help="folder of --dataset's files (default: its own)")
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "val", "test"),
+        help="split of the run's data set to attack (default test)",
+    )
     parser.add_argument(
         "--limit",
         type=int,
         default=1000,
         help="attack N images of the split, the same fixed draw every time (default 1000)",
     )
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="images per attack batch (default 256)"
+    )
     parser.add_argument("--examples", type=int, default=8, help="examples in the figure")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the attack's random starts (default 0)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ... (default cpu)")
     parser.set_defaults(func=attack_command)
 
 
 def attack_command(args: argparse.Namespace) -> int:
     """``cnnlab attack``: attack a fixed draw of a split, record and print the metrics."""
+    check_choice("attack", args.method, ATTACKS)  # before the run loads
+    if args.method == "autoattack":
+        print(AUTOATTACK_NOTE, file=sys.stderr)
     check_positive("--limit", args.limit)
     check_positive("--batch-size", args.batch_size)
     check_positive("--examples", args.examples, allow_zero=True)

@@ -16,8 +16,13 @@ def add_parsers(subparsers: Any) -> None:
     export = subparsers.add_parser(
         "export", help="export a run's model to ONNX or a torch.export program, validated"
     )
-    export.add_argument("run")
-    export.add_argument("--format", default="onnx", choices=FORMATS)
+    export.add_argument("run", help="run directory (from `cnnlab train`)")
+    export.add_argument(
+        "--format",
+        default="onnx",
+        choices=FORMATS,
+        help="onnx (onnxruntime, other runtimes) or a torch.export program (default onnx)",
+    )
     export.add_argument("--out", help="output file (default: model.onnx / model.pt2 in the run)")
     export.add_argument(
         "--limit", type=int, default=256, help="test images the export is checked on"

@@ -49,10 +49,12 @@ def add_parsers(subparsers: Any) -> None:
     parser.add_argument("--input", metavar="CxHxW", help="random N(0, 1) inputs (default 1x32x32)")
     parser.add_argument("--dataset", help="a training batch of this data set instead")
     parser.add_argument("--data-dir", help="where the data set's files are")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     parser.add_argument("--num-classes", type=int, default=10, help="with --input (default 10)")
     add_field_flag(parser, "model_kwargs")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the weights and the batch (default 0)"
+    )
     parser.add_argument(
         "--experiment",
         choices=EXPERIMENTS,

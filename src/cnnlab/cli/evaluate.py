@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from cnnlab.cli.embedding import predict_identities_command
 from cnnlab.cli.flags import count
 from cnnlab.data import load_image
 from cnnlab.deploy import OnnxClassifier, prepare
+from cnnlab.errors import ConfigError
 from cnnlab.metrics import format_classification_report
 from cnnlab.metrics.restoration import format_restoration_report
 from cnnlab.metrics.segmentation import format_segmentation_report
@@ -32,11 +34,18 @@ def add_parsers(subparsers: Any) -> None:
     evaluate = subparsers.add_parser(
         "evaluate", help="evaluate a run (several runs: their averaged ensemble) on a split"
     )
-    evaluate.add_argument("runs", nargs="+", metavar="RUN")
+    evaluate.add_argument(
+        "runs", nargs="+", metavar="RUN", help="run directory; several: their averaged ensemble"
+    )
     evaluate.add_argument("--dataset", help="evaluate on another data set (classes by name)")
-    evaluate.add_argument("--data-dir")
-    evaluate.add_argument("--split", default="test", choices=("train", "val", "test"))
-    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--data-dir", help="folder of --dataset's files (default: its own)")
+    evaluate.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "val", "test"),
+        help="split to evaluate on (default test)",
+    )
+    evaluate.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
     evaluate.add_argument("--tta", choices=("flip", "crops"), help="test-time augmentation")
     evaluate.add_argument(
         "--out",
@@ -49,8 +58,13 @@ def add_parsers(subparsers: Any) -> None:
         "predict", help="top-k classes (embedding runs: nearest identities) for image files"
     )
     predict.add_argument("run", metavar="RUN", help="a run directory or an exported .onnx file")
-    predict.add_argument("images", nargs="+", metavar="IMAGE")
-    predict.add_argument("--top-k", type=count, default=5)
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG ...)")
+    predict.add_argument("--top-k", type=count, default=5, help="classes shown (default 5)")
+    predict.add_argument(
+        "--json",
+        action="store_true",
+        help="classification runs: print one JSON document (image, classes, probabilities)",
+    )
     predict.add_argument(
         "--fast", action="store_true", help="the inference path: conv+BN fused, channels-last"
     )
@@ -70,7 +84,9 @@ def add_parsers(subparsers: Any) -> None:
     report = subparsers.add_parser(
         "report", help="rebuild a run's report.html; several runs: one page comparing them"
     )
-    report.add_argument("runs", nargs="+", metavar="RUN")
+    report.add_argument(
+        "runs", nargs="+", metavar="RUN", help="run directory; several: one page comparing them"
+    )
     report.add_argument("--out", default="compare.html", help="the comparison page of several runs")
     report.set_defaults(func=report_command)
 
@@ -114,7 +130,13 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    """``cnnlab predict``: the top-k classes of each image file."""
+    """``cnnlab predict``: the top-k classes of each image file (``--json``: as JSON)."""
+    task = None if Path(args.run).suffix == ".onnx" else read_meta(args.run).get("task")
+    if args.json and task not in (None, "classification"):
+        raise ConfigError(
+            f"--json prints class probabilities of classification runs; {args.run} is a "
+            f"{task} run. Drop --json."
+        )
     if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") == "embedding":
         return predict_identities_command(args)
     if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") == "detection":
@@ -133,12 +155,20 @@ def predict_command(args: argparse.Namespace) -> int:
     images = torch.stack([load_image(p, channels, (height, width)) for p in args.images])
     probs = run.predict_proba(images)
     k = min(args.top_k, len(run.classes))
+    results = []
     for path, row in zip(args.images, probs, strict=True):
         top = row.topk(k)
-        ranked = ", ".join(
-            f"{run.classes[i]} {p:.3f}" for p, i in zip(top.values, top.indices, strict=True)
-        )
-        print(f"{path}: {ranked}")
+        ranked = [
+            {"class": run.classes[i], "probability": float(p)}
+            for p, i in zip(top.values, top.indices, strict=True)
+        ]
+        results.append({"image": str(path), "top": ranked})
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for result in results:
+        ranked = ", ".join(f"{c['class']} {c['probability']:.3f}" for c in result["top"])
+        print(f"{result['image']}: {ranked}")
     return 0
 
 

@@ -100,8 +100,13 @@ def add_parsers(subparsers: Any) -> None:
         help=f"patches: unit of --layer (default 0..{UNITS - 1})",
     )
     parser.add_argument("--dataset", help="data set for the data-set views (default: the run's)")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--data-dir", help="folder of the data set's files (default: its own)")
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "val", "test"),
+        help="split the views and --evaluate draw images from (default test)",
+    )
     parser.add_argument("--limit", type=int, help="number of data-set images to use")
     parser.add_argument(
         "--evaluate", action="store_true", help="deletion/insertion AUC of every method"
@@ -134,12 +139,14 @@ def add_parsers(subparsers: Any) -> None:
         help="cue-conflict images FOLDER/<shape>/<shape><i>-<texture><j>.png: print the shape "
         "bias (Geirhos et al. 2019) and merge it into RUN/metrics.json",
     )
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ... (default cpu)")
     parser.set_defaults(func=explain_command)
 
 
 def explain_command(args: argparse.Namespace) -> int:
     """Run ``cnnlab explain``; returns the exit status."""
+    if args.method is not None:  # a misspelt method fails before the run loads
+        check_choice("explanation method", args.method.replace("_", "-"), METHODS)
     run = load_run(args.run)
     run.model.to(args.device)
     if args.limit is not None and args.limit < 1:

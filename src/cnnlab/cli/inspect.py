@@ -22,24 +22,35 @@ from cnnlab.report.figures import image_grid, save_figure
 def add_parsers(subparsers: Any) -> None:
     """Add ``summary``, ``models``, ``datasets`` and ``augment``."""
     summary = subparsers.add_parser("summary", help="layer table of a model")
-    summary.add_argument("model")
-    summary.add_argument("--input", default="1x32x32", metavar="CxHxW")
-    summary.add_argument("--num-classes", type=int, default=10)
+    summary.add_argument("model", help="model name (see `cnnlab models`)")
+    summary.add_argument(
+        "--input", default="1x32x32", metavar="CxHxW", help="input shape (default 1x32x32)"
+    )
+    summary.add_argument("--num-classes", type=int, default=10, help="classes (default 10)")
     summary.set_defaults(func=summary_command)
 
     subparsers.add_parser("models", help="list the models").set_defaults(func=models_command)
     subparsers.add_parser("datasets", help="list the data sets").set_defaults(func=datasets_command)
 
     augment = subparsers.add_parser("augment", help="show augmented training examples")
-    augment.add_argument("--dataset", default="digits")
-    augment.add_argument("--data-dir")
-    augment.add_argument("--augment", default="flip,crop:4", metavar="LIST")
-    augment.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA")
-    augment.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA")
+    augment.add_argument("--dataset", default="digits", help="data set name (default digits)")
+    augment.add_argument("--data-dir", help="folder of the data set's files (default: its own)")
+    augment.add_argument(
+        "--augment",
+        default="flip,crop:4",
+        metavar="LIST",
+        help="augmentations as for `cnnlab train --augment` (default flip,crop:4)",
+    )
+    augment.add_argument(
+        "--mixup", type=float, default=0.0, metavar="ALPHA", help="Mixup with Beta(α, α); 0 = off"
+    )
+    augment.add_argument(
+        "--cutmix", type=float, default=0.0, metavar="ALPHA", help="CutMix with Beta(α, α); 0 = off"
+    )
     augment.add_argument("--show", action="store_true", help="write the grid figure (default)")
     augment.add_argument("--count", type=count, default=8, help="images per row")
     augment.add_argument("--rows", type=int, default=3, help="augmented rows")
-    augment.add_argument("--seed", type=int, default=0)
+    augment.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
     augment.add_argument("--out", help="PNG path (default augment-DATASET.png)")
     augment.set_defaults(func=augment_command)
 

@@ -28,14 +28,19 @@ def add_parsers(subparsers: Any) -> None:
     )
     parser.add_argument("--dataset", default="fashion-mnist", help="data set name")
     parser.add_argument("--data-dir", help="folder with the data set files")
-    parser.add_argument("--strategy", choices=STRATEGIES, default="evolution")
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="evolution",
+        help="random search or regularized evolution (Real et al. 2019; default evolution)",
+    )
     parser.add_argument(
         "--budget", type=float, required=True, help="seconds of search (training time)"
     )
     parser.add_argument("--subset", type=int, default=2000, help="training images per candidate")
     parser.add_argument("--epochs", type=int, default=1, help="training epochs per candidate")
     parser.add_argument("--out", default="runs/nas", help="output folder (resumed if present)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
     parser.add_argument("--population", type=int, default=8, help="P of regularized evolution")
     parser.add_argument("--sample-size", type=int, default=3, help="S of regularized evolution")
     parser.add_argument("--max-candidates", type=int, help="stop after this many candidates")
