@@ -70,3 +70,18 @@ def test_compiled_model_gives_the_eager_outputs():
         expected = model(x)
         got = prepare(model, compile=True)(x)
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_load_run_for_inference_gives_the_run_outputs_without_batch_norm(tmp_path):
+    from cnnlab.runs import load_run
+    from tests.deploy.conftest import write_run
+
+    run_dir = write_run(tmp_path / "resnet20", "resnet20")
+    trained, fast = load_run(run_dir), load_run(run_dir, inference=True)
+    images = torch.rand(8, *trained.input_shape, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        torch.testing.assert_close(fast.model(images), trained.model(images), atol=1e-5, rtol=1e-5)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.model.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in trained.model.modules())
+    assert not any(p.requires_grad for p in fast.model.parameters())
+    assert fast.classes == trained.classes

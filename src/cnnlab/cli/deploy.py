@@ -69,6 +69,9 @@ def add_parsers(subparsers: Any) -> None:
     bench.add_argument("--batch-repeats", type=int, default=5, help="batches per engine")
     bench.add_argument("--compile", action="store_true", help="add the torch.compile'd path")
     bench.add_argument("--no-onnx", action="store_true", help="leave out onnxruntime")
+    bench.add_argument(
+        "--int8", action="store_true", help="add the compiled int8 model (needs torchao)"
+    )
     bench.set_defaults(func=bench_command)
 
 
@@ -124,6 +127,7 @@ def bench_command(args: argparse.Namespace) -> int:
         threads=args.threads,
         compile=args.compile,
         onnx=not args.no_onnx,
+        int8=args.int8,
         repeats=args.repeats,
         batch_size=args.batch_size,
         batch_repeats=args.batch_repeats,

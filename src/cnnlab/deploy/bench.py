@@ -91,9 +91,15 @@ def engines_for(
     twin: nn.Module | None = None,
     compile: bool = False,
     onnx: bool = True,
+    int8: bool = False,
     threads: int = 2,
 ) -> dict[str, tuple[Engine, float]]:
-    """The engines to compare, each as (call on a batch, model size in MB)."""
+    """The engines to compare, each as (call on a batch, model size in MB).
+
+    ``int8`` adds the PT2E int8 model (calibrated on random images: its speed,
+    not its accuracy; ``cnnlab quantize`` measures that), compiled with
+    inductor, which lowers it onto oneDNN's int8 kernels (inductor's weight
+    freezing fails on them in torch 2.14: ``onednn.qconv_prepack`` unsupported)."""
     from cnnlab.deploy.inference import prepare
 
     engines: dict[str, tuple[Engine, float]] = {}
@@ -112,7 +118,18 @@ def engines_for(
 
         data = export_onnx(model, input_shape)
         engines["onnxruntime"] = (OnnxClassifier.from_bytes(data, threads).logits, len(data) / 1e6)
+    if int8:
+        engines["cnnlab int8 + compile"] = _int8_engine(model, input_shape)
     return engines
+
+
+def _int8_engine(model: nn.Module, input_shape: tuple[int, int, int]) -> tuple[Engine, float]:
+    from cnnlab.deploy.quantize import quantize_ptq
+
+    calibration = torch.rand(16, *input_shape, generator=torch.Generator().manual_seed(1))
+    quantized = quantize_ptq(model, input_shape, [calibration])
+    size = state_size_mb(quantized)
+    return torch.compile(quantized), size
 
 
 def _timed(engine: Engine, x: torch.Tensor) -> float:
@@ -159,6 +176,7 @@ def bench_model(
     threads: int = 2,
     compile: bool = False,
     onnx: bool = True,
+    int8: bool = False,
     **options,
 ) -> list[BenchResult]:
     """Benchmark the registered model ``name`` (random weights) on ``threads`` threads."""
@@ -167,7 +185,7 @@ def bench_model(
     model = create_model_for_input(name, num_classes, input_shape)
     twin = torchvision_twin(name, num_classes, input_shape[0])
     engines = engines_for(
-        model, input_shape, twin=twin, compile=compile, onnx=onnx, threads=threads
+        model, input_shape, twin=twin, compile=compile, onnx=onnx, int8=int8, threads=threads
     )
     return bench_engines(engines, input_shape, **options)
 
@@ -189,7 +207,13 @@ def format_table(results: list[BenchResult], baseline: str | None = None) -> str
 
 
 def bench_run(
-    run_dir, *, threads: int = 2, compile: bool = False, onnx: bool = True, **options
+    run_dir,
+    *,
+    threads: int = 2,
+    compile: bool = False,
+    onnx: bool = True,
+    int8: bool = False,
+    **options,
 ) -> list[BenchResult]:
     """Benchmark a run's model (with its normalization) at its input shape."""
     from cnnlab.runs import load_run
@@ -198,6 +222,12 @@ def bench_run(
     run = load_run(run_dir)
     twin = torchvision_twin(run.meta["model"], len(run.classes), run.input_shape[0])
     engines = engines_for(
-        run.model, run.input_shape, twin=twin, compile=compile, onnx=onnx, threads=threads
+        run.model,
+        run.input_shape,
+        twin=twin,
+        compile=compile,
+        onnx=onnx,
+        int8=int8,
+        threads=threads,
     )
     return bench_engines(engines, run.input_shape, **options)

@@ -13,12 +13,10 @@ oneDNN) — which is why the compiled model must be called under
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
-from cnnlab.nn.fuse import reparameterize
+from cnnlab.nn.fuse import inference_copy
 
 
 def prepare(
@@ -43,10 +41,7 @@ def prepare(
     nn.Module
         In eval mode, without gradients, with the same outputs as ``model.eval()``.
     """
-    prepared = reparameterize(model) if fuse else copy.deepcopy(model).eval()
-    prepared.requires_grad_(False)
-    if channels_last:
-        prepared = prepared.to(memory_format=torch.channels_last)
+    prepared = inference_copy(model, channels_last=channels_last, fuse=fuse)
     if compile:
         prepared = torch.compile(prepared, options={"freezing": True})
     return prepared

@@ -97,7 +97,7 @@ def quantize_ptq(
         raise ConfigError(
             "int8 calibration needs at least one image; the calibration set is empty."
         )
-    return flow.convert_pt2e(prepared)
+    return _drop_unused_tensors(flow.convert_pt2e(prepared))
 
 
 def quantize_qat(
@@ -130,7 +130,7 @@ def quantize_qat(
     model.eval()
     _move_to_eval(prepared)
     with torch.no_grad():
-        return flow.convert_pt2e(prepared)
+        return _drop_unused_tensors(flow.convert_pt2e(prepared))
 
 
 def _move_to_eval(prepared: torch.fx.GraphModule) -> None:
@@ -209,7 +209,7 @@ def load_int8_program(path: str | os.PathLike) -> torch.export.ExportedProgram:
     return torch.export.load(path)
 
 
-def _drop_unused_tensors(module: torch.fx.GraphModule) -> None:
+def _drop_unused_tensors(module: torch.fx.GraphModule) -> torch.fx.GraphModule:
     """Delete the float weights that ``convert`` replaced by int8 copies (no node reads them)."""
     used = {node.target for node in module.graph.nodes if node.op == "get_attr"}
     tensors = [name for name, _ in (*module.named_parameters(), *module.named_buffers())]
@@ -217,10 +217,10 @@ def _drop_unused_tensors(module: torch.fx.GraphModule) -> None:
         if name not in used:
             owner, _, attribute = name.rpartition(".")
             delattr(module.get_submodule(owner), attribute)
+    return module
 
 
 def _program_bytes(module: torch.fx.GraphModule, run: Run) -> bytes:
-    _drop_unused_tensors(module)
     program = torch.export.export(
         module, (example_input(run.input_shape),), dynamic_shapes=dynamic_batch()
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import itertools
 
+import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
@@ -68,6 +69,18 @@ def reparameterize(model: nn.Module) -> nn.Module:
     model = copy.deepcopy(model).eval()
     _replace_reparameterizable(model)
     return fuse_conv_bn(model)
+
+
+def inference_copy(model: nn.Module, *, channels_last: bool = True, fuse: bool = True) -> nn.Module:
+    """A copy of ``model`` for inference only (eval mode, no gradients), same outputs.
+
+    ``fuse`` collapses re-parameterizable blocks and folds conv+BN pairs
+    (:func:`reparameterize`); ``channels_last`` stores the weights NHWC, the
+    layout oneDNN's CPU convolutions run fastest in.
+    """
+    copied = reparameterize(model) if fuse else copy.deepcopy(model).eval()
+    copied.requires_grad_(False)
+    return copied.to(memory_format=torch.channels_last) if channels_last else copied
 
 
 def _replace_reparameterizable(parent: nn.Module) -> None:

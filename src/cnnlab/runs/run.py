@@ -23,6 +23,7 @@ from cnnlab.data.splits import spread_subset
 from cnnlab.errors import CheckpointError, ConfigError, DataError
 from cnnlab.fileio import read_yaml_mapping
 from cnnlab.models.registry import create_model_for_input
+from cnnlab.nn.fuse import inference_copy
 from cnnlab.nn.norm import Normalize
 from cnnlab.runs.checkpoint import load_state
 from cnnlab.runs.layout import CONFIG, LAST
@@ -32,6 +33,9 @@ from cnnlab.runs.weights import load_best
 
 SPLITS = ("train", "val", "test")
 SPLIT_OPTIONS = ("val_fraction", "test_fraction", "seed", "classes", "per_class", "canvas_source")
+# Tasks whose model predicts an image (cnnlab.tasks.reconstruction): its outputs are
+# the input's channels, not the classes (which only label the images).
+IMAGE_TASKS = ("autoencoder", "denoise", "noise2void")
 
 
 def build_classifier(
@@ -41,9 +45,14 @@ def build_classifier(
     input_shape: tuple[int, int, int],
     mean: torch.Tensor,
     std: torch.Tensor,
+    num_outputs: int | None = None,
 ) -> nn.Sequential:
-    """The network ``model`` behind a :class:`Normalize`: takes images in [0, 1]."""
-    net = create_model_for_input(model, len(classes), input_shape, **model_kwargs)
+    """The network ``model`` behind a :class:`Normalize`: takes images in [0, 1].
+
+    It has ``num_outputs`` outputs (default: one per class).
+    """
+    outputs = len(classes) if num_outputs is None else num_outputs
+    net = create_model_for_input(model, outputs, input_shape, **model_kwargs)
     return nn.Sequential(OrderedDict(normalize=Normalize(mean, std), net=net))
 
 
@@ -136,8 +145,14 @@ class Run:
         return RunSplit(data.name, split, images, class_index_map(self.classes, data.classes))
 
 
-def load_run(run_dir: str | os.PathLike, weights: str = "best") -> Run:
-    """Load a run directory: model with ``best`` (or ``last``) weights, in eval mode."""
+def load_run(run_dir: str | os.PathLike, weights: str = "best", *, inference: bool = False) -> Run:
+    """Load a run directory: model with ``best`` (or ``last``) weights, in eval mode.
+
+    ``inference=True`` gives the model's inference form instead
+    (:func:`cnnlab.nn.fuse.inference_copy`: RepVGG blocks collapsed, batch norm
+    folded into the convolutions, channels-last, no gradients): the same outputs,
+    less work; not for training or for methods that need gradients.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"Run directory {run_dir} does not exist.")
@@ -154,11 +169,12 @@ def load_run(run_dir: str | os.PathLike, weights: str = "best") -> Run:
             tuple(meta["input_shape"]),
             state["normalize.mean"],
             state["normalize.std"],
+            meta["input_shape"][0] if meta.get("task") in IMAGE_TASKS else None,
         )
         model.load_state_dict(state)
     except (KeyError, RuntimeError) as exc:
         raise CheckpointError(
             f"The weights in {run_dir} do not fit the model described by its meta.json ({exc})."
         ) from exc
-    model.eval()
+    model = inference_copy(model) if inference else model.eval()
     return Run(run_dir, model, list(meta["classes"]), tuple(meta["input_shape"]), meta, config)
