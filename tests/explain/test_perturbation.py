@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from captum.attr import Occlusion
@@ -61,9 +62,25 @@ def test_grid_segments_tile_the_image_in_equal_cells():
 
 
 def test_superpixels_fall_back_to_a_grid_or_use_slic():
+    # 16 x 16 noise: SLIC (when installed) finds one region, so 'auto' takes the 4 x 4 grid.
     labels = superpixels(torch.rand(3, 16, 16), segments=16)
     assert labels.shape == (16, 16)
     assert labels.min() == 0 and labels.max() >= 1
+
+
+def test_auto_superpixels_are_slic_on_an_image_with_structure():
+    pytest.importorskip("skimage", reason="SLIC needs scikit-image (the explain extra)")
+    from skimage.segmentation import slic
+
+    image = torch.zeros(3, 32, 32)
+    image[:, :, 16:] = 1.0  # two flat halves
+    image[0, :16] = torch.linspace(0, 0.5, 16)[:, None]
+    labels = superpixels(image, segments=8)
+    expected = slic(image.double().numpy().transpose(1, 2, 0), n_segments=8, start_label=0)
+    assert labels.max() >= 1
+    relabelled = np.unique(expected, return_inverse=True)[1].reshape(expected.shape)
+    np.testing.assert_array_equal(labels.numpy(), relabelled)
+    assert not (labels[:, :16, None] == labels[:, None, 16:]).any()  # no region crosses the edge
 
 
 def test_lime_finds_the_informative_region():

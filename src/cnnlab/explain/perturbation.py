@@ -123,18 +123,24 @@ def superpixels(image: torch.Tensor, method: str = "auto", segments: int = 64) -
 
     ``method`` is ``'slic'`` (scikit-image's SLIC, Achanta et al. 2012, about
     ``segments`` regions), ``'grid'`` (a √segments x √segments grid) or ``'auto'``
-    (SLIC when scikit-image is installed, else the grid).
+    (SLIC when scikit-image is installed, else the grid).  ``'auto'`` also takes
+    the grid when SLIC finds a single region: on a small or structureless image
+    (16 x 16 noise) its connectivity step merges every cluster into one, and
+    LIME with one segment can only explain the whole image.
     """
     check_choice("superpixel method", method, SEGMENTATIONS)
     check_positive("segments", segments)
-    if method == "auto":
+    auto = method == "auto"
+    if auto:
         method = "slic" if _have_skimage() else "grid"
     if method == "slic":
         if not _have_skimage():
             raise ConfigError(
                 "SLIC superpixels need scikit-image: pip install scikit-image, or use 'grid'."
             )
-        return _slic(image, segments)
+        labels = _slic(image, segments)
+        if labels.max() > 0 or not auto:
+            return labels
     side = max(1, round(segments**0.5))
     return grid_segments(image.shape[-2], image.shape[-1], side)
 
