@@ -59,7 +59,17 @@ def add_parsers(subparsers: Any) -> None:
         "bench",
         help="inference latency and throughput: torchvision, cnnlab eager, inference path, ONNX",
     )
-    bench.add_argument("model", metavar="MODEL|RUN", help="a registered model or a run directory")
+    bench.add_argument(
+        "model", nargs="?", metavar="MODEL|RUN", help="a registered model or a run directory"
+    )
+    bench.add_argument(
+        "--peak", action="store_true", help="print the host's measured fp32 matmul GFLOP/s"
+    )
+    bench.add_argument(
+        "--train",
+        action="store_true",
+        help="MODEL's training steps (SGD, channels-last) as a fraction of the matmul peak",
+    )
     bench.add_argument("--input-size", type=int, default=224, help="height = width (MODEL only)")
     bench.add_argument("--in-chans", type=int, default=3, help="input channels (MODEL only)")
     bench.add_argument("--num-classes", type=int, default=1000, help="outputs (MODEL only)")
@@ -105,6 +115,28 @@ def quantize_command(args: argparse.Namespace) -> int:
     )
 
 
+def _peak_command(args: argparse.Namespace) -> int:
+    """``cnnlab bench --peak`` and ``cnnlab bench MODEL --train``."""
+    from cnnlab.deploy.peak import matmul_peak, training_speed
+
+    peak = matmul_peak(args.threads)
+    print(f"{host_description(args.threads)}: fp32 matmul peak {peak:.1f} GFLOP/s")
+    if not args.train:
+        return 0
+    if args.model is None:
+        raise ConfigError("cnnlab bench --train needs a MODEL (e.g. resnet20 --input-size 32).")
+    shape = (args.in_chans, args.input_size, args.input_size)
+    speed = training_speed(
+        args.model, shape, args.num_classes, batch_size=args.batch_size, threads=args.threads
+    )
+    print(
+        f"{args.model} training at batch {speed.batch_size}, channels-last: "
+        f"{speed.images_per_second:.1f} images/s, {speed.gflop_per_step:.2f} GFLOP per step, "
+        f"{speed.gflops:.1f} GFLOP/s = {100 * speed.gflops / peak:.1f} % of the matmul peak"
+    )
+    return 0
+
+
 def _quantize(run: str, **options: Any) -> int:
     from cnnlab.deploy.quantize import quantize_run
     from cnnlab.report import build_report
@@ -123,6 +155,10 @@ def _quantize(run: str, **options: Any) -> int:
 
 def bench_command(args: argparse.Namespace) -> int:
     """``cnnlab bench``: a Markdown table of the engines, alternated in this process."""
+    if args.peak or args.train:
+        return _peak_command(args)
+    if args.model is None:
+        raise ConfigError("cnnlab bench needs a MODEL or RUN (or --peak).")
     options = dict(
         threads=args.threads,
         compile=args.compile,
