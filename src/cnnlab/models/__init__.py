@@ -5,9 +5,11 @@ Importing this package registers every family's builders.
 
 from cnnlab.models import (  # noqa: F401  (registers the builders)
     alexnet,
+    autoencoder,
     convnext,
     darknet,
     densenet,
+    denoising,
     detection,
     efficientnet,
     googlenet,

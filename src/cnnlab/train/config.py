@@ -29,21 +29,26 @@ import torch
 import yaml
 
 from cnnlab.data.canvas import CANVAS_SOURCES
+from cnnlab.data.noise import parse_noise
 from cnnlab.data.transforms import Augment
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.fileio import read_yaml_mapping
 from cnnlab.nn.metric_losses import LOSSES, MININGS
+from cnnlab.runs.run import IMAGE_TASKS
 from cnnlab.train.init import INITS
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 
 NORMALIZATIONS = ("channel", "image", "none")
-MONITORS = ("val_acc", "val_loss", "val_miou")  # val_miou: segmentation
+MONITORS = ("val_acc", "val_loss", "val_miou", "val_psnr", "val_ssim")  # val_miou: segmentation
 MONITORS += ("val_map50", "val_map")  # detection
 PRECISIONS = ("fp32", "bf16", "fp16")
 FREEZE_MODES = ("none", "partial", "features")  # see cnnlab.train.transfer
 ADVERSARIAL_TRAINING = ("none", "fgsm-rs", "pgd", "trades")  # see cnnlab.attack.defense
 TASKS = ("classification", "segmentation", "detection")  # see cnnlab.tasks
 TASKS += ("embedding",)  # metric learning: cnnlab.tasks.metric_learning
+RECONSTRUCTION_TASKS = IMAGE_TASKS  # autoencoder, denoise, noise2void: cnnlab.tasks.reconstruction
+TASKS += RECONSTRUCTION_TASKS
+RECONSTRUCTION_LOSSES = ("mse", "l1")
 
 Check = Callable[[str, Any], None]
 
@@ -137,6 +142,16 @@ def model_options(name: str, value: dict[str, Any]) -> None:
     for key, reason in RESERVED_MODEL_KWARGS.items():
         if key in value:
             raise ConfigError(f"{name} cannot set {key}: {reason}.")
+
+
+def noise_model(name: str, value: str) -> None:
+    """A noise model ``kind:param`` (:func:`cnnlab.data.noise.parse_noise`)."""
+    parse_noise(value)
+
+
+def odd_window(name: str, value: int) -> None:
+    if value < 3 or value % 2 == 0:
+        raise ConfigError(f"{name} must be an odd window side >= 3 (e.g. 5), got {value!r}.")
 
 
 def device_name(name: str, value: str) -> None:
@@ -421,6 +436,32 @@ class TrainConfig:
         check=unit_closed,
         command_line=False,
     )
+    # reconstruction (autoencoder, denoise, noise2void)
+    noise: str | None = knob(
+        None,
+        "noise of restoration tasks: gaussian:SIGMA, poisson:PEAK or salt-pepper:AMOUNT",
+        section="reconstruction",
+        check=noise_model,
+        metavar="KIND:PARAM",
+    )
+    recon_loss: str = knob(
+        "mse",
+        "loss of autoencoder and denoise",
+        section="reconstruction",
+        choices=RECONSTRUCTION_LOSSES,
+    )
+    n2v_fraction: float = knob(
+        0.016,
+        "noise2void: share of pixels masked per image (one per stratum)",
+        section="reconstruction",
+        check=unit_open,
+    )
+    n2v_window: int = knob(
+        5,
+        "noise2void: side of the window a masked pixel's replacement comes from",
+        section="reconstruction",
+        check=odd_window,
+    )
     # embedding (metric learning, cnnlab.tasks.metric_learning)
     loss: str = knob(
         "arcface", "embedding task: metric-learning loss", section="embedding", choices=LOSSES
@@ -457,7 +498,8 @@ class TrainConfig:
     )
     monitor: str = knob(
         "val_acc",
-        "validation metric that chooses the best epoch",
+        "validation metric that chooses the best epoch (left at val_acc: val_psnr for "
+        "autoencoder and denoise, val_loss for noise2void)",
         section="run",
         choices=MONITORS,
     )
@@ -495,6 +537,10 @@ class TrainConfig:
                 spec.metadata["check"](spec.name, value)
         if self.task == "detection" and self.monitor == "val_acc":
             self.monitor = "val_map50"  # detection measures no accuracy
+        if self.task in RECONSTRUCTION_TASKS and self.monitor == "val_acc":
+            # Reconstruction measures no accuracy.  Noise2Void chooses its epoch by its own
+            # blind-spot loss on noisy images: a clean-image PSNR would leak clean data.
+            self.monitor = "val_loss" if self.task == "noise2void" else "val_psnr"
         if self.holdout_classes is not None and self.task != "embedding":
             raise ConfigError(
                 "holdout_classes keeps classes out of training to test one-shot recognition "
