@@ -6,6 +6,10 @@ are registered for the duration of one forward pass and removed afterwards,
 also when the pass fails, so the wrapped model is never left with stale hooks.
 Unlike :func:`torchvision.models.feature_extraction.create_feature_extractor`
 it needs no symbolic tracing, so models with data-dependent control flow work.
+
+:func:`features_only` turns a model into timm's ``features_only`` form: a
+module returning the list of its stage outputs (:mod:`cnnlab.models.stages`)
+with a ``feature_info`` describing them.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from cnnlab.errors import UnknownNameError
+from cnnlab.errors import ConfigError, UnknownNameError
+from cnnlab.models.stages import FeatureInfo, find_stages, trunk_of
 from cnnlab.nn.hooks import hooks
 
 
@@ -43,8 +48,11 @@ class FeatureExtractor(nn.Module):
         outputs: dict[str, torch.Tensor] = {}
         recorders = {name: self._recorder(name, outputs) for name in self.layers}
         with hooks(self.model, recorders), contextlib.suppress(_AllFeaturesSeen):
-            self.model(x)
+            self._run(x)
         return OrderedDict((name, outputs[name]) for name in self.layers)
+
+    def _run(self, x: torch.Tensor) -> None:
+        self.model(x)
 
     def _recorder(self, name: str, outputs: dict[str, torch.Tensor]):
         def hook(module: nn.Module, inputs, output) -> torch.Tensor | None:
@@ -81,3 +89,60 @@ def feature_extractor(
         A name is not a submodule of ``model``; the message lists the valid names.
     """
     return FeatureExtractor(model, [layers] if isinstance(layers, str) else layers, stop_early)
+
+
+class FeatureListNet(FeatureExtractor):
+    """The feature maps of the stages ``out_indices`` of ``model``, as a list (timm's
+    ``FeatureListNet``); ``feature_info`` gives their channels, reductions and modules.
+
+    Only the trunk runs, up to the last requested stage: the head never does.
+    """
+
+    def __init__(self, model: nn.Module, feature_info: FeatureInfo):
+        super().__init__(model, feature_info.module_name(), stop_early=True)
+        self.feature_info = feature_info
+
+    def _run(self, x: torch.Tensor) -> None:
+        trunk_of(self.model)(x)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
+        return list(super().forward(x).values())
+
+
+def features_only(
+    model: nn.Module, in_chans: int, out_indices: Sequence[int] | None = None, name: str = ""
+) -> FeatureListNet:
+    """``model`` without its head, returning the maps of the stages ``out_indices``.
+
+    Parameters
+    ----------
+    model : a cnnlab model (its trunk is ``model.features``, or the model itself).
+    in_chans : channels of the input images.
+    out_indices : stage numbers, 0 for the first; all stages when None.
+    name : the model's name, for messages.
+
+    Raises
+    ------
+    ConfigError
+        An index is not a stage of the model (the message lists the stages), the
+        model has no feature maps, or it is built on a backbone (FCN, detectors).
+    """
+    if any(isinstance(getattr(model, a, None), nn.Module) for a in ("backbone", "pyramid")):
+        raise ConfigError(
+            f"{name or type(model).__name__} is built on a backbone (a feature pyramid or "
+            "another registered model): create that backbone with features_only=True instead."
+        )
+    stages = find_stages(model, in_chans)
+    indices = tuple(range(len(stages))) if out_indices is None else tuple(out_indices)
+    valid = range(len(stages))
+    if not indices or len(set(indices)) != len(indices) or not set(indices) <= set(valid):
+        listing = ", ".join(f"{i}: {s.module} (/{s.reduction})" for i, s in enumerate(stages))
+        raise ConfigError(
+            f"out_indices {indices} do not fit {name or type(model).__name__}, whose "
+            f"{len(stages)} stages are {listing}. Pass distinct indices from 0 to "
+            f"{len(stages) - 1}."
+        )
+    for attribute in ("head", "aux"):
+        if isinstance(getattr(model, attribute, None), nn.Module):
+            setattr(model, attribute, nn.Identity())
+    return FeatureListNet(model, FeatureInfo(stages, indices))

@@ -14,12 +14,13 @@ from __future__ import annotations
 import inspect
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from torch import nn
 
 from cnnlab.errors import ConfigError, UnknownNameError
+from cnnlab.models.features import features_only as _features_only
 from cnnlab.models.geometry import check_geometry
 from cnnlab.models.weights import load_torchvision_weights, read_state_dict
 from cnnlab.nn.norm import replace_norms, standardize_weights
@@ -124,6 +125,8 @@ def create_model(
     num_classes: int = 10,
     in_chans: int = 1,
     weights: str | os.PathLike | None = None,
+    features_only: bool = False,
+    out_indices: Sequence[int] | None = None,
     **kwargs,
 ) -> nn.Module:
     """Build the registered model ``name``.
@@ -146,6 +149,12 @@ def create_model(
         its input at the model's input size (its ``input_shape``, else
         ``input_size``, else the published ``Reference`` input size), instead of
         PyTorch's silent rounding down (see :mod:`cnnlab.models.geometry`).
+    features_only: return the feature maps of the network's stages instead of
+        class scores, as timm does: ``model(x)`` is a list of tensors and
+        ``model.feature_info`` gives their channels, reductions and modules
+        (see :mod:`cnnlab.models.stages`); the head is dropped and never runs.
+    out_indices: with ``features_only``, the stages to return (0 is the first,
+        the stem's output for ImageNet networks); all of them by default.
     """
     strict = bool(kwargs.pop("strict", False))
     norm_layer = kwargs.pop("norm_layer", None)
@@ -169,6 +178,10 @@ def create_model(
         standardize_weights(model)
     if strict:
         check_geometry(model, _strict_shape(name, model, int(in_chans), kwargs.get("input_size")))
+    if features_only:
+        return _features_only(model, int(in_chans), out_indices, name)
+    if out_indices is not None:
+        raise ConfigError("out_indices selects feature maps: pass features_only=True with it.")
     return model
 
 
