@@ -45,14 +45,34 @@ def _split(obj: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def _join(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """The state of a skeleton; ``KeyError``/``ValueError`` for a reference or key it lacks."""
     if isinstance(obj, dict):
         if _TENSOR in obj:
-            return tensors[obj[_TENSOR]]
+            ref = obj[_TENSOR]
+            if not isinstance(ref, str) or ref not in tensors:
+                raise KeyError(ref)
+            return tensors[ref]
         int_keys = obj.pop(_INT_KEYS, False)
         return {(int(k) if int_keys else k): _join(v, tensors) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_join(v, tensors) for v in obj]
     return obj
+
+
+MAX_SKELETON_DEPTH = 64
+"""The deepest nesting a checkpoint's JSON skeleton may have (PyTorch states nest 4-5 deep)."""
+
+
+def _depth(text: str) -> int:
+    """The deepest bracket nesting of the JSON ``text`` (brackets inside strings counted too)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def save_state(path: str | os.PathLike, state: dict[str, Any]) -> str:
@@ -79,14 +99,19 @@ def load_state(path: str | os.PathLike, expected_sha256: str | None = None) -> d
     try:
         tensors = st_load(data)
         header_len = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + header_len])
-        skeleton = json.loads(header["__metadata__"]["cnnlab"])
-    except (SafetensorError, ValueError, KeyError, TypeError) as exc:
+        text = json.loads(data[8 : 8 + header_len])["__metadata__"]["cnnlab"]
+        if _depth(text) > MAX_SKELETON_DEPTH:  # json.loads would recurse without bound
+            raise ValueError(f"its skeleton nests deeper than {MAX_SKELETON_DEPTH} levels")
+        skeleton = json.loads(text)
+        if not isinstance(skeleton, dict):
+            raise TypeError(f"its skeleton is a {type(skeleton).__name__}, not a mapping")
+        return _join(skeleton, tensors)
+    except (SafetensorError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        detail = f"no tensor {exc}" if isinstance(exc, KeyError) else str(exc)
         raise CheckpointError(
-            f"Checkpoint {path} is not a valid cnnlab safetensors file ({exc}). It may be "
+            f"Checkpoint {path} is not a valid cnnlab safetensors file ({detail}). It may be "
             "truncated or corrupt; re-train or restore it from a backup."
         ) from exc
-    return _join(skeleton, tensors)
 
 
 def save_weights(path: str | os.PathLike, model: torch.nn.Module) -> str:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cnnlab.errors import CheckpointError
-from cnnlab.fileio import update_json, write_json, write_text
+from cnnlab.fileio import read_regular, update_json, write_json, write_text
 from cnnlab.runs.layout import HISTORY, META, METRICS
 
 
@@ -27,10 +28,52 @@ def read_meta(run_dir: str | os.PathLike) -> dict[str, Any]:
             f"{Path(run_dir)} is not a cnnlab run directory: {META} is missing. "
             "Pass a directory created by `cnnlab train`."
         )
+    text = read_regular(path, limit=MAX_RECORD_BYTES, what="Run record", error=CheckpointError)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:  # ValueError: invalid JSON or not UTF-8
+        meta = json.loads(text.decode("utf-8"))
+    except ValueError as exc:  # invalid JSON or not UTF-8
         raise CheckpointError(f"{path} is corrupt ({exc}); restore it or re-train.") from exc
+    except RecursionError:
+        raise CheckpointError(f"{path} is corrupt (nested too deeply); restore it.") from None
+    problem = _meta_problem(meta)
+    if problem is not None:
+        raise CheckpointError(
+            f"{path} is not the meta.json cnnlab writes: {problem}. It was edited or damaged; "
+            "restore it from a backup or re-train."
+        )
+    return meta
+
+
+MAX_RECORD_BYTES = 64 << 20
+"""The largest meta.json read (64 MiB; cnnlab writes a few kilobytes)."""
+
+MAX_SIDE = 1 << 16  # pixels per image side, far beyond any model's input
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _meta_problem(meta: Any) -> str | None:
+    """What makes ``meta`` unlike a meta.json written by :func:`write_meta`, or None."""
+    if not isinstance(meta, dict):
+        return f"it holds a {type(meta).__name__}, not a mapping"
+    if not isinstance(meta.get("model"), str):
+        return "'model' must be a model name"
+    classes = meta.get("classes")
+    if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        return "'classes' must be a list of class names"
+    shape = meta.get("input_shape")
+    sides = isinstance(shape, list) and len(shape) == 3
+    if not (sides and all(type(v) is int and 1 <= v <= MAX_SIDE for v in shape)):
+        return f"'input_shape' must be [channels, height, width], each in 1..{MAX_SIDE}"
+    if not isinstance(meta.get("model_kwargs", {}), dict):
+        return "'model_kwargs' must be a mapping"
+    if not all(isinstance(meta.get(key, ""), str) for key in ("task", "normalization")):
+        return "'task' and 'normalization' must be names"
+    if not (
+        isinstance(meta.get("weights_sha256"), str) and _SHA256.fullmatch(meta["weights_sha256"])
+    ):
+        return "'weights_sha256' (the weights' sha256, which every load checks) is missing or bad"
+    return None
 
 
 def write_meta(run_dir: str | os.PathLike, meta: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ from cnnlab.fileio import read_yaml_mapping, write_text
 from cnnlab.metrics.cost import model_cost
 from cnnlab.report.figures import plot_learning_curves, save_figure
 from cnnlab.train import distributed
-from cnnlab.train.config import TrainConfig
+from cnnlab.train.config import INT_MAX, TrainConfig
 from cnnlab.train.init import initialize
 from cnnlab.train.optim import build_optimizer, build_scheduler, exclude_from_decay
 from cnnlab.train.task import Batch, Task
@@ -85,6 +85,24 @@ def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
         for key, value in state.items():
             if torch.is_tensor(value) and value.shape == param.shape:
                 state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+            elif torch.is_tensor(value) and value.numel() > 1:  # a tampered or foreign state
+                raise ValueError(f"optimizer {key} {tuple(value.shape)} for {tuple(param.shape)}")
+
+
+def _progress(state: Any) -> tuple[int, int, int, list[dict[str, Any]]]:
+    """``(epoch, best_epoch, bad_epochs, history)`` of a checkpoint's trainer state, checked.
+
+    Raises ``TypeError``/``ValueError`` (a :class:`CheckpointError` for the caller) for
+    counters that are not whole numbers in ``[0, INT_MAX]`` or a history that is not a
+    list of rows (mappings).
+    """
+    counters = [state["epoch"], state["best_epoch"], state["bad_epochs"]]
+    if not all(type(c) is int and 0 <= c <= INT_MAX for c in counters):
+        raise ValueError(f"epoch counters {counters} are not whole numbers in 0..{INT_MAX}")
+    history = state["history"]
+    if not (isinstance(history, list) and all(isinstance(row, dict) for row in history)):
+        raise TypeError("its history is not a list of one mapping per epoch")
+    return (*counters, history)
 
 
 class Trainer:
@@ -292,15 +310,12 @@ class Trainer:
             for technique in self.techniques:
                 if technique.state_dict() is not None:
                     technique.load_state_dict(state[technique.name])
-        except (KeyError, RuntimeError, ValueError) as exc:
+            progress = _progress(state["trainer"])
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as exc:
             raise CheckpointError(
                 f"{self.run_dir / runs.LAST} does not match this run's configuration ({exc})."
             ) from exc
-        trainer_state = state["trainer"]
-        self.epoch = trainer_state["epoch"]
-        self.best_epoch = trainer_state["best_epoch"]
-        self.bad_epochs = trainer_state["bad_epochs"]
-        self.history = trainer_state["history"]
+        self.epoch, self.best_epoch, self.bad_epochs, self.history = progress
         self.resumed = True
 
     def _save_last(self) -> None:
