@@ -84,3 +84,8 @@ def test_an_onnx_file_without_cnnlab_metadata_is_refused(tmp_path):
     path.write_bytes(export_onnx(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), (1, 2, 2)))
     with pytest.raises(CheckpointError, match="cnnlab export"):
         OnnxClassifier.load(path)
+
+
+def test_torchscript_is_refused_with_the_replacement(lenet_digits_run):
+    with pytest.raises(ConfigError, match="exported-program"):
+        export_run(lenet_digits_run, "torchscript")

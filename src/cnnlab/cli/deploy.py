@@ -20,8 +20,9 @@ def add_parsers(subparsers: Any) -> None:
     export.add_argument(
         "--format",
         default="onnx",
-        choices=FORMATS,
-        help="onnx (onnxruntime, other runtimes) or a torch.export program (default onnx)",
+        choices=(*FORMATS, "torchscript"),
+        help="onnx (onnxruntime, other runtimes) or a torch.export program (default onnx); "
+        "torchscript, deprecated in torch 2.14, says what to use instead",
     )
     export.add_argument("--out", help="output file (default: model.onnx / model.pt2 in the run)")
     export.add_argument(

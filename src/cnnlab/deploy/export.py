@@ -27,7 +27,7 @@ from torch import nn
 
 from cnnlab.data import make_loader
 from cnnlab.deploy.optional import require
-from cnnlab.errors import CnnlabError, check_choice
+from cnnlab.errors import CnnlabError, ConfigError, check_choice
 from cnnlab.fileio import write_bytes
 from cnnlab.nn.norm import Normalize
 from cnnlab.runs import Run, fit_to_input, load_run
@@ -167,6 +167,12 @@ def export_run(
     export whose logits differ by more than ``atol`` or whose predicted classes
     differ from PyTorch's is an :class:`ExportError` (and no file is written).
     """
+    if format == "torchscript":
+        raise ConfigError(
+            "TorchScript export is not offered: torch 2.14 deprecates torch.jit.save and "
+            "torch.jit.load in favour of torch.export. Use --format exported-program (a .pt2 "
+            "file that torch.export.load reads) or --format onnx."
+        )
     check_choice("export format", format, FORMATS)
     run = load_run(run_dir)
     path = Path(out) if out is not None else run.path / ("model" + SUFFIXES[format])
