@@ -13,6 +13,7 @@ import torch
 from cnnlab.cli.detection import predict_boxes_command
 from cnnlab.cli.embedding import predict_identities_command
 from cnnlab.cli.flags import count
+from cnnlab.cli.segmentation import predict_masks_command
 from cnnlab.data import load_image
 from cnnlab.deploy import OnnxClassifier, prepare
 from cnnlab.errors import ConfigError
@@ -79,6 +80,11 @@ def add_parsers(subparsers: Any) -> None:
         help="autoencoder/denoise/noise2void runs: where <image>_restored.png is written "
         "(default: beside each image)",
     )
+    predict.add_argument(
+        "--masks-dir",
+        default=".",
+        help="segmentation runs: where <image>.mask.png and <image>.overlay.png are written",
+    )
     predict.set_defaults(func=predict_command)
 
     report = subparsers.add_parser(
@@ -141,6 +147,8 @@ def predict_command(args: argparse.Namespace) -> int:
         return predict_identities_command(args)
     if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") == "detection":
         return predict_boxes_command(args)
+    if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") == "segmentation":
+        return predict_masks_command(args)
     if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") in IMAGE_TASKS:
         for written in restore_files(load_run(args.run), args.images, args.restored_dir):
             print(written)
