@@ -67,8 +67,8 @@ def test_an_operation_without_translation_is_named():
 
 
 def test_unknown_format_is_refused(lenet_digits_run):
-    with pytest.raises(CnnlabError, match="torchscript"):
-        export_run(lenet_digits_run, "torchscript")
+    with pytest.raises(CnnlabError, match="tflite"):
+        export_run(lenet_digits_run, "tflite")
 
 
 def test_a_missing_optional_dependency_names_the_extra(monkeypatch):
