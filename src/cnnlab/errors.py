@@ -51,6 +51,10 @@ class CheckpointError(CnnlabError):
     """A run directory or checkpoint that is missing, truncated or tampered with."""
 
 
+class DiskWriteError(CnnlabError):
+    """A file could not be written: the disk is full or read-only, or a size limit was hit."""
+
+
 class TrainingDivergedError(CnnlabError):
     """The loss became NaN or infinite."""
 

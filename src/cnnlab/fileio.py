@@ -8,6 +8,7 @@ POSIX and Windows).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from cnnlab.errors import CnnlabError, DataError
+from cnnlab.errors import CnnlabError, DataError, DiskWriteError
 
 
 def _current_umask() -> int:
@@ -31,23 +32,48 @@ def _current_umask() -> int:
 _UMASK = _current_umask()  # read once at import, before any threads write files
 
 
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT}
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def write_error(path: str | os.PathLike, exc: OSError) -> DiskWriteError:
+    """The :class:`DiskWriteError` for a write of ``path`` that failed with ``exc``."""
+    if exc.errno in _NO_ROOM:
+        advice = "The disk is full: free some space and run the command again."
+    elif exc.errno == errno.EFBIG:
+        advice = "The file is over the size limit of this process or file system (ulimit -f)."
+    elif exc.errno in _NOT_WRITABLE:
+        advice = "The folder is read-only or not yours: write to another folder (--out)."
+    else:
+        advice = "Check the disk and the folder's permissions."
+    return DiskWriteError(f"Cannot write {path}: {exc.strerror or exc}. {advice}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success."""
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    A write that fails for lack of space or permission (``ENOSPC``, ``EFBIG``,
+    ``EROFS``, ...) raises :class:`DiskWriteError` and leaves ``path`` as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         # mkstemp creates the file private (0600); give it the mode a plain open() would.
         os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
+    except OSError as exc:
+        raise write_error(path, exc) from exc
     finally:
-        tmp_path.unlink(missing_ok=True)
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

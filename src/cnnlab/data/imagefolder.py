@@ -47,7 +47,7 @@ from cnnlab.data.image import (
     to_channels,
 )
 from cnnlab.data.paths import cache_root
-from cnnlab.errors import DataError
+from cnnlab.errors import DataError, DiskWriteError
 from cnnlab.fileio import atomic_path, read_regular, sha256_file
 
 MAX_IN_MEMORY_IMAGES = 200_000
@@ -217,8 +217,8 @@ def _save_cache(path: Path, dataset: TensorImageDataset) -> None:
                 tmp,
                 metadata={"classes": json.dumps(dataset.classes)},
             )
-    except OSError as exc:
-        warnings.warn(f"Decoded images not cached in {path}: {exc}.", stacklevel=2)
+    except DiskWriteError as exc:
+        warnings.warn(f"Decoded images not cached: {exc}", stacklevel=2)
 
 
 def _load_cache(path: Path) -> TensorImageDataset | None:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from cnnlab.errors import CheckpointError, ConfigError
+from cnnlab.fileio import write_error
 from cnnlab.runs.layout import CONFIG, FIGURES, LAST, LOCK, META, REPORT
 
 try:
@@ -76,9 +77,12 @@ def claim_run_dir(run_dir: str | os.PathLike) -> RunClaim:
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise CheckpointError(f"{run_dir} is a file, not a run directory; choose another --out.")
-    run_dir.mkdir(parents=True, exist_ok=True)
     lock = run_dir / LOCK
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:  # a read-only or full disk
+        raise write_error(lock, exc) from exc
     if fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
