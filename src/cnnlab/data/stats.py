@@ -4,6 +4,12 @@
 used by ``Normalize(mean, std)`` at the front of a model; ``mean_image`` gives
 the per-pixel mean image that AlexNet subtracts (Krizhevsky et al., 2012, §2).
 Sums are accumulated in float64 over batches, so memory stays bounded.
+
+A channel that barely varies (all-black images, a grey scan saved as RGB with a
+constant channel) has a standard deviation of 0; ``Normalize`` would divide by
+it.  The standard deviation is floored at :data:`STD_FLOOR`, one grey level of
+8-bit data: such a channel is centred, and its sub-grey-level noise is not
+amplified.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from cnnlab.data.loader import make_loader
 from cnnlab.errors import DataError
 
 _BATCH = 1024
+STD_FLOOR = 1 / 255
 
 
 def _sums(dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,12 +38,15 @@ def _sums(dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def channel_stats(dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel ``(mean, std)`` over all pixels of all images, each float32 ``(C,)``."""
+    """Per-channel ``(mean, std)`` over all pixels of all images, each float32 ``(C,)``.
+
+    ``std`` is at least :data:`STD_FLOOR` (a constant channel would make it 0).
+    """
     total, total_sq = _sums(dataset)
     count = len(dataset) * total[0].numel()
     mean = total.sum((1, 2)) / count
     var = (total_sq.sum((1, 2)) / count - mean.square()).clamp_min(0)
-    return mean.float(), var.sqrt().float()
+    return mean.float(), var.sqrt().clamp_min(STD_FLOOR).float()
 
 
 def mean_image(dataset: ImageDataset) -> torch.Tensor:
