@@ -170,10 +170,10 @@ def test_a_damaged_decoded_cache_is_rebuilt(tmp_path, make_image_folder):
     assert torch.equal(again.images, first.images) and cache.stat().st_size > 100
 
 
-def test_mixed_image_sizes_name_the_image_size_flag(tmp_path, make_image_folder):
+def test_mixed_image_sizes_say_how_to_resize_them(tmp_path, make_image_folder):
     make_image_folder(tmp_path / "folder", {"a": 1}, size=(8, 8))
     make_image_folder(tmp_path / "folder", {"b": 1}, size=(9, 9))
-    with pytest.raises(DataError, match="--image-size N"):
+    with pytest.raises(DataError, match="image_size=N"):
         load_imagefolder(tmp_path / "folder")
 
 

@@ -180,8 +180,9 @@ def decode_all(
         if len(sizes) > 1:
             found = ", ".join(f"{h}x{w} ({n} images)" for (h, w), n in sizes.most_common(5))
             raise DataError(
-                f"imagefolder: images have different sizes ({found}); pass --image-size N "
-                "(image_size=N) to resize them all to N x N."
+                f"imagefolder: images have different sizes ({found}). Resize them to one "
+                "size first, or load them with load_data('imagefolder', DIR, image_size=N), "
+                "which resizes each to N x N (cnnlab train has no such flag yet)."
             )
         size = next(iter(sizes))
     stacked = torch.stack([resize(to_channels(img, channels), size) for img in images])
