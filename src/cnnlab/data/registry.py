@@ -17,6 +17,7 @@ from cnnlab.data.canvas import load_canvases
 from cnnlab.data.cifar import load_cifar
 from cnnlab.data.datasets import DataSplits, ImageDataset
 from cnnlab.data.det_canvas import load_detection_canvases
+from cnnlab.data.detection_formats import load_coco, load_yolo
 from cnnlab.data.digits import load_digits
 from cnnlab.data.identities import identity_splits
 from cnnlab.data.idx import load_idx_dataset
@@ -58,6 +59,14 @@ def _detection_canvases(data_dir, *, download: bool, image_size: int | None):
     return load_detection_canvases()
 
 
+def _yolo(data_dir, *, download: bool, image_size: int | None):
+    return load_yolo(data_dir)
+
+
+def _coco(data_dir, *, download: bool, image_size: int | None):
+    return load_coco(data_dir)
+
+
 def _imagefolder(data_dir, *, download: bool, image_size: int | None):
     return load_imagefolder(data_dir, image_size=image_size), None
 
@@ -97,6 +106,16 @@ DATASETS: dict[str, DatasetInfo] = {
         "detection canvases of 1-5 embedded digits 0-2 with exact boxes, 2000/400, 1x96x96, "
         "3 classes (generated, no download)",
         _detection_canvases,
+    ),
+    "yolo": DatasetInfo(
+        "your detection data in YOLO format: data_dir/images/{train,val}, data_dir/labels/"
+        "{train,val} (class cx cy w h per line), class names in data.yaml or classes.txt",
+        _yolo,
+    ),
+    "coco": DatasetInfo(
+        "your detection data in COCO format: data_dir/train.json (+ val.json), images in "
+        "data_dir/images",
+        _coco,
     ),
     "imagefolder": DatasetInfo(
         "your images: data_dir/<class>/<image> or a .tar/.tar.gz of that layout",
