@@ -26,7 +26,8 @@ def test_padding_round_trips_a_variable_number_of_boxes():
     classes = [torch.tensor([1, 0]), torch.zeros(0, dtype=torch.int64)]
     padded = pad_targets(boxes, classes)
     assert padded.shape == (2, 2, 5)
-    for (b, c), (eb, ec) in zip(unpad_targets(padded), zip(boxes, classes, strict=True), strict=True):
+    expected = zip(boxes, classes, strict=True)
+    for (b, c), (eb, ec) in zip(unpad_targets(padded), expected, strict=True):
         torch.testing.assert_close(b, eb)
         assert torch.equal(c, ec)
 
