@@ -486,7 +486,10 @@ class TrainConfig:
         check=positive,
     )
     mining: str = knob(
-        "batch-hard", "embedding task: triplet mining", section="embedding", choices=MININGS
+        "semi-hard",
+        "embedding task: triplet mining (batch-hard can collapse early, FaceNet Sec. 3.2)",
+        section="embedding",
+        choices=MININGS,
     )
     # run
     early_stopping: int | None = knob(
