@@ -415,6 +415,13 @@ class TrainConfig:
         check=at_least_one,
         command_line=False,
     )
+    refit_normalization: bool = knob(
+        False,
+        "with frozen layers, fit the input normalization to the new data instead of "
+        "keeping the pretrained run's (which the frozen features were trained on)",
+        section="transfer",
+        command_line=False,
+    )
     # knowledge distillation (set by `cnnlab distill`)
     teacher: str | None = knob(
         None,

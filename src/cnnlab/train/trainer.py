@@ -223,7 +223,9 @@ class Trainer:
         return autocast_loss
 
     def _load_pretrained(self, model: nn.Module, source: str) -> None:
-        report = load_pretrained(model, source)
+        cfg = self.config
+        keep = cfg.freeze != "none" and not cfg.refit_normalization
+        report = load_pretrained(model, source, keep_normalization=keep)
         source_meta = Path(source) / runs.META
         if source_meta.is_file() and runs.read_meta(source)["classes"] != self.data.classes:
             reset_head(model)  # a new label set: the old head means nothing

@@ -33,12 +33,17 @@ from cnnlab.models.weights import LoadReport, load_torchvision_weights, read_sta
 from cnnlab.train.config import FREEZE_MODES
 
 
-def load_pretrained(model: nn.Module, source: str | os.PathLike) -> LoadReport:
+def load_pretrained(
+    model: nn.Module, source: str | os.PathLike, keep_normalization: bool = False
+) -> LoadReport:
     """Load the network weights of a run directory (its best weights) or a weights file.
 
-    The normalization of ``model`` is kept (it belongs to the new data); the
-    head is re-initialised when the number of classes differs and the first
-    convolution adapted when the number of channels does.
+    The head is re-initialised when the number of classes differs and the first
+    convolution adapted when the number of channels does.  The input
+    normalization of ``model`` (fitted to the new data) is kept, unless
+    ``keep_normalization``: then the source's mean and std replace it where
+    their shapes fit, so that frozen features see inputs scaled as in their
+    training (re-fitting it would shift every input the frozen layers see).
     """
     source = Path(source)
     if source.is_dir():
@@ -49,6 +54,8 @@ def load_pretrained(model: nn.Module, source: str | os.PathLike) -> LoadReport:
     net_state = {
         k.removeprefix("net."): v for k, v in state.items() if not k.startswith("normalize.")
     }
+    if keep_normalization:
+        _keep_normalization(model, state)
     try:
         return load_torchvision_weights(_net(model), net_state)
     except CheckpointError as exc:
@@ -56,6 +63,16 @@ def load_pretrained(model: nn.Module, source: str | os.PathLike) -> LoadReport:
             f"The pretrained weights in {source} do not fit this model: {exc} Fine-tune with "
             "the same --model (and --model-arg) the pretrained run used."
         ) from exc
+
+
+def _keep_normalization(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Copy the source's ``normalize.mean``/``normalize.std`` into ``model`` where shapes fit."""
+    normalize = getattr(model, "normalize", None)
+    for name in ("mean", "std"):
+        source = state.get(f"normalize.{name}")
+        target = getattr(normalize, name, None)
+        if source is not None and target is not None and source.shape == target.shape:
+            target.copy_(source)
 
 
 def _net(model: nn.Module) -> nn.Module:
