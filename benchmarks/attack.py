@@ -328,7 +328,9 @@ def poisoning_section(args, data: DataSplits, test) -> None:
         f"precision {caught / flagged.sum().item():.3f} overall, "
         f"{caught / in_target.sum().item():.3f} in the target label)."
     )
-    clusters = activation_clustering(model, train_images, train_labels, seed=args.seed)
+    clusters = activation_clustering(
+        model, train_images, train_labels, seed=args.seed, reduce="ica"
+    )
     minor = clusters.smaller & (train_labels == target)
     minor_poisoned = (minor & is_poisoned).sum().item()
     others = [c for c in range(len(data.classes)) if c != target]
