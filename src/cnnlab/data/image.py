@@ -27,11 +27,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _is_palette_png(data: bytes) -> bool:
-    # IHDR is the first chunk; its colour-type byte sits at offset 25 (PNG spec, §11.2.2).
-    return data.startswith(_PNG_SIGNATURE) and len(data) > 25 and data[25] == 3
-
-
 def check_pixels(data: bytes, name: str | os.PathLike = "<bytes>") -> None:
     """Refuse an image whose header declares more pixels than Pillow's limit, before decoding.
 
@@ -70,7 +65,9 @@ def decode_native(data: bytes, name: str | os.PathLike = "<bytes>") -> torch.Ten
     Images over Pillow's pixel limit are refused before decoding (:func:`check_pixels`).
     """
     check_pixels(data, name)
-    if _is_palette_png(data):  # torchvision would return the palette indices
+    if data.startswith(_PNG_SIGNATURE):
+        # Pillow, not torchvision: torchvision returns a palette PNG's indices, and its
+        # libpng decoder crashes the process (SIGSEGV) on some damaged PNGs.
         return _decode_with_pil(data, name)
     try:
         image = decode_image(
@@ -80,17 +77,17 @@ def decode_native(data: bytes, name: str | os.PathLike = "<bytes>") -> torch.Ten
         image = _decode_with_pil(data, name)
     if image.ndim == 4:  # animated GIF: first frame
         image = image[0]
-    if image.dtype != torch.uint8:  # 16-bit PNG
-        image = TF.to_dtype(image, torch.uint8, scale=True)
     return image
 
 
 def _decode_with_pil(data: bytes, name: str | os.PathLike) -> torch.Tensor:
     try:
         with Image.open(io.BytesIO(data)) as pil:
-            has_colour = pil.mode not in ("1", "L", "LA", "I", "I;16", "F")
-            pil = pil.convert("RGB" if has_colour else "L")
-            array = np.asarray(pil)
+            if pil.mode.startswith("I;16"):  # 16-bit grey: the high byte, as torchvision scales
+                array = (np.asarray(pil).astype(np.uint16) >> 8).astype(np.uint8)
+            else:
+                has_colour = pil.mode not in ("1", "L", "LA", "I", "F")
+                array = np.asarray(pil.convert("RGB" if has_colour else "L"))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(
             f"Cannot decode image {str(name)!r}: {exc}. "
