@@ -12,6 +12,7 @@ from cnnlab.models import (  # noqa: F401  (registers the builders)
     denoising,
     detection,
     efficientnet,
+    fcn,
     googlenet,
     highway,
     inception,

@@ -39,7 +39,11 @@ def _convs(in_ch: int, widths: Sequence[int]) -> nn.Sequential:
 
 
 class SegNet(nn.Module):
-    """Encoder-decoder with max-unpooling by the encoder's switches (see the module docstring)."""
+    """Encoder-decoder with max-unpooling by the encoder's switches (see the module docstring).
+
+    ``features(x)`` is the last decoder stage's maps (the first stage's width at
+    the input's size); ``head`` the 1x1 convolution to ``num_classes`` scores.
+    """
 
     def __init__(
         self,
@@ -65,7 +69,7 @@ class SegNet(nn.Module):
         self.head = nn.Conv2d(stages[0][1], num_classes, kernel_size=1)
         self.multiple = 2 ** len(stages)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
         if height % self.multiple or width % self.multiple:
             raise GeometryError(
@@ -83,7 +87,10 @@ class SegNet(nn.Module):
         for stage in self.decoder:
             switches, size = remembered.pop()
             x = stage(self.unpool(x, switches, size))
-        return self.head(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
 
 
 @register_model

@@ -89,7 +89,7 @@ class MaxUnpool(nn.Module):
                 "max pooling that produced this map's size."
             )
         height, width = output_size[-2:]
-        if x.numel() and int(indices.max()) >= height * width:
+        if x.numel() and not x.is_meta and int(indices.max()) >= height * width:
             raise GeometryError(
                 f"a switch points at position {int(indices.max())}, outside the "
                 f"{height}x{width} output; give the size of the map that was pooled."
