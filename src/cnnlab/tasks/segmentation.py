@@ -1,8 +1,9 @@
 """Semantic segmentation: a class for every pixel, per-pixel cross-entropy, IoU.
 
 A :class:`~cnnlab.train.task.Task` for data sets whose labels are masks
-(``seg-canvas``): a fully convolutional network from the zoo (``unet``,
-``unet_small``) behind its input normalization, the cross-entropy of every
+(``seg-canvas``, ``segfolder``): a fully convolutional network from the zoo
+(``unet``, ``fcn8s``/``fcn16s``/``fcn32s``, ``segnet``, their small forms)
+behind its input normalization, the cross-entropy of every
 pixel averaged over the image (Long et al. 2015, Sec. 3), pixel accuracy as the
 training metric, and on validation the pixel accuracy (``val_acc``) and the
 mean intersection over union (``val_miou``, :mod:`cnnlab.metrics.segmentation`).
@@ -78,7 +79,7 @@ class Segmentation:
             raise ConfigError(
                 f"the model predicts {tuple(output.shape[-2:])} maps for "
                 f"{tuple(batch.targets.shape[-2:])} masks; segmentation needs a fully "
-                "convolutional model that keeps the input size (unet, unet_small)."
+                "convolutional model that keeps the input size (unet_small, fcn8s, segnet_small)."
             )
         return self.criterion(output, batch.targets), output
 
