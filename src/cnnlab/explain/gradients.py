@@ -124,6 +124,44 @@ def deconvnet(model: nn.Module, x: torch.Tensor, target: Target) -> torch.Tensor
     return _modified_relu_gradient(model, x, target, guided=False)
 
 
+class _ReluCounter(TorchFunctionMode):
+    """Counts the relu calls of a forward pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.count += func in _RELUS_OUT or func in _RELUS_INPLACE
+        return func(*args, **(kwargs or {}))
+
+
+@torch.no_grad()
+def relu_count(model: nn.Module, x: torch.Tensor) -> int:
+    """How many ReLU calls (modules or functional) one forward pass of ``x`` makes."""
+    with explaining(model), _ReluCounter() as counter:
+        model(x)
+    return counter.count
+
+
+def same_as_gradient_note(model: nn.Module, x: torch.Tensor, method: str) -> str | None:
+    """Why guided backprop or deconvnet equals the plain gradient here, or None.
+
+    Both only change how ReLUs pass the signal backwards: a network without a
+    ReLU (LeNet-5's scaled tanh, LeCun et al. 1998) gets the ordinary gradient
+    from them, the saliency map of Simonyan et al. (2014), and three identical
+    maps would suggest three explanations where there is one.
+    """
+    if method not in ("guided-backprop", "deconvnet", "guided-grad-cam") or relu_count(model, x):
+        return None
+    part = "its guided-backprop factor" if method == "guided-grad-cam" else "it"
+    name = type(getattr(model, "net", model)).__name__  # a run's model is (normalize, net)
+    return (
+        f"{name} has no ReLU, so {part} equals the plain gradient "
+        "(--method saliency): guided backprop and deconvnet only change the ReLUs' backward pass."
+    )
+
+
 def _batches(total: int, size: int) -> list[slice]:
     return [slice(start, min(start + size, total)) for start in range(0, total, size)]
 
