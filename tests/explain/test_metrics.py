@@ -47,4 +47,6 @@ def test_compare_methods_gives_a_row_per_method_and_a_table(model, images, class
     rows = compare_methods(model, images, classes, {"saliency": saliency}, steps=4)
     assert [r.method for r in rows] == ["saliency"]
     assert 0 <= rows[0].deletion_auc <= 1 and rows[0].seconds_per_image > 0
-    assert "| saliency |" in format_method_scores(rows)
+    assert 0 <= rows[0].road_morf <= 1 and 0 <= rows[0].road_lerf <= 1
+    table = format_method_scores(rows)
+    assert "| saliency |" in table and "ROAD MoRF" in table

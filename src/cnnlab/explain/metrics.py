@@ -9,7 +9,9 @@ as the top pixels of the original are put back (a faithful map makes it rise
 fast: high AUC is good).  The score is the softmax probability of the target
 class when ``target`` names classes, else the value of the target callable.
 The x axis is the fraction of pixels changed, so the AUC is in the score's
-units.
+units.  :func:`compare_methods` also scores each method with ROAD
+(:mod:`cnnlab.explain.road`), which imputes the removed pixels instead of
+blanking them, so that the shape of the removed region does not leak the class.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import nn
 
 from cnnlab.errors import ConfigError, check_positive
 from cnnlab.explain.context import explaining
+from cnnlab.explain.road import road
 from cnnlab.explain.target import Target, check_target, target_scores, tile_target
 
 
@@ -117,11 +120,14 @@ def deletion_insertion(
 
 @dataclass(frozen=True)
 class MethodScore:
-    """Mean deletion/insertion AUC of one method over a batch, and its time per image."""
+    """Mean deletion/insertion AUC and ROAD MoRF/LeRF scores of one method over a batch,
+    and its time per image."""
 
     method: str
     deletion_auc: float
     insertion_auc: float
+    road_morf: float
+    road_lerf: float
     seconds_per_image: float
 
 
@@ -142,11 +148,14 @@ def compare_methods(
         curves = deletion_insertion(
             model, x, target, attributions, steps=steps, batch_size=batch_size
         )
+        imputed = road(model, x, target, attributions)
         rows.append(
             MethodScore(
                 name,
                 float(curves.deletion_auc.mean()),
                 float(curves.insertion_auc.mean()),
+                float(imputed.morf_auc.mean()),
+                float(imputed.lerf_auc.mean()),
                 seconds,
             )
         )
@@ -156,12 +165,13 @@ def compare_methods(
 def format_method_scores(rows: list[MethodScore]) -> str:
     """The rows as a Markdown table (also readable as plain text)."""
     lines = [
-        "| method | deletion AUC (lower is better) | insertion AUC (higher is better) | ms/image |",
-        "|---|---|---|---|",
+        "| method | deletion AUC (lower is better) | insertion AUC (higher is better) | "
+        "ROAD MoRF (lower is better) | ROAD LeRF (higher is better) | ms/image |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r.method} | {r.deletion_auc:.4f} | {r.insertion_auc:.4f} | "
-        f"{1000 * r.seconds_per_image:.2f} |"
+        f"| {r.method} | {r.deletion_auc:.4f} | {r.insertion_auc:.4f} | {r.road_morf:.4f} | "
+        f"{r.road_lerf:.4f} | {1000 * r.seconds_per_image:.2f} |"
         for r in rows
     ]
     return "\n".join(lines)
