@@ -4,7 +4,12 @@ Each case exits with status 2 and a message that names the argument or key,
 before anything is trained or written.
 """
 
+import json
+import shutil
+
 import pytest
+from PIL import Image
+from safetensors.torch import save
 
 from cnnlab.cli import main
 from tests.cli.helpers import run_cli
@@ -97,3 +102,79 @@ def test_a_resumed_gpu_run_can_move_to_the_cpu(capsys, tmp_path):
     (tmp_path / "run" / "config.yaml").write_text("device: cuda:99\n")
     code, _, err = run_cli(capsys, "train", "--resume", str(tmp_path / "run"), "--device", "cpu")
     assert code == 2 and "last.safetensors" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--budget", "nan"], "budget"),
+        (["--budget", "inf"], "budget"),
+        (["--budget", "-1"], "budget"),
+    ],
+)
+def test_a_nas_budget_that_never_runs_out_is_refused(capsys, tmp_path, flags, named):
+    _fails_cleanly(capsys, ["nas", *flags, "--out", str(tmp_path / "nas")], named)
+
+
+def test_nas_out_naming_a_file_fails_before_the_search(capsys, tmp_path):
+    (tmp_path / "results").write_text("the user's file")
+    _fails_cleanly(capsys, ["nas", "--budget", "60", "--out", str(tmp_path / "results")], "--out")
+    assert (tmp_path / "results").read_text() == "the user's file"
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [(["--count", "100000", "--rows", "0"], "--count"), (["--rows", "-1"], "--rows")],
+)
+def test_an_augment_grid_too_large_to_look_at_is_refused(capsys, tmp_path, flags, named):
+    _fails_cleanly(capsys, ["augment", *flags, "--out", str(tmp_path / "a.png")], named)
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_a_config_of_nested_yaml_aliases_is_refused(capsys, tmp_path):
+    """A 400-byte 'billion laughs': 10**7 strings once the aliases are expanded."""
+    lines = ["classes:", '  - &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"  - &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 7)]
+    (tmp_path / "config.yaml").write_text("\n".join(lines) + "\n")
+    argv = [*TRAIN, "--out", str(tmp_path / "run"), "--config", str(tmp_path / "config.yaml")]
+    _fails_cleanly(capsys, argv, "aliases")
+
+
+META_CASES = [
+    ("a list", lambda meta: [1, 2]),
+    ("classes: 5", lambda meta: {**meta, "classes": 5}),
+    ("2-element input_shape", lambda meta: {**meta, "input_shape": [1, 32]}),
+    ("negative input_shape", lambda meta: {**meta, "input_shape": [1, -32, 32]}),
+    ("model_kwargs: [1]", lambda meta: {**meta, "model_kwargs": [1]}),
+    ("no weights_sha256", lambda meta: {k: v for k, v in meta.items() if k != "weights_sha256"}),
+]
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+@pytest.mark.parametrize(("case", "tamper"), META_CASES, ids=[c for c, _ in META_CASES])
+def test_a_tampered_meta_json_is_a_clear_error(capsys, lenet_run, tmp_path, command, case, tamper):
+    run = _tampered_copy(lenet_run, tmp_path, tamper)
+    Image.new("L", (32, 32)).save(tmp_path / "a.png")
+    argv = [command, str(run)] + ([str(tmp_path / "a.png")] if command == "predict" else [])
+    _fails_cleanly(capsys, argv, "meta.json")
+
+
+def test_evaluating_a_run_of_an_unknown_task_is_a_clear_error(capsys, lenet_run, tmp_path):
+    run = _tampered_copy(lenet_run, tmp_path, lambda meta: {**meta, "task": "bogus"})
+    _fails_cleanly(capsys, ["evaluate", str(run)], "task")
+
+
+def _tampered_copy(run_dir, tmp_path, tamper):
+    run = shutil.copytree(run_dir, tmp_path / "run")
+    meta = json.loads((run / "meta.json").read_text())
+    (run / "meta.json").write_text(json.dumps(tamper(meta)))
+    return run
+
+
+def test_resuming_from_a_checkpoint_with_a_deeply_nested_skeleton_is_a_clear_error(
+    capsys, lenet_run, tmp_path
+):
+    run = shutil.copytree(lenet_run, tmp_path / "run")
+    deep = "[" * 100_000 + "]" * 100_000  # json.loads would hit the recursion limit
+    (run / "last.safetensors").write_bytes(save({}, metadata={"cnnlab": deep}))
+    _fails_cleanly(capsys, ["train", "--resume", str(run)], "last.safetensors")
