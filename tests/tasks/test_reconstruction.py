@@ -22,21 +22,21 @@ from cnnlab.tasks import create_task, evaluate_run, reconstruction, reconstructi
 from cnnlab.tasks.reconstruction_eval import EVAL_NOISE_SEED, SPLIT_SALT, restore_files
 
 UNET = dict(model="unet_n2v", model_kwargs={"widths": [8, 16]})
-FAST = dict(dataset="digits", epochs=1, batch_size=32, lr=3e-3)
+FAST = dict(dataset="digits", test_fraction=0.05, epochs=1, batch_size=32, lr=3e-3)
 
 
 @pytest.fixture(scope="module")
 def digits():
-    return load_data("digits")
+    return load_data("digits", test_fraction=0.05)  # 90 test images, as the runs' FAST
 
 
 @pytest.fixture(scope="module")
 def small(digits):
-    """64 training and 32 validation digits (the final evaluation uses the whole test split)."""
+    """48 training and 16 validation digits (the final evaluation uses the whole test split)."""
     return dataclasses.replace(
         digits,
-        train=digits.train.subset(torch.arange(64)),
-        val=digits.val.subset(torch.arange(32)),
+        train=digits.train.subset(torch.arange(48)),
+        val=digits.val.subset(torch.arange(16)),
     )
 
 
@@ -102,7 +102,7 @@ def test_cnnlab_evaluate_prints_the_psnr_and_predict_writes_the_restored_image(
     with torch.inference_mode():
         expected = (run.model(pixels[None].float() / 255)[0].clamp(0, 1) * 255).round()
     assert torch.equal(
-        decode_png(torch.frombuffer(written.read_bytes(), dtype=torch.uint8)),
+        decode_png(torch.frombuffer(bytearray(written.read_bytes()), dtype=torch.uint8)),
         expected.to(torch.uint8),
     )
 
@@ -189,7 +189,9 @@ def test_noise2void_never_trains_on_a_clean_image(small, tmp_path, monkeypatch):
         return TensorImageDataset(images, split.labels, split.classes)
 
     other = dataclasses.replace(small, train=poisoned(small.train), val=poisoned(small.val))
-    config = TrainConfig(task="noise2void", noise="gaussian:0.2", **UNET, **{**FAST, "epochs": 2})
+    config = TrainConfig(
+        task="noise2void", noise="gaussian:0.2", **UNET, **{**FAST, "epochs": 2, "batch_size": 16}
+    )
     histories, weights = [], []
     for name, data in (("a", small), ("b", other)):
         trainer = Trainer(config, tmp_path / name, quiet=True, data=data)

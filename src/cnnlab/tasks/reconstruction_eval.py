@@ -61,7 +61,7 @@ def measure(
     """Per-image PSNR/SSIM of the restored and of the noisy images, the first images,
     and (for models with ``encode``) up to :data:`LATENT_IMAGES` latent codes."""
     model.eval()
-    net = model.net if isinstance(model, nn.Sequential) and "net" in model._modules else model
+    net = getattr(model, "net", None)  # behind the run's Normalize (runs.build_classifier)
     scores: dict[str, list[torch.Tensor]] = {
         key: [] for key in ("psnr", "ssim", "psnr_in", "ssim_in")
     }
@@ -77,7 +77,7 @@ def measure(
         if sum(len(s) for s in shown["clean"]) < SHOWN:
             for key, value in zip(shown, (noisy, restored, clean), strict=True):
                 shown[key].append(value[:SHOWN].cpu())
-        wanted = hasattr(net, "encode") and y.ndim == 1  # labels, not masks, colour codes
+        wanted = hasattr(net, "encode") and y.ndim == 1  # labels (not masks) colour the codes
         if wanted and sum(len(c) for c in codes) < LATENT_IMAGES:
             codes.append(net.encode(model.normalize(noisy)).float().cpu())
             labels.append(y.cpu())
