@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from cnnlab import TrainConfig, Trainer, runs
-from cnnlab.data import load_data
+from cnnlab.data import load_data, make_loader
 from cnnlab.data.canvas import load_digit_canvases
 from cnnlab.errors import ConfigError
 from cnnlab.metrics.segmentation import pixel_confusion_matrix, segmentation_report
 from cnnlab.tasks import evaluate_run
-from cnnlab.tasks.segmentation import predict_masks
+from cnnlab.tasks.segmentation import Segmentation, predict_masks
 
 SEGMENTATION = dict(task="segmentation", model="unet_small", dataset="seg-canvas")
 
@@ -75,7 +75,7 @@ def test_evaluate_run_uses_the_runs_task(small, tmp_path):
     ("options", "message"),
     [
         (dict(mixup=0.2), "Mixup"),
-        (dict(augment="flip"), "augmentation"),
+        (dict(augment="flip,rotate"), "rotate would interpolate or erase labels"),
         (dict(adv_train="pgd"), "adversarial"),
     ],
 )
@@ -97,3 +97,15 @@ def test_class_selection_does_not_apply_to_masks():
 def test_a_monitor_the_task_does_not_measure_is_refused():
     with pytest.raises(ConfigError, match=r"val_miou.*classification.*val_acc, val_loss"):
         Trainer(TrainConfig(monitor="val_miou"), quiet=True)
+
+
+def test_training_batches_move_each_mask_with_its_augmented_image(small):
+    task = Segmentation(TrainConfig(**SEGMENTATION, augment="flip"), small)
+    loader = make_loader(small.train, 32, shuffle=False)
+    images, masks = small.train.images[:32].float() / 255, small.train.labels[:32]
+    batch = next(task.batches(loader, torch.Generator().manual_seed(0), 0))
+    flipped = ~torch.isclose(batch.inputs, images).flatten(1).all(1)
+    assert 0 < flipped.sum() < 32
+    assert torch.allclose(batch.inputs[flipped], images[flipped].flip(-1))
+    assert torch.equal(batch.targets[flipped], masks[flipped].flip(-1))
+    assert torch.equal(batch.targets[~flipped], masks[~flipped])

@@ -6,7 +6,8 @@ A :class:`~cnnlab.train.task.Task` for data sets whose labels are masks
 behind its input normalization, the cross-entropy of every
 pixel averaged over the image (Long et al. 2015, Sec. 3), pixel accuracy as the
 training metric, and on validation the pixel accuracy (``val_acc``) and the
-mean intersection over union (``val_miou``, :mod:`cnnlab.metrics.segmentation`).
+mean intersection over union (``val_miou``, :mod:`cnnlab.metrics.segmentation`);
+``--augment`` moves the masks with the images (:mod:`cnnlab.data.mask_augment`).
 The final evaluation writes the split's segmentation report to metrics.json,
 a table of IoU per class and a figure of images, true and predicted masks to
 the report's "Segmentation" section.
@@ -25,6 +26,7 @@ from torch import nn
 from cnnlab import runs
 from cnnlab.data import DataSplits, make_loader
 from cnnlab.data.loader import Loader
+from cnnlab.data.mask_augment import MaskAugment
 from cnnlab.errors import ConfigError
 from cnnlab.metrics.segmentation import pixel_confusion_matrix, segmentation_report
 from cnnlab.report import build_report
@@ -34,7 +36,6 @@ from cnnlab.train.config import TrainConfig
 from cnnlab.train.task import Batch
 
 UNSUPPORTED = {
-    "augment": "augmentation (it would have to move the masks with the images)",
     "mixup": "Mixup",
     "cutmix": "CutMix",
     "teacher": "distillation",
@@ -62,6 +63,7 @@ class Segmentation:
             )
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.num_classes = len(data.classes)
+        self.augment = MaskAugment(config.augment)
 
     def build_model(
         self, config: TrainConfig, data: DataSplits, mean: torch.Tensor, std: torch.Tensor
@@ -72,6 +74,8 @@ class Segmentation:
 
     def batches(self, loader: Loader, generator: torch.Generator, epoch: int) -> Iterator[Batch]:
         for images, masks in loader:
+            if self.augment:
+                images, masks = self.augment(images, masks, generator)
             yield Batch(images, masks, masks)
 
     def loss(self, output: Any, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
