@@ -95,7 +95,8 @@ def _extract_members(archive: Path, dest: Path) -> None:
                         f"{limit} bytes, {_over(limit, free, dest.parent)}"
                     )
                 tar.extract(member, dest, **extra)
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    # TypeError: Python's tarfile on a gzip header cut short (ord() of b"")
+    except (tarfile.TarError, OSError, EOFError, TypeError) as exc:
         raise DataError(f"Cannot extract {archive}: {exc}. Is it a complete tar archive?") from exc
 
 

@@ -142,7 +142,8 @@ def _read_archive(path: Path, layout: _Layout, wanted: list[str]) -> dict[str, b
                     if member.size > MAX_FILE_BYTES:
                         raise DataError(_too_large(f"{path}: member {member.name}", member.size))
                     found[base] = tar.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    # TypeError: Python's tarfile on a gzip header cut short (ord() of b"")
+    except (tarfile.TarError, OSError, EOFError, TypeError) as exc:
         raise DataError(f"Cannot read {path}: {exc}. Delete it and download it again.") from exc
     missing = [f for f in wanted if f not in found]
     if missing:

@@ -14,6 +14,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -117,10 +118,26 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             head = fh.read(4)
             head += fh.read(4 * head[3]) if len(head) == 4 else b""
             dtype, shape, size = _header(head, str(path))
-            body = fh.read(size + 1)
-    except (OSError, EOFError, zlib.error) as exc:
+            body = _read_at_most(fh, size + 1)
+    # TypeError: Python's gzip reader on a gzip header cut short (ord() of b"")
+    except (OSError, EOFError, zlib.error, TypeError) as exc:
         raise DataError(f"Cannot read {path}: {exc}. Delete it and download it again.") from exc
     return _array(body, dtype, shape, size, str(path))
+
+
+def _read_at_most(fh: BinaryIO, count: int) -> bytes:
+    """Up to ``count`` bytes of ``fh``, read in 1 MiB chunks so memory follows the data.
+
+    ``GzipFile.read(n)`` allocates ``n`` bytes at once: a header declaring 4 GiB
+    would cost 4 GiB even when the stream holds a few bytes.
+    """
+    data = bytearray()
+    while len(data) < count:
+        chunk = fh.read(min(count - len(data), 1 << 20))
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)
 
 
 def _find(stem: str, dirs: list[Path]) -> Path | None:

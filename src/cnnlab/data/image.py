@@ -88,7 +88,14 @@ def _decode_with_pil(data: bytes, name: str | os.PathLike) -> torch.Tensor:
             else:
                 has_colour = pil.mode not in ("1", "L", "LA", "I", "F")
                 array = np.asarray(pil.convert("RGB" if has_colour else "L"))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    # SyntaxError: Pillow's "broken PNG file" for damaged chunks
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as exc:
         raise DataError(
             f"Cannot decode image {str(name)!r}: {exc}. "
             "Expected a PNG, JPEG, GIF, WebP or BMP file."
