@@ -17,6 +17,7 @@ from cnnlab.models import list_models, model_description
 from cnnlab.models.registry import create_model_for_input
 from cnnlab.models.summary import format_layer_table, layer_table
 from cnnlab.report.figures import image_grid, save_figure
+from cnnlab.report.zoo_chart import plot_accuracy_vs_operations, zoo_points
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -29,7 +30,16 @@ def add_parsers(subparsers: Any) -> None:
     summary.add_argument("--num-classes", type=int, default=10, help="classes (default 10)")
     summary.set_defaults(func=summary_command)
 
-    subparsers.add_parser("models", help="list the models").set_defaults(func=models_command)
+    models = subparsers.add_parser("models", help="list the models")
+    models.add_argument(
+        "--chart",
+        nargs="?",
+        const="zoo-accuracy.png",
+        metavar="PNG",
+        help="draw published ImageNet top-1 against multiply-adds, blob area ∝ parameters "
+        "(default file zoo-accuracy.png)",
+    )
+    models.set_defaults(func=models_command)
     subparsers.add_parser("datasets", help="list the data sets").set_defaults(func=datasets_command)
 
     augment = subparsers.add_parser("augment", help="show augmented training examples")
@@ -76,8 +86,22 @@ def summary_command(args: argparse.Namespace) -> int:
 
 def models_command(args: argparse.Namespace) -> int:
     """``cnnlab models``: one line per registered model."""
+    if args.chart:
+        return chart_command(args.chart)
     for name in list_models():
         print(f"{name:<24} {model_description(name)}")
+    return 0
+
+
+def chart_command(path: str) -> int:
+    """``cnnlab models --chart``: the zoo's accuracy against operations (Canziani et al. 2016)."""
+    points = zoo_points()
+    save_figure(plot_accuracy_vs_operations(points), path)
+    counted = sum(point.counted for point in points)
+    print(
+        f"{path}: {len(points)} models with a published ImageNet top-1 "
+        f"({counted} with multiply-adds or parameters counted here, the rest as published)"
+    )
     return 0
 
 
