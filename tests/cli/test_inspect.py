@@ -22,6 +22,15 @@ def test_models_and_datasets_list_one_line_each(capsys):
     } <= set(names)
 
 
+def test_models_filter_keeps_the_names_matching_the_pattern(capsys):
+    code, out, _ = run_cli(capsys, "models", "--filter", "resnet*")
+    names = [line.split()[0] for line in out.splitlines()]
+    assert code == 0 and "resnet18" in names and "resnet20" in names
+    assert all(name.startswith("resnet") for name in names)
+    code, _, err = run_cli(capsys, "models", "--filter", "nothing*")
+    assert code != 0 and "No model name matches 'nothing*'" in err
+
+
 @pytest.mark.parametrize("shape", ["1x32x32", "1x28x28"])
 def test_summary_prints_the_lenet5_table_of_the_lecture(capsys, shape):
     code, out, _ = run_cli(capsys, "summary", "lenet5", "--input", shape)

@@ -123,7 +123,7 @@ def test_too_small_an_input_is_refused_with_the_minimum_size():
 def test_the_minimum_input_size_is_the_smallest_that_fits():
     """Shapes only, on the meta device: 29 pixels reach the last block, 28 do not."""
     with torch.device("meta"):
-        model = create_model("densenet121", stem="imagenet").eval()
+        model = create_model("densenet121", num_classes=10, in_chans=1, stem="imagenet").eval()
         assert model(torch.empty(1, 1, 29, 29)).shape == (1, 10)
         reference = torchvision.models.densenet121().features.eval()
         with pytest.raises(RuntimeError):

@@ -104,7 +104,8 @@ def test_maps_are_the_activations_of_the_full_network(name):
     torch.manual_seed(0)
     model = create_model(name, features_only=True, out_indices=None, **options).eval()
     info = model.feature_info
-    x = torch.rand(2, options["in_chans"], 64, 64)
+    side = _side(name, info.reduction())
+    x = torch.rand(1, options["in_chans"], side, side)
     with torch.no_grad():
         maps = model(x)
         with capture_activations(model.model, info.module_name()) as expected:

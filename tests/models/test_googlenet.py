@@ -59,8 +59,8 @@ def test_training_mode_returns_the_same_auxiliary_logits_as_torchvision():
 def test_eval_mode_and_aux_logits_false_return_plain_logits():
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
-        assert create_model("googlenet", in_chans=3, stem="imagenet").eval()(x).shape == (2, 10)
-        plain = create_model("googlenet", in_chans=3, stem="imagenet", aux_logits=False).train()
+        assert create_model("googlenet", 10, in_chans=3, stem="imagenet").eval()(x).shape == (2, 10)
+        plain = create_model("googlenet", 10, in_chans=3, stem="imagenet", aux_logits=False).train()
         assert len(plain.aux) == 0
         assert plain(x).shape == (2, 10)
 
@@ -115,7 +115,7 @@ def test_inputs_below_the_minimum_size_raise_geometry_error(name, stem, minimum)
     with pytest.raises(GeometryError, match=f"{minimum}x{minimum}"):
         create_model(name, in_chans=3, stem=stem, input_size=minimum - 1)
     with torch.device("meta"):
-        model = create_model(name, in_chans=3, stem=stem).eval()
+        model = create_model(name, num_classes=10, in_chans=3, stem=stem).eval()
         with pytest.raises(GeometryError, match=f"{minimum}x{minimum}"):
             model(torch.empty(1, 3, minimum - 1, minimum - 1))
         assert model(torch.empty(1, 3, minimum, minimum)).shape == (1, 10)

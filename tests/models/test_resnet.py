@@ -170,7 +170,7 @@ def test_drop_path_rises_linearly_to_the_last_unit():
 
 
 def test_pre_activation_variant_of_an_imagenet_resnet():
-    model = create_model("resnet18", block="preact_basic")
+    model = create_model("resnet18", num_classes=10, in_chans=1, block="preact_basic")
     assert isinstance(model.features.stem, nn.Conv2d)
     assert isinstance(model.features.norm.bn, nn.BatchNorm2d)
     assert model(torch.rand(2, 1, 32, 32)).shape == (2, 10)

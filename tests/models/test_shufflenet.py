@@ -89,7 +89,7 @@ def test_shufflenet_v1_at_its_native_resolution():
 def test_any_input_size_fits(side):
     """Every layer pads to 'same', so even a 1x1 image reaches the classifier."""
     with torch.device("meta"):
-        model = create_model("shufflenet_v2_x1_0", stem="imagenet").eval()
+        model = create_model("shufflenet_v2_x1_0", 10, in_chans=1, stem="imagenet").eval()
         assert model(torch.empty(2, 1, side, side)).shape == (2, 10)
 
 

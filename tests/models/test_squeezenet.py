@@ -76,7 +76,9 @@ def test_too_small_an_input_is_refused_with_the_minimum_size(name, minimum):
 def test_the_minimum_input_size_is_the_smallest_that_fits(name, minimum):
     """Shapes only, on the meta device; torchvision's metadata gives the same minimum."""
     with torch.device("meta"):
-        assert create_model(name, stem="imagenet")(torch.empty(1, 1, minimum, minimum)).shape
+        assert create_model(name, num_classes=10, in_chans=1, stem="imagenet")(
+            torch.empty(1, 1, minimum, minimum)
+        ).shape
         reference = torchvision.models.get_model(name).features
         with pytest.raises(RuntimeError):
             reference(torch.empty(1, 3, minimum - 1, minimum - 1))

@@ -32,6 +32,9 @@ def add_parsers(subparsers: Any) -> None:
 
     models = subparsers.add_parser("models", help="list the models")
     models.add_argument(
+        "--filter", metavar="PATTERN", help="only names matching PATTERN, such as 'resnet*'"
+    )
+    models.add_argument(
         "--chart",
         nargs="?",
         const="zoo-accuracy.png",
@@ -85,10 +88,16 @@ def summary_command(args: argparse.Namespace) -> int:
 
 
 def models_command(args: argparse.Namespace) -> int:
-    """``cnnlab models``: one line per registered model."""
+    """``cnnlab models [--filter PATTERN]``: one line per registered model."""
     if args.chart:
         return chart_command(args.chart)
-    for name in list_models():
+    names = list_models(args.filter)
+    if not names:
+        raise ConfigError(
+            f"No model name matches {args.filter!r} (patterns use * and ?, such as 'resnet*'). "
+            "Run `cnnlab models` for the full list."
+        )
+    for name in names:
         print(f"{name:<24} {model_description(name)}")
     return 0
 

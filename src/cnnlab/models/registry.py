@@ -16,12 +16,19 @@ import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 
 from torch import nn
 
 from cnnlab.errors import ConfigError, UnknownNameError
 from cnnlab.models.features import features_only as _features_only
 from cnnlab.models.geometry import check_geometry
+from cnnlab.models.pretrained import (
+    PretrainedWeights,
+    find_weights_file,
+    is_weights_name,
+    pretrained_weights,
+)
 from cnnlab.models.weights import load_torchvision_weights, read_state_dict
 from cnnlab.nn.norm import replace_norms, standardize_weights
 
@@ -105,9 +112,11 @@ def model_info(name: str) -> ModelInfo:
     return _REGISTRY[name]
 
 
-def list_models() -> list[str]:
-    """Names of all registered models, sorted."""
-    return sorted(_REGISTRY)
+def list_models(pattern: str | None = None) -> list[str]:
+    """Names of the registered models, sorted; only those matching the shell-style
+    ``pattern`` when one is given (``"resnet*"``, ``"*_bn"``; :func:`fnmatch.fnmatchcase`)."""
+    names = sorted(_REGISTRY)
+    return names if pattern is None else [n for n in names if fnmatchcase(n, pattern)]
 
 
 def model_description(name: str) -> str:
@@ -120,13 +129,30 @@ def _get_builder(name: str) -> ModelBuilder:
     return model_info(name).builder
 
 
+def default_options(name: str) -> dict[str, int]:
+    """``num_classes`` and ``in_chans`` that ``create_model(name)`` uses when not given.
+
+    They are the builder's own defaults, which are the values the architecture
+    was published with (the ``Reference`` where the registry records one):
+    ``create_model("resnet18")`` is the 1000-class, 3-channel ImageNet network
+    and ``create_model("resnet20")`` the 10-class CIFAR one.
+    """
+    parameters = inspect.signature(_get_builder(name)).parameters
+    return {
+        key: parameters[key].default
+        for key in ("num_classes", "in_chans")
+        if key in parameters and parameters[key].default is not inspect.Parameter.empty
+    }
+
+
 def create_model(
     name: str,
-    num_classes: int = 10,
-    in_chans: int = 1,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
     weights: str | os.PathLike | None = None,
     features_only: bool = False,
     out_indices: Sequence[int] | None = None,
+    pretrained: bool = False,
     **kwargs,
 ) -> nn.Module:
     """Build the registered model ``name``.
@@ -134,12 +160,20 @@ def create_model(
     Parameters
     ----------
     name: a name from :func:`list_models`.
-    num_classes: size of the classifier output.
-    in_chans: number of input image channels.
+    num_classes: size of the classifier output; by default the one the model was
+        published with (1000 for the ImageNet families, 10 for the CIFAR, MNIST
+        and LeNet ones; :func:`default_options`), as timm does.
+    in_chans: number of input image channels; by default the published one (3,
+        or 1 for the digit-sized LeNets and U-Net).
     weights: a local ``.pth`` or ``.safetensors`` state dict (torchvision's or
         cnnlab's) to load; the head is re-initialised for a different
         ``num_classes`` and the first convolution adapted for ``in_chans``
-        (see :func:`cnnlab.models.weights.load_torchvision_weights`).
+        (see :func:`cnnlab.models.weights.load_torchvision_weights`).  Or the
+        name of torchvision weights of the model (``"DEFAULT"``,
+        ``"IMAGENET1K_V2"``), read from ``$CNNLAB_WEIGHTS`` or torch.hub's cache
+        (see :mod:`cnnlab.models.pretrained`); the model then carries them,
+        with their preprocessing, as ``model.pretrained_cfg``.
+    pretrained: ``weights="DEFAULT"``.
     kwargs: family-specific options (documented on each builder), and three
         build options that work for every model: ``norm_layer`` replaces each
         batch norm by that :func:`~cnnlab.nn.norm.get_norm` layer (``'group'``,
@@ -156,10 +190,14 @@ def create_model(
     out_indices: with ``features_only``, the stages to return (0 is the first,
         the stem's output for ImageNet networks); all of them by default.
     """
+    weights, named = _resolve_weights(name, weights, pretrained)
     strict = bool(kwargs.pop("strict", False))
     norm_layer = kwargs.pop("norm_layer", None)
     weight_std = bool(kwargs.pop("weight_std", False))
     builder = _get_builder(name)
+    defaults = default_options(name)
+    num_classes = defaults["num_classes"] if num_classes is None else num_classes
+    in_chans = defaults["in_chans"] if in_chans is None else in_chans
     if int(num_classes) < 1:
         raise ConfigError(f"num_classes must be >= 1, got {num_classes}.")
     if int(in_chans) < 1:
@@ -172,6 +210,8 @@ def create_model(
         report = load_torchvision_weights(model, read_state_dict(weights))
         if report.reinitialized or report.adapted:
             warnings.warn(f"{name} weights from {weights}: {report}", stacklevel=2)
+    if named is not None:
+        model.pretrained_cfg = named
     if norm_layer is not None:
         replace_norms(model, norm_layer)
     if weight_std:
@@ -183,6 +223,20 @@ def create_model(
     if out_indices is not None:
         raise ConfigError("out_indices selects feature maps: pass features_only=True with it.")
     return model
+
+
+def _resolve_weights(
+    name: str, weights: str | os.PathLike | None, pretrained: bool
+) -> tuple[str | os.PathLike | None, PretrainedWeights | None]:
+    """The file to load and, for torchvision weights given by name, what they are."""
+    if pretrained:
+        if weights is not None:
+            raise ConfigError("Pass either pretrained=True or weights=..., not both.")
+        weights = "DEFAULT"
+    if not is_weights_name(weights):
+        return weights, None
+    named = pretrained_weights(name, model_info(name).torchvision, str(weights))
+    return find_weights_file(named), named
 
 
 def _strict_shape(
