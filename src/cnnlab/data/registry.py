@@ -175,7 +175,7 @@ def load_data(
     check_choice("data set", name, DATASETS)
     if image_size is not None and name not in ("imagefolder", "segfolder"):
         raise ConfigError(
-            f"image_size only applies to imagefolder, not {name!r}; "
+            f"image_size only applies to imagefolder and segfolder, not {name!r}; "
             "resize inside the model or with a transform instead."
         )
     if test_fraction is not None and DATASETS[name].official_test:
