@@ -55,16 +55,18 @@ def _canvases(
     return load_canvases(canvas_source or "digits", data_dir, download=download)
 
 
-def _detection_canvases(data_dir, *, download: bool, image_size: int | None):
-    return load_detection_canvases()
-
-
 def _yolo(data_dir, *, download: bool, image_size: int | None):
     return load_yolo(data_dir)
 
 
 def _coco(data_dir, *, download: bool, image_size: int | None):
     return load_coco(data_dir)
+
+
+def _detection_canvases(
+    data_dir, *, download: bool, image_size: int | None, canvas_source: str | None = None
+):
+    return load_detection_canvases(canvas_source or "digits", data_dir)
 
 
 def _imagefolder(data_dir, *, download: bool, image_size: int | None):
@@ -104,7 +106,7 @@ DATASETS: dict[str, DatasetInfo] = {
     ),
     "det-canvas": DatasetInfo(
         "detection canvases of 1-5 embedded digits 0-2 with exact boxes, 2000/400, 1x96x96, "
-        "3 classes (generated, no download)",
+        "3 classes (generated, no download; --canvas-source mnist|fashion-mnist)",
         _detection_canvases,
     ),
     "yolo": DatasetInfo(
@@ -185,10 +187,10 @@ def load_data(
         )
     source_options = {}
     if canvas_source is not None:
-        if name != "seg-canvas":
+        if name not in ("seg-canvas", "det-canvas"):
             raise ConfigError(
-                f"canvas_source picks the glyphs of seg-canvas; it does not apply to {name!r}. "
-                "Drop the option or use --dataset seg-canvas."
+                f"canvas_source picks the glyphs of seg-canvas and det-canvas; it does not "
+                f"apply to {name!r}. Drop the option or use --dataset seg-canvas or det-canvas."
             )
         source_options["canvas_source"] = canvas_source
     pool, test = DATASETS[name].source(

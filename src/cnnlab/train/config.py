@@ -258,7 +258,7 @@ class TrainConfig:
     )
     canvas_source: str | None = knob(
         None,
-        "seg-canvas only: draw the glyphs from this data set, read from --data-dir "
+        "seg-canvas and det-canvas: draw the glyphs from this data set, read from --data-dir "
         "(digits when not given)",
         section="data",
         choices=tuple(CANVAS_SOURCES),
