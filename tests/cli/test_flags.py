@@ -12,7 +12,8 @@ from cnnlab.cli.flags import overrides
 from cnnlab.train.config import TrainConfig, parse_number
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "cnnlab"
-RUN_OPTIONS = {"out", "config", "quiet", "resume"}  # cnnlab train's options that are no field
+# cnnlab train's options that are no field
+RUN_OPTIONS = {"out", "config", "quiet", "resume", "log", "log_histograms"}
 
 
 def subparser(command: str) -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ import torch
 from cnnlab import runs
 from cnnlab.attack.evaluate import attack_split
 from cnnlab.attack.registry import ATTACKS, create_attack, parse_eps
+from cnnlab.cli.flags import DEVICE_HELP, device
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.report import build_report
 from cnnlab.report.attack_figures import plot_adversarial_examples
@@ -66,7 +67,7 @@ def add_parsers(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the attack's random starts (default 0)"
     )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ... (default cpu)")
+    parser.add_argument("--device", default="auto", type=device, help=DEVICE_HELP)
     parser.set_defaults(func=attack_command)
 
 

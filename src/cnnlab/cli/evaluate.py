@@ -12,7 +12,7 @@ import torch
 
 from cnnlab.cli.detection import predict_boxes_command
 from cnnlab.cli.embedding import predict_identities_command
-from cnnlab.cli.flags import count
+from cnnlab.cli.flags import DEVICE_HELP, count, device
 from cnnlab.cli.segmentation import predict_masks_command
 from cnnlab.data import load_image
 from cnnlab.deploy import OnnxClassifier, prepare
@@ -46,7 +46,7 @@ def add_parsers(subparsers: Any) -> None:
         choices=("train", "val", "test"),
         help="split to evaluate on (default test)",
     )
-    evaluate.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
+    evaluate.add_argument("--device", default="auto", type=device, help=DEVICE_HELP)
     evaluate.add_argument("--tta", choices=("flip", "crops"), help="test-time augmentation")
     evaluate.add_argument(
         "--out",

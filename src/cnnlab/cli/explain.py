@@ -29,12 +29,12 @@ from typing import Any
 
 import torch
 
+from cnnlab.cli.flags import DEVICE_HELP, device
 from cnnlab.data import load_image, make_loader
 from cnnlab.data.image import read_image, resize
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.explain import features
 from cnnlab.explain.context import last_spatial_layer
-from cnnlab.explain.gradients import same_as_gradient_note
 from cnnlab.explain.methods import ATTRIBUTIONS, LAYER_METHODS, get_method
 from cnnlab.explain.metrics import compare_methods, format_method_scores
 from cnnlab.explain.synthesis import (
@@ -140,7 +140,7 @@ def add_parsers(subparsers: Any) -> None:
         help="cue-conflict images FOLDER/<shape>/<shape><i>-<texture><j>.png: print the shape "
         "bias (Geirhos et al. 2019) and merge it into RUN/metrics.json",
     )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ... (default cpu)")
+    parser.add_argument("--device", default="auto", type=device, help=DEVICE_HELP)
     parser.set_defaults(func=explain_command)
 
 
@@ -251,17 +251,12 @@ def _attribute(run: Run, args: argparse.Namespace, method: str) -> int:
         )
     options = {"layer": args.layer} if args.layer else {}
     attributions = get_method(method)(run.model, x, target.to(args.device), **options)
-    note = same_as_gradient_note(run.model, x[:1], method)
-    if note:
-        print(note)
     layer = ""
     if method in LAYER_METHODS:
         layer = f" at {args.layer or last_spatial_layer(run.model, x)}"
     for i, path in enumerate(args.images):
         c = int(target[i])
         title = f"{method}{layer}: class {run.classes[c]} (p = {float(probs[i, c]):.3f})"
-        if note:
-            title += "\n= the plain gradient: this model has no ReLU"
         fig = plot_attributions(x[i : i + 1], attributions[i : i + 1], [title])
         _save(fig, run, f"{method}_{Path(path).stem}")
     return 0

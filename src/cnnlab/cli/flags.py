@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from cnnlab.errors import ConfigError
-from cnnlab.train.config import TrainConfig, parse_number
+from cnnlab.train.config import TrainConfig, auto_device, device_name, parse_number
 
 
 def command_line_fields() -> list[dataclasses.Field]:
@@ -150,6 +150,19 @@ def _number(text: str) -> float:
         return parse_number(text)
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+DEVICE_HELP = "auto (CUDA, then MPS, then the CPU; the default), cpu, cuda, cuda:1, mps ..."
+
+
+def device(text: str) -> str:
+    """An argparse type: ``--device``; ``auto`` (the default) is CUDA, then MPS, then the CPU."""
+    value = auto_device() if text == "auto" else text
+    try:
+        device_name("--device", value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def count(text: str) -> int:

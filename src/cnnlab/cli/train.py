@@ -40,7 +40,6 @@ def add_parsers(subparsers: Any) -> None:
     transfer = finetune.add_argument_group("transfer")
     add_field_flag(transfer, "freeze", default="partial")
     add_field_flag(transfer, "lr_decay")
-    add_field_flag(transfer, "refit_normalization")
     _add_run_options(finetune)
     add_training_flags(finetune)
     finetune.set_defaults(func=finetune_command)
@@ -108,7 +107,11 @@ def _trainer(config: TrainConfig, args: argparse.Namespace) -> Trainer:
     """The Trainer of a new run, saying which data set it loads (large ones take seconds)."""
     callbacks = _callbacks(args)  # a missing optional dependency fails before the data loads
     if not args.quiet:
-        print(f"loading the {config.dataset} data set ...", file=sys.stderr, flush=True)
+        print(
+            f"device {config.device}; loading the {config.dataset} data set ...",
+            file=sys.stderr,
+            flush=True,
+        )
     return Trainer(config, args.out, quiet=args.quiet, callbacks=callbacks)
 
 

@@ -154,6 +154,15 @@ def odd_window(name: str, value: int) -> None:
         raise ConfigError(f"{name} must be an odd window side >= 3 (e.g. 5), got {value!r}.")
 
 
+def auto_device() -> str:
+    """The device ``--device auto`` picks: CUDA when there is a GPU, then MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
 def device_name(name: str, value: str) -> None:
     """A torch device string that this machine has (cpu, cuda, cuda:1, mps ...)."""
     try:
@@ -258,7 +267,7 @@ class TrainConfig:
     )
     canvas_source: str | None = knob(
         None,
-        "seg-canvas and det-canvas: draw the glyphs from this data set, read from --data-dir "
+        "seg-canvas only: draw the glyphs from this data set, read from --data-dir "
         "(digits when not given)",
         section="data",
         choices=tuple(CANVAS_SOURCES),
@@ -415,13 +424,6 @@ class TrainConfig:
         check=at_least_one,
         command_line=False,
     )
-    refit_normalization: bool = knob(
-        False,
-        "with frozen layers, fit the input normalization to the new data instead of "
-        "keeping the pretrained run's (which the frozen features were trained on)",
-        section="transfer",
-        command_line=False,
-    )
     # knowledge distillation (set by `cnnlab distill`)
     teacher: str | None = knob(
         None,
@@ -493,10 +495,7 @@ class TrainConfig:
         check=positive,
     )
     mining: str = knob(
-        "semi-hard",
-        "embedding task: triplet mining (batch-hard can collapse early, FaceNet Sec. 3.2)",
-        section="embedding",
-        choices=MININGS,
+        "batch-hard", "embedding task: triplet mining", section="embedding", choices=MININGS
     )
     # run
     early_stopping: int | None = knob(
@@ -516,7 +515,13 @@ class TrainConfig:
     seed: int = knob(
         0, "seed of weights, splits, order and augmentation", section="run", check=seed_range
     )
-    device: str = knob("cpu", "cpu, cuda, cuda:1, mps ...", section="run", check=device_name)
+    device: str = knob(
+        "auto",
+        "auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:1, mps ...; config.yaml "
+        "records the device auto chose",
+        section="run",
+        check=device_name,
+    )
     precision: str = knob(
         "fp32",
         "fp32, bf16 (autocast) or fp16 (autocast + gradient scaler, GPU)",
@@ -537,6 +542,8 @@ class TrainConfig:
             if value is not None:
                 setattr(self, spec.name, _typed(spec.name, kinds[spec.name], value))
         self.augment = Augment(self.augment).specs  # validated; "flip,crop:4" is split
+        if self.device == "auto":
+            self.device = auto_device()
         for spec in dataclasses.fields(self):
             value = getattr(self, spec.name)
             if value is None:
