@@ -35,6 +35,7 @@ from cnnlab.data.image import read_image, resize
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.explain import features
 from cnnlab.explain.context import last_spatial_layer
+from cnnlab.explain.gradients import same_as_gradient_note
 from cnnlab.explain.methods import ATTRIBUTIONS, LAYER_METHODS, get_method
 from cnnlab.explain.metrics import compare_methods, format_method_scores
 from cnnlab.explain.synthesis import (
@@ -251,12 +252,17 @@ def _attribute(run: Run, args: argparse.Namespace, method: str) -> int:
         )
     options = {"layer": args.layer} if args.layer else {}
     attributions = get_method(method)(run.model, x, target.to(args.device), **options)
+    note = same_as_gradient_note(run.model, x[:1], method)
+    if note:
+        print(note)
     layer = ""
     if method in LAYER_METHODS:
         layer = f" at {args.layer or last_spatial_layer(run.model, x)}"
     for i, path in enumerate(args.images):
         c = int(target[i])
         title = f"{method}{layer}: class {run.classes[c]} (p = {float(probs[i, c]):.3f})"
+        if note:
+            title += "\n= the plain gradient: this model has no ReLU"
         fig = plot_attributions(x[i : i + 1], attributions[i : i + 1], [title])
         _save(fig, run, f"{method}_{Path(path).stem}")
     return 0

@@ -40,6 +40,7 @@ def add_parsers(subparsers: Any) -> None:
     transfer = finetune.add_argument_group("transfer")
     add_field_flag(transfer, "freeze", default="partial")
     add_field_flag(transfer, "lr_decay")
+    add_field_flag(transfer, "refit_normalization")
     _add_run_options(finetune)
     add_training_flags(finetune)
     finetune.set_defaults(func=finetune_command)

@@ -267,7 +267,7 @@ class TrainConfig:
     )
     canvas_source: str | None = knob(
         None,
-        "seg-canvas only: draw the glyphs from this data set, read from --data-dir "
+        "seg-canvas and det-canvas: draw the glyphs from this data set, read from --data-dir "
         "(digits when not given)",
         section="data",
         choices=tuple(CANVAS_SOURCES),
@@ -424,6 +424,13 @@ class TrainConfig:
         check=at_least_one,
         command_line=False,
     )
+    refit_normalization: bool = knob(
+        False,
+        "with frozen layers, fit the input normalization to the new data instead of "
+        "keeping the pretrained run's (which the frozen features were trained on)",
+        section="transfer",
+        command_line=False,
+    )
     # knowledge distillation (set by `cnnlab distill`)
     teacher: str | None = knob(
         None,
@@ -495,7 +502,10 @@ class TrainConfig:
         check=positive,
     )
     mining: str = knob(
-        "batch-hard", "embedding task: triplet mining", section="embedding", choices=MININGS
+        "semi-hard",
+        "embedding task: triplet mining (batch-hard can collapse early, FaceNet Sec. 3.2)",
+        section="embedding",
+        choices=MININGS,
     )
     # run
     early_stopping: int | None = knob(
