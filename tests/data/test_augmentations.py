@@ -180,3 +180,24 @@ def test_lighting_must_be_fitted_first():
         augment(_images(), _gen())
     fitted = augment.fit((_images(batch=4) * 255).to(torch.uint8))
     assert fitted(_images(), _gen()).shape == (8, 3, 12, 12)
+
+
+@pytest.mark.parametrize("mix", [mixing.mixup, mixing.cutmix])
+def test_mixing_is_seeded_and_leaves_the_global_generator_alone(mix):
+    labels = torch.arange(8) % 4
+    images = _images(batch=8)
+    state = torch.get_rng_state()
+    first, second = mix(images, labels, 4, _gen(3)), mix(images, labels, 4, _gen(3))
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    assert not torch.equal(mix(images, labels, 4, _gen(4))[1], first[1])
+
+
+def test_mixup_is_the_papers_convex_combination_with_the_batch_neighbour():
+    labels = torch.arange(6) % 3
+    images = _images(batch=6)
+    mixed, targets = mixing.mixup(images, labels, 3, _gen(5), alpha=0.4)
+    lam = float(targets[0, labels[0]])  # eq. 1: ỹ = λ y_i + (1 − λ) y_{i-1}
+    torch.testing.assert_close(mixed, lam * images + (1 - lam) * images.roll(1, 0))
+    expected = lam * torch.eye(3)[labels] + (1 - lam) * torch.eye(3)[labels.roll(1, 0)]
+    torch.testing.assert_close(targets, expected)
