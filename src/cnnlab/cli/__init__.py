@@ -32,6 +32,7 @@ from cnnlab.cli import (
     diagnose,
     embedding,
     evaluate,
+    experiment,
     explain,
     inspect,
     nas,
@@ -42,7 +43,7 @@ from cnnlab.version import __version__
 
 EXIT_ERROR = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, the status of a shell tool whose reader went away
-GROUPS = (train, diagnose, evaluate, embedding, explain, attack, nas, deploy, inspect)
+GROUPS = (train, diagnose, evaluate, embedding, explain, attack, nas, deploy, inspect, experiment)
 
 
 def build_parser() -> argparse.ArgumentParser:
