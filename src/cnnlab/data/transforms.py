@@ -36,6 +36,15 @@ options of their own (:mod:`cnnlab.data.mixing`, ``--mixup``/``--cutmix``).
 ``lighting`` needs the training set's colour covariance: :meth:`Augment.fit`.
 ``alternating_flip`` needs to know which samples a batch holds and in which
 epoch: pass :class:`Samples` to the call.
+
+Why cnnlab's own transforms rather than kornia's or torchvision's
+(``benchmarks/augmentation.py``, "Batched augmentation" in
+``benchmarks/RESULTS.md``): they draw from an explicit generator, which makes a
+run and its resumption repeatable (both libraries draw from the global one);
+batched, they were the fastest of the three for rotation and colour jitter and
+within the noise for flip, crop and erasing; and AlexNet's PCA lighting and
+the alternating flip exist in neither.  The policies are
+torchvision's, called image by image (:mod:`cnnlab.data.policies`).
 """
 
 from __future__ import annotations
