@@ -23,7 +23,12 @@ from cnnlab.errors import ConfigError
 def pixel_confusion_matrix(
     y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int
 ) -> torch.Tensor:
-    """``(num_classes, num_classes)`` counts of pixels, rows = true class, columns = predicted."""
+    """``(num_classes, num_classes)`` counts of pixels, rows = true class, columns = predicted.
+
+    Torch rather than :func:`sklearn.metrics.confusion_matrix` (which the
+    tests use as the oracle): it runs on every validation batch, on the
+    model's device, and scikit-learn would copy every mask to the CPU first.
+    """
     if y_true.shape != y_pred.shape:
         raise ConfigError(
             f"masks and predictions differ in shape: {tuple(y_true.shape)} vs "
