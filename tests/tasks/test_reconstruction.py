@@ -228,7 +228,11 @@ def test_noise2void_refuses_a_monitor_computed_from_clean_images(small, tmp_path
     assert TrainConfig(task="noise2void", noise="gaussian:0.2").monitor == "val_loss"
 
 
-def test_a_model_that_changes_the_image_shape_is_refused(small):
+def test_a_model_that_changes_the_image_shape_is_refused_before_the_run_starts(small, tmp_path):
+    config = TrainConfig(task="denoise", noise="gaussian:0.1", model="lenet5", **FAST)
+    with pytest.raises(ConfigError, match="keeps the image's size and channels"):
+        Trainer(config, tmp_path / "run", quiet=True, data=small)
+    assert not (tmp_path / "run").exists()
     task = create_task(TrainConfig(task="denoise", noise="gaussian:0.1", **UNET), small)
     batch = next(task.batches(make_loader(small.train, 4, shuffle=False), torch.Generator(), 0))
     with pytest.raises(ConfigError, match="keeps the image's size and channels"):

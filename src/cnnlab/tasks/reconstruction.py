@@ -110,7 +110,7 @@ class Reconstruction:
     ) -> nn.Module:
         if self.noise is not None and config.normalization != "none":
             mean, std = self.noisy_stats(data)
-        return runs.build_classifier(
+        model = runs.build_classifier(
             config.model,
             config.model_kwargs,
             data.classes,
@@ -119,6 +119,11 @@ class Reconstruction:
             std,
             num_outputs=data.input_shape[0],
         )
+        # One image through the fresh model: a wrong shape is refused before training starts.
+        image = torch.zeros(1, *data.input_shape)
+        with torch.no_grad():
+            self.check_output(model.eval()(image), image)
+        return model.train()
 
     def noisy_stats(self, data: DataSplits) -> tuple[torch.Tensor, torch.Tensor]:
         """Channel mean and std of (up to :data:`STATS_IMAGES`) noisy training images."""
