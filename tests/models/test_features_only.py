@@ -24,8 +24,6 @@ from cnnlab.models.registry import model_info
 from cnnlab.models.stages import trunk_of
 from cnnlab.nn.hooks import capture_activations
 
-#: 1000-layer CIFAR networks: a meta-device pass alone takes seconds.
-DEEP = {"resnet1202", "preact_resnet1001"}
 #: Models whose unpadded stems need more than 64 pixels.
 LARGE_INPUT = {"alexnet_original", "inception_v3", "inception_v4", "inception_resnet_v2"}
 
@@ -44,8 +42,14 @@ NO_STAGES = ("highway_mlp", "fasterrcnn", "retinanet", "fcn8s", "fcn16s", "fcn32
 
 
 def _spatial_models() -> list:
+    """Every model with stages; one per family (module) runs by default, the others
+    are marked slow (a meta-device pass costs ~1 ms per layer: ResNet-1202 takes seconds)."""
     names = [n for n in list_models() if n not in NO_STAGES]
-    return [pytest.param(n, marks=pytest.mark.slow) if n in DEEP else n for n in names]
+    families: dict[str, str] = {}
+    for name in sorted(names, key=lambda n: (len(n), n)):
+        families.setdefault(model_info(name).builder.__module__, name)
+    fast = set(families.values())
+    return [n if n in fast else pytest.param(n, marks=pytest.mark.slow) for n in names]
 
 
 @pytest.mark.parametrize("name", _spatial_models())
@@ -71,45 +75,35 @@ def test_every_model_returns_one_map_per_stage_as_feature_info_says(name):
     assert [64 / (b - a) for a, b in zip(*sizes, strict=True)] == reductions
 
 
-#: One model per family (small enough to build and run on the CPU in a fraction of a second).
-FAMILY_SAMPLES = [
-    "alexnet",
-    "darknet19",
-    "densenet40_k12",
-    "efficientnet_b0",
-    "googlenet",
-    "highway_cnn",
-    "lenet5",
-    "mnasnet0_5",
-    "mobilenet_v3_small",
-    "nasnet_a_cifar",
-    "nin",
-    "repvgg_a0",
-    "resnet18",
-    "resnet20",
-    "preact_resnet110",
-    "shufflenet_v1_g1_x0_5",
-    "shufflenet_v2_x0_5",
-    "simple_cnn",
-    "squeezenet1_1",
-    "unet_small",
-    "vgg11_bn",
-    "xception",
-]
+#: Models of different trunk structures (plain chains, nested stages, dense blocks,
+#: valid convolutions, a ModuleList encoder), with options that keep them small.
+FAMILY_SAMPLES = {
+    "densenet40_k12": {},
+    "lenet5": {},
+    "mobilenet_v3_small": {"input_size": 64},
+    "resnet18": {"block": "preact_basic"},  # the last stage ends with a norm, not a block
+    "resnet20": {},
+    "shufflenet_v2_x0_5": {},
+    "simple_cnn": {},
+    "squeezenet1_1": {},
+    "unet_small": {},
+    "vgg11_bn": {"input_size": 32},
+}
 
 
 @pytest.mark.parametrize("name", FAMILY_SAMPLES)
 def test_maps_are_the_activations_of_the_full_network(name):
-    options = _options(name)
+    options = {**_options(name), **FAMILY_SAMPLES[name]}
     torch.manual_seed(0)
-    model = create_model(name, features_only=True, out_indices=None, **options).eval()
+    model = create_model(name, features_only=True, **options).eval()
     info = model.feature_info
-    side = _side(name, info.reduction())
+    side = options.get("input_size") or _side(name, info.reduction())
     x = torch.rand(1, options["in_chans"], side, side)
     with torch.no_grad():
         maps = model(x)
         with capture_activations(model.model, info.module_name()) as expected:
             trunk_of(model.model)(x)  # the whole trunk, not stopped early
+    assert len(maps) == len(info) >= 3
     for got, module in zip(maps, info.module_name(), strict=True):
         torch.testing.assert_close(got, expected[module], rtol=0, atol=0)
     head = getattr(model.model, "head", None)
