@@ -79,7 +79,7 @@ def test_pretrained_and_a_weights_file_together_are_refused(caches):
         create_model("resnet18", pretrained=True, weights="resnet18.pth")
 
 
-@pytest.mark.parametrize("name", ["resnet18", "inception_v3", "efficientnet_b3"])
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_large", "efficientnet_b3"])
 def test_preprocessing_is_torchvisions(name):
     enum = torchvision.models.get_model_weights(name).DEFAULT
     preprocessing = pretrained_weights(name, name).preprocessing
@@ -91,3 +91,21 @@ def test_preprocessing_is_torchvisions(name):
     assert preprocessing.interpolation == expected.interpolation.value
     image = Image.fromarray(torch.randint(0, 256, (300, 400, 3), dtype=torch.uint8).numpy())
     torch.testing.assert_close(preprocessing.transforms()(image), expected(image))
+
+
+def test_googlenet_weights_expect_inputs_in_minus_one_to_one():
+    """torchvision's pretrained GoogLeNet rescales ImageNet-normalized input to [-1, 1]
+    inside (transform_input=True); cnnlab's preprocessing does it before the network."""
+    torch.manual_seed(0)
+    options = {"aux_logits": False, "init_weights": False}
+    inside = torchvision.models.googlenet(transform_input=True, **options)
+    outside = torchvision.models.googlenet(transform_input=False, **options)
+    outside.load_state_dict(inside.state_dict())
+    enum = torchvision.models.get_model_weights("googlenet").DEFAULT
+    preprocessing = pretrained_weights("googlenet", "googlenet").preprocessing
+    assert preprocessing.mean == preprocessing.std == (0.5, 0.5, 0.5)
+    image = Image.fromarray(torch.randint(0, 256, (240, 260, 3), dtype=torch.uint8).numpy())
+    with torch.no_grad():
+        expected = inside.eval()(enum.transforms()(image).unsqueeze(0))
+        got = outside.eval()(preprocessing.transforms()(image).unsqueeze(0))
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)

@@ -16,7 +16,8 @@ its URL and both folders.
 
 The images must be prepared as the weights were trained: :class:`Preprocessing`
 carries the crop and resize sizes, mean/std and interpolation of torchvision's
-``Weights.transforms()`` (``ImageClassification``); its ``transforms()`` is the
+``Weights.transforms()`` (``ImageClassification``; for GoogLeNet and
+Inception v3, mean and std 0.5, see :data:`TRANSFORM_INPUT`); its ``transforms()`` is the
 same pipeline in ``torchvision.transforms.v2``.  A model loaded this way keeps
 its :class:`PretrainedWeights` as ``model.pretrained_cfg`` (timm's name).
 """
@@ -34,6 +35,12 @@ from torchvision.transforms import InterpolationMode, v2
 from cnnlab.errors import ConfigError
 
 WEIGHTS_ENV = "CNNLAB_WEIGHTS"
+
+#: torchvision models whose pretrained weights come with ``transform_input=True``: the
+#: network maps ImageNet-normalized input back to [-1, 1] itself (torchvision's
+#: ``googlenet``/``inception_v3`` builders).  cnnlab's do not, so for them the weights
+#: expect ``Normalize(0.5, 0.5)``, the composition of the two.
+TRANSFORM_INPUT = frozenset({"googlenet", "inception_v3"})
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,9 @@ def pretrained_weights(model: str, torchvision_name: str | None, which: str = "D
         )
     member = enum[which]
     t = member.transforms()
+    mean, std = (0.5,) * 3, (0.5,) * 3
+    if torchvision_name not in TRANSFORM_INPUT:
+        mean, std = tuple(t.mean), tuple(t.std)
     return PretrainedWeights(
         name=f"{type(member).__name__}.{member.name}",
         url=member.url,
@@ -113,8 +123,8 @@ def pretrained_weights(model: str, torchvision_name: str | None, which: str = "D
         preprocessing=Preprocessing(
             input_size=t.crop_size[0],
             resize_size=t.resize_size[0],
-            mean=tuple(t.mean),
-            std=tuple(t.std),
+            mean=mean,
+            std=std,
             interpolation=t.interpolation.value,
         ),
     )
