@@ -6,6 +6,9 @@
   history column at every epoch, the images of the first batch as training
   sees them (augmented and mixed), and, on request, parameter histograms.
 - :class:`CSVLogger` appends each epoch's history row to a CSV file.
+
+Under ``torchrun`` only rank 0 writes.  The step loss is read with
+``loss.item()``, one device synchronisation per step while TensorBoard logs.
 - :class:`Progress` prints what the epoch lines do not say: the time left for
   the whole run and the start of the final evaluation.
 
@@ -77,6 +80,8 @@ class TensorBoardLogger(Callback):
             self.writer.add_images("images/first_batch", images.clamp(0, 1), 0)
 
     def on_batch_end(self, trainer: Trainer, step: int, loss: torch.Tensor) -> None:
+        if not trainer.dist.is_main:  # under torchrun, rank 0 logs
+            return
         if self.writer is None:
             self._open(trainer)
         self.global_step += 1
@@ -84,6 +89,8 @@ class TensorBoardLogger(Callback):
         self.writer.add_scalar("step/lr", trainer.optimizer.param_groups[0]["lr"], self.global_step)
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        if self.writer is None:  # not rank 0
+            return
         for key, value in row.items():
             if key != "epoch":
                 self.writer.add_scalar(f"epoch/{key}", value, row["epoch"])
@@ -104,6 +111,8 @@ class CSVLogger(Callback):
         self.path = Path(path) if path is not None else None
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        if not trainer.dist.is_main:
+            return
         path = self.path or trainer.run_dir / LOG_DIR / "history.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         new = not path.is_file() or path.stat().st_size == 0
