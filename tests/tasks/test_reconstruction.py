@@ -161,6 +161,20 @@ def test_noise2void_batches_hold_fixed_noisy_images_masked_and_their_masks(small
     )
 
 
+def test_restoration_normalizes_by_the_statistics_of_the_noisy_training_images(small, monkeypatch):
+    monkeypatch.setattr(reconstruction, "STATS_IMAGES", 40)  # a spread subset of the 48
+    config = TrainConfig(task="noise2void", noise="poisson:5", **UNET, seed=4)
+    model = create_task(config, small).build_model(config, small, None, None)
+    picked = reconstruction.spread_subset(len(small.train), 40)
+    noisy = sample_noise(
+        small.train.images[picked].float() / 255, picked, parse_noise("poisson:5"), 4, 0
+    )
+    assert model.normalize.mean.flatten().item() == pytest.approx(noisy.mean().item(), rel=1e-5)
+    assert model.normalize.std.flatten().item() == pytest.approx(
+        noisy.std(unbiased=False).item(), rel=1e-4
+    )
+
+
 def test_noise2void_never_trains_on_a_clean_image(small, tmp_path, monkeypatch):
     """Two data sets with different clean images but the same noisy ones give the same
     weights, validation losses and chosen epoch: no clean pixel reaches the loss."""

@@ -127,10 +127,11 @@ class Reconstruction:
 
     def noisy_stats(self, data: DataSplits) -> tuple[torch.Tensor, torch.Tensor]:
         """Channel mean and std of (up to :data:`STATS_IMAGES`) noisy training images."""
-        chosen = data.train.subset(spread_subset(len(data.train), STATS_IMAGES))
+        picked = spread_subset(len(data.train), STATS_IMAGES)
         sums, squares, count = 0.0, 0.0, 0
-        for x, _, idx in make_loader(chosen, 500, shuffle=False).with_indices():
-            noisy = self.training_noise(x, idx).double()
+        loader = make_loader(data.train.subset(picked), 500, shuffle=False)
+        for x, _, idx in loader.with_indices():
+            noisy = self.training_noise(x, picked[idx]).double()  # the training copies' noise
             sums = sums + noisy.sum((0, 2, 3))
             squares = squares + noisy.square().sum((0, 2, 3))
             count += noisy[:, 0].numel()
