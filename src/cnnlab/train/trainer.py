@@ -89,6 +89,25 @@ def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
                 raise ValueError(f"optimizer {key} {tuple(value.shape)} for {tuple(param.shape)}")
 
 
+_NOT_SETTINGS = {"params", "initial_lr"}  # initial_lr: added by learning-rate schedulers
+
+
+def _check_optimizer_kind(optimizer: torch.optim.Optimizer, saved: Any) -> None:
+    """Raise ``ValueError`` when ``saved`` is the state of another kind of optimizer.
+
+    ``load_state_dict`` accepts Adam's settings into SGD, whose first step then
+    fails (KeyError 'momentum'); the settings each group carries tell them apart.
+    """
+    ours = set(optimizer.param_groups[0]) - _NOT_SETTINGS
+    theirs = set(saved["param_groups"][0]) - _NOT_SETTINGS
+    if ours != theirs:
+        raise ValueError(
+            f"it holds the state of another optimizer (settings {sorted(theirs - ours)} where "
+            f"{type(optimizer).__name__} has {sorted(ours - theirs)}); was config.yaml's "
+            "optimizer changed? Restore it, or start a new run"
+        )
+
+
 def _progress(state: Any) -> tuple[int, int, int, list[dict[str, Any]]]:
     """``(epoch, best_epoch, bad_epochs, history)`` of a checkpoint's trainer state, checked.
 
@@ -302,6 +321,7 @@ class Trainer:
         state = runs.load_state(self.run_dir / runs.LAST)
         try:
             self.model.load_state_dict(state["model"])
+            _check_optimizer_kind(self.optimizer, state["optimizer"])
             self.optimizer.load_state_dict(state["optimizer"])
             _match_parameter_layouts(self.optimizer)
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
