@@ -71,5 +71,8 @@ def plot_pr_curves(curves: Sequence[dict], title: str = "IoU 0.5") -> Figure:
         ax.plot(curve["recall"], curve["precision"], color=_colour(index), label=label)
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower left", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no detections", ha="center", va="center", transform=ax.transAxes)
     return fig
