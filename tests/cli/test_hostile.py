@@ -9,9 +9,10 @@ import shutil
 
 import pytest
 from PIL import Image
-from safetensors.torch import save
+from safetensors.torch import load_file, save, save_file
 
 from cnnlab.cli import main
+from cnnlab.fileio import sha256_file
 from tests.cli.helpers import run_cli
 
 TRAIN = ["train", "--epochs", "1", "--quiet"]
@@ -178,3 +179,16 @@ def test_resuming_from_a_checkpoint_with_a_deeply_nested_skeleton_is_a_clear_err
     deep = "[" * 100_000 + "]" * 100_000  # json.loads would hit the recursion limit
     (run / "last.safetensors").write_bytes(save({}, metadata={"cnnlab": deep}))
     _fails_cleanly(capsys, ["train", "--resume", str(run)], "last.safetensors")
+
+
+def test_predicting_with_nan_weights_is_a_clear_error(capsys, lenet_run, tmp_path):
+    """It printed 'nan' probabilities with exit status 0."""
+    run = shutil.copytree(lenet_run, tmp_path / "run")
+    weights = load_file(run / "model.safetensors")
+    next(w for w in weights.values() if w.is_floating_point()).fill_(float("nan"))
+    save_file(weights, run / "model.safetensors")
+    meta = json.loads((run / "meta.json").read_text())
+    meta["weights_sha256"] = sha256_file(run / "model.safetensors")
+    (run / "meta.json").write_text(json.dumps(meta))
+    Image.new("L", (32, 32)).save(tmp_path / "a.png")
+    _fails_cleanly(capsys, ["predict", str(run), str(tmp_path / "a.png")], "NaN")

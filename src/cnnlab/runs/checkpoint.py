@@ -136,8 +136,16 @@ def load_weights(
             "modified or truncated after training. Re-train, or restore the file."
         )
     try:
-        return st_load(path.read_bytes())
+        weights = st_load(path.read_bytes())
     except (SafetensorError, ValueError) as exc:
         raise CheckpointError(
             f"Weights file {path} is not a valid safetensors file ({exc}); it may be truncated."
         ) from exc
+    broken = [k for k, v in weights.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:  # a model with them predicts "nan" for every class
+        raise CheckpointError(
+            f"Weights file {path} holds NaN or infinite values (in {', '.join(broken[:3])}): "
+            "training diverged before they were saved, or the file was altered. Re-train, "
+            "e.g. with a lower --lr."
+        )
+    return weights
