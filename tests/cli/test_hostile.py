@@ -31,6 +31,8 @@ FLAG_CASES = [
     (["--model-arg", "in_chans=1"], "in_chans"),
     (["--device", "cuda:99"], "device"),
     (["--device", "bogus"], "device"),
+    (["--nesterov", "--optimizer", "adam"], "nesterov"),
+    (["--nesterov", "--optimizer", "sgd", "--momentum", "0"], "nesterov"),
 ]
 
 CONFIG_CASES = [

@@ -573,6 +573,12 @@ class TrainConfig:
                 "holdout_classes keeps classes out of training to test one-shot recognition "
                 "of them; it is for --task embedding."
             )
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
+            raise ConfigError(
+                f"nesterov is a form of SGD's momentum; optimizer {self.optimizer} with momentum "
+                f"{self.momentum} would ignore it. Use --optimizer sgd with a momentum > 0, "
+                "or drop --nesterov."
+            )
         if self.adv_train == "trades" and (self.mixup > 0 or self.cutmix > 0):
             raise ConfigError(
                 "TRADES needs hard labels: drop --mixup/--cutmix or use --adv-train pgd."
