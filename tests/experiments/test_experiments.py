@@ -65,3 +65,29 @@ def test_verdict_says_plainly_whether_the_paper_reproduces():
 def test_unknown_experiment_lists_the_known_ones(tmp_path):
     with pytest.raises(UnknownNameError, match="imbalance"):
         run_experiment("depth-of-field", tmp_path)
+
+
+@pytest.mark.slow
+def test_depth_experiment_trains_plain_and_residual_networks(tmp_path):
+    """Two ResNet-sized models: minutes on a busy 2-core host, hence slow."""
+    results = run_experiment(
+        "depth", tmp_path / "depth", dataset="digits", depths=(20,), epochs=1, per_class=10
+    )
+    assert set(results) == {"plain20", "resnet20"}
+    assert all(len(r["train_error"]) == 1 for r in results.values())
+    assert (tmp_path / "depth" / "figures" / "depth.png").is_file()
+
+
+def test_depth_verdict_compares_the_depths_as_he_et_al():
+    from cnnlab.experiments.depth import _verdict as depth_verdict
+
+    def curves(**final):
+        return {name: {"train_error": [0.9, error]} for name, error in final.items()}
+
+    paper = curves(plain20=0.10, plain56=0.15, resnet20=0.10, resnet56=0.05)
+    text = depth_verdict(paper, (20, 56))
+    assert "plain network's training error is higher" in text
+    assert "ResNet's is lower" in text
+    other = curves(plain20=0.15, plain56=0.10, resnet20=0.05, resnet56=0.10)
+    assert "is not higher" in depth_verdict(other, (20, 56))
+    assert "is not lower" in depth_verdict(other, (20, 56))

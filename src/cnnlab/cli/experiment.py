@@ -23,11 +23,11 @@ def add_parsers(subparsers: Any) -> None:
     )
     parser.add_argument("name", choices=sorted(EXPERIMENTS), help="the experiment")
     parser.add_argument("--out", help="the folder (default experiments/NAME)")
-    parser.add_argument("--dataset", help="activation: cifar10; imbalance: fashion-mnist")
+    parser.add_argument("--dataset", help="activation, depth: cifar10; imbalance: fashion-mnist")
     parser.add_argument("--data-dir", help="where the data set's files are")
-    parser.add_argument("--epochs", type=count, help="activation: 30; imbalance: 3")
+    parser.add_argument("--epochs", type=count, help="activation: 30; depth: 20; imbalance: 3")
     parser.add_argument(
-        "--per-class", type=count, help="activation: train on this many images per class"
+        "--per-class", type=count, help="activation, depth: train on this many images per class"
     )
     parser.add_argument(
         "--classes", help="imbalance: MAJORITY,MINORITY class names (default: the first two)"
@@ -45,7 +45,7 @@ def experiment_command(args: argparse.Namespace) -> int:
         )
         if args.epochs:
             options["epochs"] = args.epochs
-    if args.name == "activation" and args.per_class:
+    if args.name in ("activation", "depth") and args.per_class:
         options["per_class"] = args.per_class
     if args.name == "imbalance" and args.classes:
         options["classes"] = [name.strip() for name in args.classes.split(",")]
@@ -57,6 +57,8 @@ def experiment_command(args: argparse.Namespace) -> int:
 
 
 def _headline(name: str, metrics: dict[str, Any]) -> Any:
+    if name == "depth":
+        return {model: round(r["train_error"][-1], 4) for model, r in metrics.items()}
     if name == "activation":
         return {k: metrics[k] for k in ("epoch_reaching_target", "speedup", "verdict")}
     if name == "imbalance":

@@ -5,6 +5,8 @@ its tables and figures as report sections (:mod:`cnnlab.runs.sections`) and
 ``report.html``.  Experiments train through :class:`cnnlab.Trainer`, so they
 sit above :mod:`cnnlab.compose` in the layers.
 
+* ``depth``: plain against residual networks at 20 and 56 layers (He et al.
+  2016, Fig. 1 and 6; :mod:`.depth`);
 * ``init``: activation statistics through 10 tanh/ReLU layers under
   N(0, 0.01²), Xavier and He initialisation (:mod:`.init`);
 * ``activation``: Krizhevsky et al. (2012), Fig. 1: ReLU against tanh in a
@@ -20,11 +22,13 @@ from typing import Any
 
 from cnnlab.errors import UnknownNameError
 from cnnlab.experiments.activation import activation_experiment
+from cnnlab.experiments.depth import depth_experiment
 from cnnlab.experiments.imbalance import imbalance_experiment
 from cnnlab.experiments.init import init_experiment_folder
 
 EXPERIMENTS: dict[str, Callable[..., dict[str, Any]]] = {
     "activation": activation_experiment,
+    "depth": depth_experiment,
     "imbalance": imbalance_experiment,
     "init": init_experiment_folder,
 }
