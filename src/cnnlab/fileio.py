@@ -34,6 +34,7 @@ _UMASK = _current_umask()  # read once at import, before any threads write files
 
 _NO_ROOM = {errno.ENOSPC, errno.EDQUOT}
 _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+_DISK_ERRORS = _NO_ROOM | _NOT_WRITABLE | {errno.EFBIG}
 
 
 def write_error(path: str | os.PathLike, exc: OSError) -> DiskWriteError:
@@ -57,12 +58,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     ``EROFS``, ...) raises :class:`DiskWriteError` and leaves ``path`` as it was.
     """
     path = Path(path)
-    tmp_path = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp_path = Path(tmp)
+    except OSError as exc:  # the folder cannot be made or written to
+        raise write_error(path, exc) from exc
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -70,10 +73,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
     except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:  # e.g. a download's network error: the caller's
+            raise
         raise write_error(path, exc) from exc
     finally:
-        if tmp_path is not None:
-            tmp_path.unlink(missing_ok=True)
+        tmp_path.unlink(missing_ok=True)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

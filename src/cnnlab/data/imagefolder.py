@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
@@ -218,7 +218,7 @@ def _save_cache(path: Path, dataset: TensorImageDataset) -> None:
                 tmp,
                 metadata={"classes": json.dumps(dataset.classes)},
             )
-    except DiskWriteError as exc:
+    except (DiskWriteError, SafetensorError) as exc:  # safetensors reports ENOSPC as its own
         warnings.warn(f"Decoded images not cached: {exc}", stacklevel=2)
 
 
