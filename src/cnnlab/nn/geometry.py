@@ -314,6 +314,8 @@ __all__ = [
     "pool_output_size",
     "receptive_field",
     "same_padding",
+    "tiling_note",
     "transposed_overlap",
+    "unseen_inputs",
     "upsample_geometry",
 ]
