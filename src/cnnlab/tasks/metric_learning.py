@@ -32,12 +32,11 @@ from cnnlab.data.transforms import Augment, Samples, training_images
 from cnnlab.errors import ConfigError, DataError
 from cnnlab.metrics.verification import check_shots, nway_kshot_accuracy, verification_report
 from cnnlab.tasks.embedding_run import build_embedding_net, embed, seen_identities
-from cnnlab.tasks.metric_learning_eval import evaluate_embedding
+from cnnlab.tasks.metric_learning_eval import MAX_WAYS, evaluate_embedding
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.task import Batch
 
 PAIR_LOSSES = ("contrastive", "triplet")  # they need two images of every training identity
-MAX_WAYS = 5
 VAL_EPISODES = 300
 VAL_PAIRS_IMAGES = 1000  # verification on at most this many validation images
 LOSS_CHUNK = 256  # validation loss over fixed batches of this size
