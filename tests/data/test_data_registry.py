@@ -15,6 +15,9 @@ NAMES = {
     "imagefolder",
     "seg-canvas",
     "segfolder",
+    "det-canvas",
+    "yolo",
+    "coco",
 }
 
 
