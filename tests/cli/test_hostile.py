@@ -162,9 +162,12 @@ def test_a_tampered_meta_json_is_a_clear_error(capsys, lenet_run, tmp_path, comm
     _fails_cleanly(capsys, argv, "meta.json")
 
 
-def test_evaluating_a_run_of_an_unknown_task_is_a_clear_error(capsys, lenet_run, tmp_path):
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_a_run_of_an_unknown_task_is_a_clear_error(capsys, lenet_run, tmp_path, command):
     run = _tampered_copy(lenet_run, tmp_path, lambda meta: {**meta, "task": "bogus"})
-    _fails_cleanly(capsys, ["evaluate", str(run)], "task")
+    Image.new("L", (32, 32)).save(tmp_path / "a.png")
+    argv = [command, str(run)] + ([str(tmp_path / "a.png")] if command == "predict" else [])
+    _fails_cleanly(capsys, argv, "task")
 
 
 def _tampered_copy(run_dir, tmp_path, tamper):

@@ -16,7 +16,7 @@ from cnnlab.cli.flags import DEVICE_HELP, count, device
 from cnnlab.cli.segmentation import predict_masks_command
 from cnnlab.data import load_image
 from cnnlab.deploy import OnnxClassifier, prepare
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, check_choice
 from cnnlab.metrics import format_classification_report
 from cnnlab.metrics.restoration import format_restoration_report
 from cnnlab.metrics.segmentation import format_segmentation_report
@@ -25,7 +25,7 @@ from cnnlab.report import build_report
 from cnnlab.report.compare import build_comparison
 from cnnlab.runs import load_run, read_meta
 from cnnlab.runs.run import IMAGE_TASKS
-from cnnlab.tasks import evaluate_ensemble, evaluate_run
+from cnnlab.tasks import TASKS, evaluate_ensemble, evaluate_run
 from cnnlab.tasks.detection_eval import format_detection_report
 from cnnlab.tasks.reconstruction_eval import restore_files
 
@@ -135,25 +135,32 @@ def print_report(report: dict[str, Any]) -> None:
         print(format_classification_report(report))
 
 
+def _predict_restored(args: argparse.Namespace) -> int:
+    """``cnnlab predict`` on a reconstruction run: the restored images' paths."""
+    for written in restore_files(load_run(args.run), args.images, args.restored_dir):
+        print(written)
+    return 0
+
+
 def predict_command(args: argparse.Namespace) -> int:
     """``cnnlab predict``: the top-k classes of each image file (``--json``: as JSON)."""
-    task = None if Path(args.run).suffix == ".onnx" else read_meta(args.run).get("task")
-    if args.json and task not in (None, "classification"):
+    onnx = Path(args.run).suffix == ".onnx"
+    task = "classification" if onnx else read_meta(args.run).get("task", "classification")
+    check_choice("task recorded in the run's meta.json", task, TASKS)
+    if args.json and task != "classification":
         raise ConfigError(
             f"--json prints class probabilities of classification runs; {args.run} is a "
             f"{task} run. Drop --json."
         )
-    if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") == "embedding":
-        return predict_identities_command(args)
-    if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") == "detection":
-        return predict_boxes_command(args)
-    if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") == "segmentation":
-        return predict_masks_command(args)
-    if Path(args.run).suffix != ".onnx" and read_meta(args.run).get("task") in IMAGE_TASKS:
-        for written in restore_files(load_run(args.run), args.images, args.restored_dir):
-            print(written)
-        return 0
-    if Path(args.run).suffix == ".onnx":
+    by_task = {
+        "embedding": predict_identities_command,
+        "detection": predict_boxes_command,
+        "segmentation": predict_masks_command,
+        **dict.fromkeys(IMAGE_TASKS, _predict_restored),
+    }
+    if task in by_task:
+        return by_task[task](args)
+    if onnx:
         run = OnnxClassifier.load(args.run)
     else:
         run = load_run(args.run)
