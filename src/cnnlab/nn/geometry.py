@@ -185,9 +185,7 @@ def receptive_field(layers: Iterable[Sequence[int]]) -> ReceptiveField:
     return ReceptiveField(size, jump, start)
 
 
-def unseen_inputs(
-    n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
-) -> int:
+def unseen_inputs(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Input pixels at the end of a dimension that no window covers under floor semantics.
 
     The padded input has n + 2P pixels; floor((n − F_eff + 2P)/S) + 1 windows
