@@ -12,7 +12,7 @@ from typing import Any
 
 from cnnlab import runs
 from cnnlab.data import DataSplits
-from cnnlab.errors import check_choice
+from cnnlab.errors import ConfigError, check_choice
 from cnnlab.tasks import classification_eval
 from cnnlab.tasks.classification import Classification
 from cnnlab.tasks.detection import Detection, evaluate_detection
@@ -52,8 +52,13 @@ def create_task(config: TrainConfig, data: DataSplits) -> Task:
 def evaluate_run(run_dir: str | os.PathLike, **options: Any) -> dict[str, Any]:
     """Evaluate the best weights of ``run_dir`` on a split (``split="test"``, ``dataset``,
     ``data_dir``, ``device``, ``tta``); writes metrics.json, figures and the report."""
-    task = runs.read_meta(run_dir).get("task", "classification")
-    return EVALUATIONS[check_choice("task", task, EVALUATIONS)](run_dir, **options)
+    task = check_choice("task", runs.read_meta(run_dir).get("task", "classification"), EVALUATIONS)
+    if task != "classification" and options.pop("tta", None) is not None:
+        raise ConfigError(
+            f"test-time augmentation is for classification runs; {run_dir} is a {task} run: "
+            "drop --tta."
+        )
+    return EVALUATIONS[task](run_dir, **options)
 
 
 evaluate_ensemble = classification_eval.evaluate_ensemble

@@ -18,7 +18,6 @@ import torch
 from cnnlab import runs
 from cnnlab.data import make_loader
 from cnnlab.data.detection import unpad_targets
-from cnnlab.errors import ConfigError
 from cnnlab.metrics.detection import Detections, detection_report
 from cnnlab.models.detection import detect
 from cnnlab.report import build_report
@@ -50,11 +49,8 @@ def evaluate_detection(
     data_dir: str | None = None,
     split: str = "test",
     device: str = "cpu",
-    tta: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a detection run on ``split``: metrics.json, the report's section, report."""
-    if tta is not None:
-        raise ConfigError("test-time augmentation is for classification runs; drop --tta.")
     run = runs.load_run(run_dir)
     chosen = run.load_split(split, dataset=dataset, data_dir=data_dir)
     images, detections, truths = detect_dataset(run.model.to(device), chosen.images, device)

@@ -26,7 +26,7 @@ from cnnlab.data import load_image
 from cnnlab.data.datasets import TensorImageDataset
 from cnnlab.data.imagefolder import scan
 from cnnlab.data.splits import spread_subset
-from cnnlab.errors import ConfigError, DataError
+from cnnlab.errors import DataError
 from cnnlab.metrics.verification import nway_kshot_accuracy, verification_report
 from cnnlab.report import build_report
 from cnnlab.report.embedding_figures import plot_retrieval, plot_roc, plot_tsne
@@ -79,11 +79,8 @@ def evaluate_embedding(
     data_dir: str | None = None,
     split: str = "test",
     device: str = "cpu",
-    tta: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate an embedding run on ``split``: metrics.json, gallery, report section, report."""
-    if tta is not None:
-        raise ConfigError("test-time augmentation is for classification runs; drop --tta.")
     if split not in runs.SPLITS:
         raise DataError(f"Unknown split {split!r}; choose one of {', '.join(runs.SPLITS)}.")
     run = load_embedding_run(run_dir)

@@ -96,11 +96,8 @@ def evaluate_reconstruction(
     data_dir: str | None = None,
     split: str = "test",
     device: str = "cpu",
-    tta: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a reconstruction run on ``split``: metrics.json, the report's section, report."""
-    if tta is not None:
-        raise ConfigError("test-time augmentation is for classification runs; drop --tta.")
     run = runs.load_run(run_dir)
     chosen = run.load_split(split, dataset=dataset, data_dir=data_dir)
     if chosen.images.image_shape != run.input_shape:

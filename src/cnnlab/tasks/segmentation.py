@@ -136,11 +136,8 @@ def evaluate_segmentation(
     data_dir: str | None = None,
     split: str = "test",
     device: str = "cpu",
-    tta: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a segmentation run on ``split``: metrics.json, the report's section, report."""
-    if tta is not None:
-        raise ConfigError("test-time augmentation is for classification runs; drop --tta.")
     run = runs.load_run(run_dir)
     chosen = run.load_split(split, dataset=dataset, data_dir=data_dir)
     images, truth, predicted = predict_masks(run.model.to(device), chosen.images, device)
