@@ -1,6 +1,6 @@
 """Run directories: the unit that connects training, evaluation, explanations and reports.
 
-This package owns the run directory (layout in :mod:`cnnlab.runs.layout`): its
+This package owns the run directory (layout in `cnnlab.runs.layout`): its
 file names, the records in it (meta, history, metrics, report sections), the
 checkpoints, the best-epoch rule, and loading a run back with its data.
 """

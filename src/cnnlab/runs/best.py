@@ -1,6 +1,6 @@
 """Which epoch is the best one: the rule the Trainer saves by and the report marks.
 
-One rule, used by :class:`~cnnlab.train.Trainer` to choose ``model.safetensors``,
+One rule, used by `Trainer` to choose ``model.safetensors``,
 by the learning-curve figure to mark that epoch, and by anyone reading a
 history.  The monitored metric is maximized (``val_acc``, ``val_miou`` ...) or
 minimized (a name ending in ``loss`` or ``error``); ties of a maximized metric

@@ -4,8 +4,8 @@ Nothing is ever unpickled.  A state (any nesting of dicts, lists, tensors and
 JSON scalars, such as ``optimizer.state_dict()``) is split into its tensors,
 stored by path in a safetensors file, and a JSON skeleton stored in the file's
 metadata under ``"cnnlab"``, in which each tensor is replaced by a reference
-``{"__tensor__": "path"}``.  Writes are atomic; :func:`load_state` turns
-truncated or tampered files into :class:`~cnnlab.errors.CheckpointError`.
+``{"__tensor__": "path"}``.  Writes are atomic; `load_state` turns
+truncated or tampered files into `CheckpointError`.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def save_state(path: str | os.PathLike, state: dict[str, Any]) -> str:
 
 
 def load_state(path: str | os.PathLike, expected_sha256: str | None = None) -> dict[str, Any]:
-    """Read a state written by :func:`save_state`, optionally verifying its sha256."""
+    """Read a state written by `save_state`, optionally verifying its sha256."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"Checkpoint {path} does not exist.")
@@ -126,7 +126,7 @@ def save_weights(path: str | os.PathLike, model: torch.nn.Module) -> str:
 def load_weights(
     path: str | os.PathLike, expected_sha256: str | None = None
 ) -> dict[str, torch.Tensor]:
-    """Read a state dict written by :func:`save_weights`."""
+    """Read a state dict written by `save_weights`."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"Weights file {path} does not exist.")

@@ -3,15 +3,15 @@
 A process that trains into ``RUN`` first claims it: it opens ``RUN/.lock`` and
 takes an exclusive, non-blocking ``flock`` on it, held until training ends.  A
 second ``cnnlab train --out RUN`` (or ``--resume RUN``) started meanwhile fails
-at once with a :class:`~cnnlab.errors.CheckpointError` naming the holder.  The
+at once with a `CheckpointError` naming the holder.  The
 kernel drops the lock when its process dies, even by ``kill -9``, so a killed
 run never leaves a stale claim behind; the lock file itself stays (it marks the
 directory as a cnnlab run) and holds the holder's pid, host and start time.
 
-:func:`check_new_run_dir` refuses, before anything is written, a directory
+`check_new_run_dir` refuses, before anything is written, a directory
 that holds a run already or files that are not cnnlab's (the user's own
-``config.yaml``); :func:`remove_leftovers` deletes the temporary files of
-atomic writes that a kill interrupted (:func:`cnnlab.fileio.atomic_path`).
+``config.yaml``); `remove_leftovers` deletes the temporary files of
+atomic writes that a kill interrupted (`cnnlab.fileio.atomic_path`).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ except ImportError:  # Windows: no flock; the claim is then advisory only
 
 
 def _is_leftover(path: Path) -> bool:
-    """A temporary file of :func:`cnnlab.fileio.atomic_path` (``.NAME.XXXX.tmp``)."""
+    """A temporary file of `cnnlab.fileio.atomic_path` (``.NAME.XXXX.tmp``)."""
     return path.name.startswith(".") and path.name.endswith(".tmp")
 
 
 class RunClaim:
-    """The exclusive claim of a run directory; :meth:`release` (or the process's end)
+    """The exclusive claim of a run directory; `release` (or the process's end)
     gives it up."""
 
     def __init__(self, run_dir: Path, fd: int):
@@ -73,7 +73,7 @@ def _holder(lock: Path) -> str:
 
 def claim_run_dir(run_dir: str | os.PathLike) -> RunClaim:
     """Claim ``run_dir`` (created if missing) for this process, or raise
-    :class:`CheckpointError` naming the process that holds it."""
+    `CheckpointError` naming the process that holds it."""
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise CheckpointError(f"{run_dir} is a file, not a run directory; choose another --out.")
@@ -119,7 +119,7 @@ def evaluation_finished(run_dir: str | os.PathLike) -> bool:
 
 
 def check_new_run_dir(run_dir: str | os.PathLike) -> None:
-    """Raise :class:`ConfigError` unless a new run may be written into ``run_dir``.
+    """Raise `ConfigError` unless a new run may be written into ``run_dir``.
 
     Allowed: a missing or empty directory, or one that a cnnlab run claimed but
     left before its first checkpoint (only its lock, config and temporary files).

@@ -12,7 +12,7 @@
     RUN/.lock              held (flock) by the one process that writes the run
     RUN/model.next.safetensors  new best weights between their write and meta.json's
 
-Only :mod:`cnnlab.runs` knows these names; other packages use its functions or
+Only `cnnlab.runs` knows these names; other packages use its functions or
 these constants.
 """
 

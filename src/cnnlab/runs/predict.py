@@ -63,7 +63,7 @@ def predict_dataset(
     """Return (images, probabilities, labels) of ``model`` on every image of ``dataset``.
 
     ``tta`` averages the probabilities over test-time views that follow the
-    training augmentation ``augment`` (see :mod:`cnnlab.runs.tta`).
+    training augmentation ``augment`` (see `cnnlab.runs.tta`).
     """
     model.eval()
     images, probs, labels = [], [], []

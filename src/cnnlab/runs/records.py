@@ -1,7 +1,7 @@
 """Reading and writing the run directory's small records: meta, history, metrics.
 
-Every write is atomic (:mod:`cnnlab.fileio`); a missing or corrupt file becomes
-a :class:`~cnnlab.errors.CheckpointError` that says what to do.
+Every write is atomic (`cnnlab.fileio`); a missing or corrupt file becomes
+a `CheckpointError` that says what to do.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _meta_problem(meta: Any) -> str | None:
-    """What makes ``meta`` unlike a meta.json written by :func:`write_meta`, or None."""
+    """What makes ``meta`` unlike a meta.json written by `write_meta`, or None."""
     if not isinstance(meta, dict):
         return f"it holds a {type(meta).__name__}, not a mapping"
     if not isinstance(meta.get("model"), str):

@@ -1,7 +1,7 @@
 """A trained run loaded back: model, classes, configuration and its data.
 
-:func:`load_run` goes from a directory to a ready model in one call;
-:meth:`Run.load_split` gives the images a run was trained, validated or tested
+`load_run` goes from a directory to a ready model in one call;
+`Run.load_split` gives the images a run was trained, validated or tested
 on (or another data set's split, mapped onto the run's classes by name).
 """
 
@@ -47,7 +47,7 @@ def build_classifier(
     std: torch.Tensor,
     num_outputs: int | None = None,
 ) -> nn.Sequential:
-    """The network ``model`` behind a :class:`Normalize`: takes images in [0, 1].
+    """The network ``model`` behind a `Normalize`: takes images in [0, 1].
 
     It has ``num_outputs`` outputs (default: one per class).
     """
@@ -149,7 +149,7 @@ def load_run(run_dir: str | os.PathLike, weights: str = "best", *, inference: bo
     """Load a run directory: model with ``best`` (or ``last``) weights, in eval mode.
 
     ``inference=True`` gives the model's inference form instead
-    (:func:`cnnlab.nn.fuse.inference_copy`: RepVGG blocks collapsed, batch norm
+    (`cnnlab.nn.fuse.inference_copy`: RepVGG blocks collapsed, batch norm
     folded into the convolutions, channels-last, no gradients): the same outputs,
     less work; not for training or for methods that need gradients.
     """

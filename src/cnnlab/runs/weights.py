@@ -2,7 +2,7 @@
 
 ``meta.json`` records the sha256 of ``model.safetensors``.  Two atomic writes
 are not one, so a kill between them must leave a pair that agrees.
-:func:`save_best` makes the meta.json write the commit point:
+`save_best` makes the meta.json write the commit point:
 
 1. the new weights go to ``model.next.safetensors`` (atomically);
 2. ``meta.json`` naming their sha256 replaces the old one (atomically);
@@ -10,7 +10,7 @@ are not one, so a kill between them must leave a pair that agrees.
 
 Killed before 2, the old weights and old meta still agree and the pending
 file is ignored; killed between 2 and 3, meta.json names the pending file's
-sha256 and :func:`load_best` reads that file.  :func:`settle_best`, called on
+sha256 and `load_best` reads that file.  `settle_best`, called on
 ``--resume``, finishes step 3 or discards a stale pending file.  The
 alternative, writing meta.json first, would describe weights that may never
 arrive; hashing inside the weights file cannot cover the file itself.
@@ -58,7 +58,7 @@ def load_best(run_dir: str | os.PathLike, meta: dict[str, Any]) -> dict[str, tor
 
 
 def settle_best(run_dir: str | os.PathLike) -> None:
-    """Finish or discard a :func:`save_best` that a kill interrupted (call it while
+    """Finish or discard a `save_best` that a kill interrupted (call it while
     holding the run's claim)."""
     run_dir = Path(run_dir)
     pending = run_dir / BEST_PENDING
