@@ -5,17 +5,17 @@ Every attack has one call shape, in pixel space [0, 1]::
     from cnnlab.attack import PGD
     adversarial = PGD(eps=8 / 255, steps=20)(model, images, labels)
 
-- gradient attacks in an ε-ball (:mod:`~cnnlab.attack.gradient`): FGSM, BIM,
+- gradient attacks in an ε-ball (`gradient`): FGSM, BIM,
   PGD (L∞, L2), MI-FGSM, APGD-CE/DLR;
-- minimal perturbations (:mod:`~cnnlab.attack.minimal`): DeepFool,
+- minimal perturbations (`minimal`): DeepFool,
   Carlini-Wagner L2, Szegedy et al.'s L-BFGS, SparseFool;
-- gradient-free (:mod:`~cnnlab.attack.blackbox`): Square; the AutoAttack-style
-  ensemble (:mod:`~cnnlab.attack.ensemble`);
-- universal perturbations and their transfer (:mod:`~cnnlab.attack.universal`);
-- measurements (:mod:`~cnnlab.attack.evaluate`), adversarial training
-  (:mod:`~cnnlab.attack.defense`), backdoors (:mod:`~cnnlab.attack.poison`;
-  activation clustering in :mod:`~cnnlab.attack.clustering`) and
-  out-of-distribution detection (:mod:`~cnnlab.attack.ood`).
+- gradient-free (`blackbox`): Square; the AutoAttack-style
+  ensemble (`ensemble`);
+- universal perturbations and their transfer (`universal`);
+- measurements (`evaluate`), adversarial training
+  (`defense`), backdoors (`poison`;
+  activation clustering in `clustering`) and
+  out-of-distribution detection (`ood`).
 """
 
 from cnnlab.attack.base import Attack

@@ -10,9 +10,9 @@ otherwise the true classes to move away from.
 
 During a call the model runs in eval mode with its parameters frozen; both its
 training flag and every parameter's ``requires_grad`` are restored afterwards.
-Gradients are taken with :func:`torch.autograd.grad` with respect to the input
+Gradients are taken with `torch.autograd.grad` with respect to the input
 only, so nothing accumulates in ``.grad`` and no graph outlives a batch.
-Randomness comes from the attack's own :class:`torch.Generator` (``seed``), on
+Randomness comes from the attack's own `torch.Generator` (``seed``), on
 the CPU, so the same seed gives the same adversarial examples on any device.
 """
 
@@ -33,7 +33,7 @@ NORMS = ("linf", "l2")
 class Attack:
     """Base class: ``attack(model, images, labels) -> adversarial images`` in [0, 1].
 
-    Subclasses implement :meth:`perturb`, which may assume a frozen model and
+    Subclasses implement `perturb`, which may assume a frozen model and
     checked inputs; ``__call__`` provides both.
     """
 

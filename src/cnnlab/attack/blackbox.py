@@ -12,7 +12,7 @@ schedule.  Images the model already gets wrong (or, targeted, already
 classifies as the target) are returned unchanged.  Only the model's outputs
 are used, never its gradients, so a model that "masks" its gradients is no
 obstacle: the attack doubles as a check
-(:func:`cnnlab.attack.evaluate.gradient_masking_check`).
+(`cnnlab.attack.evaluate.gradient_masking_check`).
 """
 
 from __future__ import annotations

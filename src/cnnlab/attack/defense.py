@@ -121,7 +121,7 @@ def trades_loss(
     """TRADES (Zhang et al. 2019, eq. 5): (clean logits, loss to minimize).
 
     ``criterion(f(x), y) + β · KL(f(x) ‖ f(x′))`` with x′ from
-    :func:`trades_adversarial`, differentiable in the model's parameters through
+    `trades_adversarial`, differentiable in the model's parameters through
     both terms, with the model in its own mode.
     """
     check_positive("beta", beta, allow_zero=True)
@@ -136,7 +136,7 @@ def trades_loss(
 class AdversarialExamples(Technique):
     """Train on the attack's examples instead of the clean batch (FGSM-RS or PGD-AT).
 
-    The batch's inputs are replaced by :func:`adversarial_batch` of the current
+    The batch's inputs are replaced by `adversarial_batch` of the current
     model, so the training loss and accuracy are the robust ones.
     """
 
@@ -163,7 +163,7 @@ class TRADES(Technique):
     """The TRADES loss (Zhang et al. 2019, eq. 5) around the task's clean loss.
 
     The task's loss of the clean batch plus β·KL(f(x) ‖ f(x′)), x′ found by
-    :func:`trades_adversarial` of the model the Trainer trains through.
+    `trades_adversarial` of the model the Trainer trains through.
     """
 
     name = "trades"

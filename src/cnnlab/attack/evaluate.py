@@ -69,7 +69,7 @@ def evaluate_attack(
     Parameters
     ----------
     model : classifier taking images in [0, 1].
-    attack : any :class:`~cnnlab.attack.base.Attack`; targeted attacks need ``targets``
+    attack : any `Attack`; targeted attacks need ``targets``
         and untargeted ones take none (a ConfigError otherwise).
     images, labels : the test images (N, C, H, W) in [0, 1] and true classes (N,).
     targets : target classes (N,) of a targeted attack.
@@ -127,10 +127,10 @@ def attack_split(
     batch_size: int = 256,
     device: str | torch.device = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor, AttackResult]:
-    """Attack a run's model on every image of ``split`` (from :meth:`Run.load_split`).
+    """Attack a run's model on every image of ``split`` (from `Run.load_split`).
 
     Returns the images in [0, 1] as the model takes them, their labels as the
-    run's class indices, and :func:`evaluate_attack`'s result; ``target`` (a
+    run's class indices, and `evaluate_attack`'s result; ``target`` (a
     class index of the run) makes every image's goal that class.
     """
     model = run.model.to(device)
@@ -165,7 +165,7 @@ def accuracy_curve(
     """Robust accuracy for each ε of ``eps_values``, ``make_attack(eps)`` giving the attack.
 
     ε = 0 gives the clean accuracy.  Plot with
-    :func:`cnnlab.report.attack_figures.plot_accuracy_curves`.
+    `cnnlab.report.attack_figures.plot_accuracy_curves`.
     """
     accuracies = []
     for eps in eps_values:
@@ -238,7 +238,7 @@ def gradient_masking_check(
     tolerance: float = 0.02,
     seed: int = 0,
 ) -> MaskingCheck:
-    """Run FGSM, PGD-``steps`` and Square at L∞ radius ``eps``; see :func:`masking_warnings`."""
+    """Run FGSM, PGD-``steps`` and Square at L∞ radius ``eps``; see `masking_warnings`."""
     attacks = {
         "fgsm": FGSM(eps),
         "pgd": PGD(eps, steps=steps, seed=seed),

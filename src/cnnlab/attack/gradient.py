@@ -1,6 +1,6 @@
 """Gradient attacks inside an ε-ball: FGSM, BIM, PGD, MI-FGSM and APGD.
 
-FGSM, BIM, MI-FGSM and PGD are one loop with different settings (:class:`PGD`):
+FGSM, BIM, MI-FGSM and PGD are one loop with different settings (`PGD`):
 start (the clean image or a random point of the ball), step size α, number of
 steps and gradient momentum.  Each step ascends the loss along the steepest
 direction of the norm (sign of the gradient for L∞, the normalized gradient

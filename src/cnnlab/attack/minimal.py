@@ -322,7 +322,7 @@ class SparseFool(Attack):
     """SparseFool (Modas et al. 2019, Algorithm 3): sparse perturbations via DeepFool.
 
     At each iteration DeepFool finds the boundary point x_B = x_i + λ·r of the
-    current point and the boundary's normal w there; :func:`linear_solver`
+    current point and the boundary's normal w there; `linear_solver`
     then crosses the linearized boundary changing few pixels.  The result is
     x₀ + (1 + overshoot)·(x_i − x₀), clipped to [0, 1].  λ ≥ 1 trades sparsity
     (small λ) for speed and success (large λ); the paper uses λ = 3 on ImageNet.

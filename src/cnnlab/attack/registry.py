@@ -158,7 +158,7 @@ def create_attack(
     targeted: bool = False,
     seed: int = 0,
 ) -> Attack:
-    """Build attack ``method`` (see :data:`ATTACKS`) from the options a user can give.
+    """Build attack ``method`` (see `ATTACKS`) from the options a user can give.
 
     ``norm`` defaults to the attack's first norm; ``steps`` to the attack's
     default.  Options the attack does not take are errors, not silently ignored.
