@@ -1,10 +1,10 @@
-"""The Trainer a :class:`~cnnlab.train.config.TrainConfig` describes, composed.
+"""The Trainer a `TrainConfig` describes, composed.
 
-The loop (:class:`cnnlab.train.trainer.Trainer`) takes a task and a list of
+The loop (`cnnlab.train.trainer.Trainer`) takes a task and a list of
 techniques; this module, above every room that contributes one, picks them
-from the configuration: the task ``config.task`` names (:mod:`cnnlab.tasks`),
-the training techniques (:func:`cnnlab.train.techniques.build_techniques`) and
-adversarial training (:func:`cnnlab.attack.defense.adversarial_training`).
+from the configuration: the task ``config.task`` names (`cnnlab.tasks`),
+the training techniques (`cnnlab.train.techniques.build_techniques`) and
+adversarial training (`cnnlab.attack.defense.adversarial_training`).
 ``cnnlab.Trainer`` is this class.
 """
 
@@ -68,7 +68,7 @@ def lr_find(
     The Trainer is built as for training (same seed, so the same initial
     weights); nothing is written to disk.  ``quiet`` hides the progress bar;
     ``data`` reuses already loaded splits.  See
-    :func:`cnnlab.train.lr_find.lr_range_test` for the other parameters.
+    `cnnlab.train.lr_find.lr_range_test` for the other parameters.
     """
     trainer = Trainer(config, quiet=quiet, data=data)
     return lr_range_test(trainer, start_lr, end_lr, steps, beta=beta, divergence=divergence)
