@@ -1,6 +1,6 @@
 """Errors a user can cause.
 
-Every error that bad input can trigger is a :class:`CnnlabError` subclass whose
+Every error that bad input can trigger is a `CnnlabError` subclass whose
 message says what was wrong, what was expected and what to do.  The CLI prints
 these messages without a traceback and exits with a non-zero status.
 """
@@ -60,7 +60,7 @@ class TrainingDivergedError(CnnlabError):
 
 
 def check_choice(kind: str, value: str, valid: Iterable[str]) -> str:
-    """Return ``value`` if it is one of ``valid``, else raise :class:`UnknownNameError`."""
+    """Return ``value`` if it is one of ``valid``, else raise `UnknownNameError`."""
     valid = list(valid)
     if value not in valid:
         raise UnknownNameError(kind, value, valid)
@@ -68,7 +68,7 @@ def check_choice(kind: str, value: str, valid: Iterable[str]) -> str:
 
 
 def check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    """Raise :class:`ConfigError` unless ``value`` is > 0 (or >= 0 with ``allow_zero``)."""
+    """Raise `ConfigError` unless ``value`` is > 0 (or >= 0 with ``allow_zero``)."""
     ok = value >= 0 if allow_zero else value > 0
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
