@@ -1,17 +1,17 @@
 """The lectures' classic experiments as commands (``cnnlab experiment NAME``).
 
 Each experiment writes a run-like folder: ``metrics.json`` with its numbers,
-its tables and figures as report sections (:mod:`cnnlab.runs.sections`) and
-``report.html``.  Experiments train through :class:`cnnlab.Trainer`, so they
-sit above :mod:`cnnlab.compose` in the layers.
+its tables and figures as report sections (`cnnlab.runs.sections`) and
+``report.html``.  Experiments train through `cnnlab.Trainer`, so they
+sit above `cnnlab.compose` in the layers.
 
 * ``depth``: plain against residual networks at 20 and 56 layers (He et al.
-  2016, Fig. 1 and 6; :mod:`.depth`);
+  2016, Fig. 1 and 6; `.depth`);
 * ``init``: activation statistics through 10 tanh/ReLU layers under
-  N(0, 0.01²), Xavier and He initialisation (:mod:`.init`);
+  N(0, 0.01²), Xavier and He initialisation (`.init`);
 * ``activation``: Krizhevsky et al. (2012), Fig. 1: ReLU against tanh in a
-  four-layer convolutional network without normalization (:mod:`.activation`);
-* ``imbalance``: accuracy against balanced accuracy on a 95/5 split (:mod:`.imbalance`).
+  four-layer convolutional network without normalization (`.activation`);
+* ``imbalance``: accuracy against balanced accuracy on a 95/5 split (`.imbalance`).
 """
 
 from __future__ import annotations

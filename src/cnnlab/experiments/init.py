@@ -1,7 +1,7 @@
 """The initialisation experiment of the lecture as a folder (Glorot & Bengio 2010, Fig. 6;
 He et al. 2015, Sec. 2.2): the per-layer standard deviation of the activations of
 10 layers of 500 tanh or ReLU units on N(0, 1) inputs, under N(0, 0.01²), Xavier
-and He initialisation (:func:`cnnlab.train.diagnose.init_experiment`).
+and He initialisation (`cnnlab.train.diagnose.init_experiment`).
 """
 
 from __future__ import annotations
