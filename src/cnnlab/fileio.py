@@ -38,7 +38,7 @@ _DISK_ERRORS = _NO_ROOM | _NOT_WRITABLE | {errno.EFBIG}
 
 
 def write_error(path: str | os.PathLike, exc: OSError) -> DiskWriteError:
-    """The :class:`DiskWriteError` for a write of ``path`` that failed with ``exc``."""
+    """The `DiskWriteError` for a write of ``path`` that failed with ``exc``."""
     if exc.errno in _NO_ROOM:
         advice = "The disk is full: free some space and run the command again."
     elif exc.errno == errno.EFBIG:
@@ -55,7 +55,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
 
     A write that fails for lack of space or permission (``ENOSPC``, ``EFBIG``,
-    ``EROFS``, ...) raises :class:`DiskWriteError` and leaves ``path`` as it was.
+    ``EROFS``, ...) raises `DiskWriteError` and leaves ``path`` as it was.
     """
     path = Path(path)
     try:
@@ -97,7 +97,7 @@ def update_json(path: str | os.PathLike, keys: Sequence[str], value: Any) -> Non
     """Set ``value`` at the nested ``keys`` of the JSON object in ``path``, keeping the rest.
 
     A missing file or missing intermediate objects are created; the file is
-    rewritten atomically (:func:`write_json`), e.g. a command's results merged
+    rewritten atomically (`write_json`), e.g. a command's results merged
     into ``RUN/metrics.json`` under ``("attacks", name)``.
     """
     path = Path(path)
@@ -161,7 +161,7 @@ def read_yaml_mapping(
     """The mapping in the YAML file ``path`` (safe loader: no tags run code).
 
     An unreadable file, invalid YAML, a document that is not a mapping, or one
-    whose aliases expand to more than :data:`MAX_YAML_VALUES` values (a
+    whose aliases expand to more than `MAX_YAML_VALUES` values (a
     "billion laughs" file of nested ``&anchor``/``*alias`` lists: a few hundred
     bytes that expand to 10^8 strings once anything walks them) raise ``error``
     with a message that names ``what`` and the path.
