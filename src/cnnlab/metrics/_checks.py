@@ -1,7 +1,7 @@
 """Input conversion and validation shared by the metric functions.
 
 Metrics accept PyTorch tensors, NumPy arrays or Python sequences and compute on
-NumPy arrays; every problem a caller can cause raises :class:`ConfigError` with
+NumPy arrays; every problem a caller can cause raises `ConfigError` with
 the offending value.
 """
 

@@ -1,8 +1,8 @@
 """Classification metrics from hard predictions and class scores.
 
-Thin wrappers over :mod:`sklearn.metrics` that keep cnnlab's conventions:
+Thin wrappers over `sklearn.metrics` that keep cnnlab's conventions:
 inputs may be tensors, arrays or sequences and are checked first (a mistake
-raises :class:`ConfigError` naming the value, not a scikit-learn traceback),
+raises `ConfigError` naming the value, not a scikit-learn traceback),
 and classes are the integers ``0 .. num_classes - 1`` -- every class in that
 range counts, including those absent from both ``y_true`` and ``y_pred``
 (``labels=range(num_classes)`` is passed to scikit-learn).
@@ -50,7 +50,7 @@ def confusion_matrix(
     """Count how often class ``i`` was predicted as class ``j``.
 
     ``C[i, j] = #{n : y_n = i and ŷ_n = j}``; computed by
-    :func:`sklearn.metrics.confusion_matrix`.
+    `sklearn.metrics.confusion_matrix`.
 
     Parameters
     ----------
@@ -87,7 +87,7 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     Returns
     -------
     float
-        Accuracy in [0, 1] (:func:`sklearn.metrics.accuracy_score`).
+        Accuracy in [0, 1] (`sklearn.metrics.accuracy_score`).
     """
     y_true = check_labels("y_true", y_true)
     y_pred = check_labels("y_pred", y_pred)
@@ -108,7 +108,7 @@ def precision_recall_fscore_support(
     ``FN`` false negatives: precision ``P = TP / (TP + FP)``, recall
     ``R = TP / (TP + FN)`` and ``F1 = 2PR / (P + R) = 2TP / (2TP + FP + FN)``
     (defined whenever the class occurs in ``y_true`` or ``y_pred``).  Computed
-    by :func:`sklearn.metrics.precision_recall_fscore_support`.
+    by `sklearn.metrics.precision_recall_fscore_support`.
 
     Parameters
     ----------
@@ -153,7 +153,7 @@ def top_k_accuracy(y_true: Any, scores: Any, k: int) -> float:
     """Fraction of samples whose true class is among the ``k`` highest scores.
 
     ``(1/N) Σ_n [rank_n(y_n) < k]`` where ``rank_n(c)`` counts the classes
-    scored above ``c``.  Ties follow :func:`sklearn.metrics.top_k_accuracy_score`
+    scored above ``c``.  Ties follow `sklearn.metrics.top_k_accuracy_score`
     (which computes it for three classes or more), ranking classes with a
     stable sort: among equal scores, the class with the *higher* index is
     ranked first.
@@ -249,7 +249,7 @@ def classification_report(
         "recall", "f1"}``), ``confusion_matrix`` (counts, rows = true class)
         and ``confusion_matrix_normalized`` (each row divided by its sum).
         Only Python ints, floats, strings and lists, so it can go straight to
-        :func:`json.dumps`.
+        `json.dumps`.
     """
     if scores is not None:
         scores = check_scores("scores", scores, ndim=2)
@@ -309,12 +309,12 @@ def _table(header: list[str], rows: list[list[str]], first_width: int) -> list[s
 
 
 def format_classification_report(report: dict[str, Any], digits: int = 3) -> str:
-    """Render a :func:`classification_report` dictionary as a text table.
+    """Render a `classification_report` dictionary as a text table.
 
     Parameters
     ----------
     report : dict
-        The output of :func:`classification_report` (for example read back
+        The output of `classification_report` (for example read back
         from ``metrics.json``).
     digits : int
         Decimal places for the scores.

@@ -1,7 +1,7 @@
 """What a model costs: parameters, memory, floating-point operations, latency.
 
-Multiply-adds (MACs) are counted in one place, :func:`trace_macs`: one forward
-pass under :class:`torch.utils.flop_counter.FlopCounterMode`, which counts the
+Multiply-adds (MACs) are counted in one place, `trace_macs`: one forward
+pass under `torch.utils.flop_counter.FlopCounterMode`, which counts the
 matrix multiplications and convolutions (a multiply-accumulate is 2 FLOPs;
 element-wise operations such as activations, normalization and bias additions
 are not counted), attributed to the module call that runs them.  A convolution
@@ -9,10 +9,10 @@ with ``K`` filters of size ``F x F`` over ``D`` input channels producing an
 ``H_out x W_out`` map costs ``K F^2 D H_out W_out`` MACs per image.  A module
 whose forward pass computes more than its architecture needs (a connection
 table run as a dense convolution with zero kernels,
-:class:`cnnlab.nn.conv.PartialConv2d`) says what it needs with a method
+`cnnlab.nn.conv.PartialConv2d`) says what it needs with a method
 ``multiply_adds(output) -> int``, which replaces what was measured for its
-call.  :func:`count_flops` (the whole pass) and the layer table
-(:func:`cnnlab.models.summary.layer_table`, per layer) are sums of these calls.
+call.  `count_flops` (the whole pass) and the layer table
+(`cnnlab.models.summary.layer_table`, per layer) are sums of these calls.
 
 References
 ----------
@@ -97,7 +97,7 @@ def _example_input(model: nn.Module, input_shape: Sequence[int], batch_size: int
 
 @dataclass(frozen=True)
 class ModuleCall:
-    """One call of a module in :func:`trace_macs`' forward pass.
+    """One call of a module in `trace_macs`' forward pass.
 
     Attributes
     ----------
@@ -194,7 +194,7 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], batch_size: int = 
     int
         FLOPs (2 per multiply-accumulate).  Multiply-accumulates (MACs, the
         unit many papers report) are ``count_flops(...) // 2``; per module call
-        they are in :func:`trace_macs`.
+        they are in `trace_macs`.
     """
     x = _example_input(model, input_shape, batch_size)
     return 2 * sum(call.macs for call in trace_macs(model, x))
@@ -207,7 +207,7 @@ def measure_latency(
     warmup: int = 5,
     repeats: int = 20,
 ) -> dict[str, float]:
-    """Wall-clock time of a forward pass under :func:`torch.inference_mode`.
+    """Wall-clock time of a forward pass under `torch.inference_mode`.
 
     Runs on the model's device; CUDA work is synchronized before each clock
     reading so that the time covers the computation, not just its launch.

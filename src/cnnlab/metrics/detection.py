@@ -6,7 +6,7 @@ tests check this module against to 1e-4:
 
 * per image and class, the ``max_detections`` highest-scoring detections are
   matched greedily in score order, each to the unmatched ground-truth box it
-  overlaps most with IoU >= t (IoU by :func:`torchvision.ops.box_iou`);
+  overlaps most with IoU >= t (IoU by `torchvision.ops.box_iou`);
 * over all images, detections sorted by score give a precision/recall curve;
   precision is made monotone (each point takes the highest precision at a
   higher recall) and read at the 101 recall levels 0, 0.01, ..., 1 (0 beyond

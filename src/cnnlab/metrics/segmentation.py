@@ -25,7 +25,7 @@ def pixel_confusion_matrix(
 ) -> torch.Tensor:
     """``(num_classes, num_classes)`` counts of pixels, rows = true class, columns = predicted.
 
-    Torch rather than :func:`sklearn.metrics.confusion_matrix` (which the
+    Torch rather than `sklearn.metrics.confusion_matrix` (which the
     tests use as the oracle): it runs on every validation batch, on the
     model's device, and scikit-learn would copy every mask to the CPU first.
     """
@@ -51,7 +51,7 @@ def segmentation_report(
 
     The mean IoU averages the classes that occur in the masks or the predictions
     (a class absent from both has no defined IoU).  The keys follow
-    :func:`cnnlab.metrics.classification_report` where they mean the same
+    `cnnlab.metrics.classification_report` where they mean the same
     (``accuracy`` is the pixel accuracy), so that reports render alike.
     """
     cm = np.asarray(confusion, dtype=np.float64)

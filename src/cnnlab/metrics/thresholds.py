@@ -3,8 +3,8 @@
 A binary problem is a positive/negative label per sample and a score (higher
 means "more positive").  Sweeping a threshold over the distinct scores gives
 one (precision, recall) or (false positive rate, true positive rate) point per
-threshold.  The curves and areas are computed by :mod:`sklearn.metrics`; these
-wrappers check the inputs (a mistake raises :class:`ConfigError`) and state
+threshold.  The curves and areas are computed by `sklearn.metrics`; these
+wrappers check the inputs (a mistake raises `ConfigError`) and state
 scikit-learn's conventions for degenerate inputs (no positive or no negative
 sample) as results instead of warnings or exceptions.  ROC
 curves and AUROC are also the standard measure of out-of-distribution
@@ -66,7 +66,7 @@ def precision_recall_curve(y_true: Any, scores: Any) -> tuple[np.ndarray, np.nda
 
     At threshold ``t``, ``P(t) = TP(t) / (TP(t) + FP(t))`` and
     ``R(t) = TP(t) / (TP + FN)``, where a sample counts as predicted positive
-    when its score is ``>= t`` (:func:`sklearn.metrics.precision_recall_curve`).
+    when its score is ``>= t`` (`sklearn.metrics.precision_recall_curve`).
 
     Parameters
     ----------
@@ -92,7 +92,7 @@ def average_precision(y_true: Any, scores: Any) -> float:
     """Area under the precision-recall step function.
 
     ``AP = sum_n (R_n - R_{n-1}) P_n`` over thresholds, without interpolation
-    (:func:`sklearn.metrics.average_precision_score`).
+    (`sklearn.metrics.average_precision_score`).
 
     Parameters
     ----------
@@ -150,7 +150,7 @@ def roc_curve(
     """Receiver operating characteristic: true vs false positive rate per threshold.
 
     ``TPR(t) = TP(t) / (TP + FN)`` and ``FPR(t) = FP(t) / (FP + TN)``, with
-    samples scored ``>= t`` predicted positive (:func:`sklearn.metrics.roc_curve`).
+    samples scored ``>= t`` predicted positive (`sklearn.metrics.roc_curve`).
 
     Parameters
     ----------
@@ -178,7 +178,7 @@ def roc_auc(y_true: Any, scores: Any) -> float:
     """Area under the ROC curve (AUROC), by the trapezoidal rule.
 
     ``AUC = sum_i (FPR_i - FPR_{i-1}) (TPR_i + TPR_{i-1}) / 2``
-    (:func:`sklearn.metrics.roc_auc_score`).
+    (`sklearn.metrics.roc_auc_score`).
 
     Equals the probability that a random positive scores higher than a random
     negative (ties count one half).
