@@ -129,7 +129,7 @@ def proxy_config(task: ProxyTask, seed: int) -> TrainConfig:
 def evaluate_genotype(genotype: Genotype, data: DataSplits, task: ProxyTask, seed: int) -> Score:
     """Train the proxy network of ``genotype`` on ``data.train``, score it on ``data.val``.
 
-    The training is the Trainer's (:meth:`~cnnlab.train.trainer.Trainer.train_epoch`),
+    The training is the Trainer's (`train_epoch`),
     without a run directory.
     """
     config = proxy_config(task, seed)

@@ -5,14 +5,14 @@
 * Regularized evolution (Real et al. 2019, Algorithm 1): a population of P
   random candidates is evaluated; then, repeatedly, S candidates are drawn from
   the population at random, the most accurate of them is mutated
-  (:meth:`~cnnlab.nas.space.SearchSpace.mutate`), the child is evaluated and
+  (`mutate`), the child is evaluated and
   joins the population, and the *oldest* candidate leaves it ("aging"), not
   the worst.
 
 A search stops starting new candidates once ``budget`` seconds of training
 have been spent (or after ``max_candidates``).  Every candidate is appended to
 ``candidates.jsonl`` in the output folder (genotype, accuracy, parameters,
-seconds), the whole file rewritten atomically each time (:mod:`cnnlab.fileio`),
+seconds), the whole file rewritten atomically each time (`cnnlab.fileio`),
 so a crash loses at most the candidate being trained.  Given the seed, the
 sequence of candidates is deterministic; running the search again on the same
 folder replays the recorded candidates instead of training them again and
@@ -101,7 +101,7 @@ class SearchConfig:
 
 
 def check_out_dir(out_dir: str | Path) -> Path:
-    """``out_dir`` as a Path, refused with a :class:`ConfigError` when it is not a folder.
+    """``out_dir`` as a Path, refused with a `ConfigError` when it is not a folder.
 
     Called before the data are loaded, so a wrong ``--out`` fails before the search, not after.
     """

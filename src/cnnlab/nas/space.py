@@ -2,7 +2,7 @@
 
 Zoph et al. (2018), Sec. 3: each of the B blocks of a cell picks two hidden
 states among those made so far and an operation for each from the list of
-:data:`~cnnlab.nn.nas_ops.OPERATIONS`.  Real, Aggarwal, Huang & Le (2019),
+`OPERATIONS`.  Real, Aggarwal, Huang & Le (2019),
 "Regularized evolution for image classifier architecture search", AAAI, Sec. 2
 and Fig. 2: a mutation either rewires one input of one block to another earlier
 state ("hidden state mutation") or replaces one operation by another ("op
