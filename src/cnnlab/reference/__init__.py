@@ -3,14 +3,14 @@
 Every backward pass reads like the derivation it implements (the CNN lecture,
 "Wsteczna propagacja błędu w sieciach CNN"), and every function agrees with
 PyTorch's autograd to 1e-10 in float64 (tests/reference/).  This room imports
-NumPy and :mod:`cnnlab.errors` only.
+NumPy and `cnnlab.errors` only.
 
-* :mod:`.conv`: convolution, by direct loops or im2col; its gradients as correlations.
-* :mod:`.transposed`: transposed convolution, the input gradient of a convolution.
-* :mod:`.pool`: max and average pooling (switches), nearest / bed-of-nails / max unpooling.
-* :mod:`.linear`: the fully connected layer.
-* :mod:`.gradcheck`: central-difference numerical gradients.
-* :mod:`.windows`: padding, output sizes and the sliding windows they all share.
+* `.conv`: convolution, by direct loops or im2col; its gradients as correlations.
+* `.transposed`: transposed convolution, the input gradient of a convolution.
+* `.pool`: max and average pooling (switches), nearest / bed-of-nails / max unpooling.
+* `.linear`: the fully connected layer.
+* `.gradcheck`: central-difference numerical gradients.
+* `.windows`: padding, output sizes and the sliding windows they all share.
 """
 
 from cnnlab.reference.conv import conv2d, conv2d_backward, conv2d_grad_input, conv2d_grad_weight

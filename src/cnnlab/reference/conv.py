@@ -75,7 +75,7 @@ def conv2d(
     groups : G; map k sees input channels [g·C/G, (g+1)·C/G) of its group g = k // (K/G).
     floor : allow a kernel that does not tile the padded input (PyTorch's
         semantics: the last rows are never seen); by default that is a
-        :class:`~cnnlab.errors.GeometryError` with the numbers.
+        `GeometryError` with the numbers.
     method : "im2col" (one matrix product per group) or "direct" (loops).
 
     Returns
@@ -102,7 +102,7 @@ def conv2d_backward(
     floor: bool = False,
     method: str = "im2col",
 ) -> Grads:
-    """∂E/∂x, ∂E/∂w and ∂E/∂b of :func:`conv2d`, given δ = ∂E/∂z (its output's shape).
+    """∂E/∂x, ∂E/∂w and ∂E/∂b of `conv2d`, given δ = ∂E/∂z (its output's shape).
 
     The arguments after ``w`` are those of the forward pass.
     """
@@ -135,7 +135,7 @@ def conv2d_grad_input(
     with the kernel flipped by 180° and its input and output channels swapped
     (the CNN lecture: "Kernel Flipped 180°").  ``input_size`` is the (H, W) of the
     forward input; the padding's rows are cut from the result.  This is also
-    the forward pass of a transposed convolution (:mod:`.transposed`).
+    the forward pass of a transposed convolution (`.transposed`).
     """
     dy, w = _as_float(dy), _as_float(w)
     stride, pads, dilation = _geometry(stride, padding, dilation)

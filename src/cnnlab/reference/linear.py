@@ -11,7 +11,7 @@ of its output times the value of its input::
     ∂E/∂b = Σ_batch δ
 
 A convolution is this layer with most weights zero and the rest shared
-(the CNN lecture, "Właściwości CNN"), which is why its gradients in :mod:`.conv` have the
+(the CNN lecture, "Właściwości CNN"), which is why its gradients in `.conv` have the
 same two shapes: the error sent back through the (flipped) weights, and the error
 times the input.
 """

@@ -91,7 +91,7 @@ def max_pool2d_backward(
 ) -> np.ndarray:
     """∂E/∂o[p] = Σ of δ[i, j] over the windows whose switch s[i, j] is p.
 
-    ``switches`` as :func:`max_pool2d` returned them; ``input_size`` the (H, W) of x.
+    ``switches`` as `max_pool2d` returned them; ``input_size`` the (H, W) of x.
     """
     dy = np.asarray(dy, dtype=np.float64)
     check_ndim("dy", dy, 4, "(N, C, H_out, W_out)")
@@ -175,7 +175,7 @@ def unpool_bed_of_nails_backward(dy: np.ndarray, scale: Pair) -> np.ndarray:
 def max_unpool2d(y: np.ndarray, switches: np.ndarray, output_size: tuple[int, int]) -> np.ndarray:
     """Each pooled value back at its switch, zeros elsewhere: (N, C, H_out, W_out) → (N, C, H, W).
 
-    ``output_size`` is the (H, W) of the map that :func:`max_pool2d` pooled.
+    ``output_size`` is the (H, W) of the map that `max_pool2d` pooled.
     Windows that shared a switch put the same maximum at the same place.
     """
     y = np.asarray(y, dtype=np.float64)

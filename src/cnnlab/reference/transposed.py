@@ -1,7 +1,7 @@
 """Transposed convolution: the input gradient of a convolution, used as a layer.
 
 A convolution is linear in its input, z = A(w)·o, so its input gradient is
-∂E/∂o = A(w)ᵀ·δ (:func:`~cnnlab.reference.conv.conv2d_grad_input`).  A transposed
+∂E/∂o = A(w)ᵀ·δ (`conv2d_grad_input`).  A transposed
 convolution ("deconvolution", the CNN lecture, "Unpooling i dekonwolucja"; Zeiler et al.
 2010; Long, Shelhamer & Darrell 2015) is that map, A(w)ᵀ, applied to a feature
 map to upsample it: every input pixel scatters a copy of the kernel, scaled by
@@ -24,7 +24,7 @@ relationship 14, with the two sides apart)::
 A convolution with stride S maps S consecutive input sizes to the same output
 size; ``output_padding`` in [0, max(S, D)) — or ``output_size`` — says which one
 to produce.  Any other size is impossible and raises
-:class:`~cnnlab.errors.GeometryError`.
+`GeometryError`.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def conv_transpose2d(
     padding : int, (ph, pw) or (top, bottom, left, right): rows cut from the output.
     output_padding : int or pair in [0, max(S, D)): rows added after the last one.
     output_size : (H_out, W_out) instead of ``output_padding``; a size that this
-        geometry cannot produce raises :class:`~cnnlab.errors.GeometryError`.
+        geometry cannot produce raises `GeometryError`.
     method : "im2col" or "direct", passed to the correlation that computes it.
     """
     x = np.asarray(x, dtype=np.float64)
@@ -94,7 +94,7 @@ def conv_transpose2d_backward(
     output_size: tuple[int, int] | None = None,
     method: str = "im2col",
 ) -> Grads:
-    """∂E/∂x, ∂E/∂w and ∂E/∂b of :func:`conv_transpose2d`, given δ = ∂E/∂y."""
+    """∂E/∂x, ∂E/∂w and ∂E/∂b of `conv_transpose2d`, given δ = ∂E/∂y."""
     x, dy = np.asarray(x, dtype=np.float64), np.asarray(dy, dtype=np.float64)
     out_hw = _output_hw(x, w, stride, padding, output_padding, dilation, groups, output_size)
     check_shape("dy", dy, (x.shape[0], np.shape(w)[1] * groups, *out_hw))

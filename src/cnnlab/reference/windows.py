@@ -8,7 +8,7 @@ padding is expressed exactly::
     W_out = (W + P_before + P_after − F_eff)/S + 1,    F_eff = D·(F − 1) + 1
     W_out = (W − 1)·S − P_before − P_after + F_eff + output_padding   (transposed)
 
-These are :mod:`cnnlab.nn.geometry`'s formulas with 2·P split in two.  This room
+These are `cnnlab.nn.geometry`'s formulas with 2·P split in two.  This room
 sits beside ``cnnlab.nn`` (rooms on one layer do not import each other, and
 ``cnnlab.nn`` loads PyTorch), so it states them here for NumPy alone.
 
@@ -72,7 +72,7 @@ def output_size(
 ) -> int:
     """(n + P_before + P_after − F_eff)/S + 1 along one axis ('height' or 'width').
 
-    Raises :class:`GeometryError` when the kernel is larger than the padded
+    Raises `GeometryError` when the kernel is larger than the padded
     input, or when it does not tile it and ``floor`` is false (with ``floor``,
     PyTorch's semantics: the last rows are never seen and get zero gradient).
     """
@@ -161,12 +161,12 @@ def dilate(a: np.ndarray, step: tuple[int, int]) -> np.ndarray:
 
 
 def check_ndim(name: str, a: np.ndarray, ndim: int, layout: str) -> None:
-    """Raise :class:`GeometryError` unless ``a`` has ``ndim`` axes (``layout`` names them)."""
+    """Raise `GeometryError` unless ``a`` has ``ndim`` axes (``layout`` names them)."""
     if np.ndim(a) != ndim:
         raise GeometryError(f"{name} must be a {ndim}-D array {layout}, got shape {np.shape(a)}.")
 
 
 def check_shape(name: str, a: np.ndarray, expected: Sequence[int]) -> None:
-    """Raise :class:`GeometryError` unless ``a.shape == expected``."""
+    """Raise `GeometryError` unless ``a.shape == expected``."""
     if tuple(np.shape(a)) != tuple(expected):
         raise GeometryError(f"{name} must have shape {tuple(expected)}, got {np.shape(a)}.")
