@@ -1,8 +1,8 @@
-"""Figures of attacks (:mod:`cnnlab.attack`): example grids and accuracy–perturbation curves.
+"""Figures of attacks (`cnnlab.attack`): example grids and accuracy–perturbation curves.
 
-They only draw (the numbers come from :mod:`cnnlab.attack.evaluate`) and are
-built like :mod:`cnnlab.report.figures`: a :class:`Figure` with an Agg canvas,
-no pyplot.  Save them with :func:`cnnlab.report.figures.save_figure`.
+They only draw (the numbers come from `cnnlab.attack.evaluate`) and are
+built like `cnnlab.report.figures`: a `Figure` with an Agg canvas,
+no pyplot.  Save them with `cnnlab.report.figures.save_figure`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Figures of the per-layer diagnosis: will this network train? (:mod:`cnnlab.train.diagnose`).
+"""Figures of the per-layer diagnosis: will this network train? (`cnnlab.train.diagnose`).
 
-They only draw the statistics :func:`cnnlab.train.diagnose.diagnose` and
-:func:`cnnlab.train.diagnose.init_experiment` computed; save them with
-:func:`cnnlab.report.figures.save_figure`.
+They only draw the statistics `cnnlab.train.diagnose.diagnose` and
+`cnnlab.train.diagnose.init_experiment` computed; save them with
+`cnnlab.report.figures.save_figure`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _ZERO_SPIKE = 0.1
 
 
 class LayerStatistics(Protocol):
-    """What the figures need of :class:`cnnlab.train.diagnose.LayerStats` (one layer call)."""
+    """What the figures need of `cnnlab.train.diagnose.LayerStats` (one layer call)."""
 
     name: str
     is_activation: bool

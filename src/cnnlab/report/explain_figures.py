@@ -1,8 +1,8 @@
-"""Figures of explanations (:mod:`cnnlab.explain`): attributions, filters, features, synthesis.
+"""Figures of explanations (`cnnlab.explain`): attributions, filters, features, synthesis.
 
 Each function takes the tensors an explanation method computed and returns a
-:class:`~matplotlib.figure.Figure`; the maths stays in :mod:`cnnlab.explain`.
-Save a figure with :func:`cnnlab.report.figures.save_figure`.
+`Figure`; the maths stays in `cnnlab.explain`.
+Save a figure with `cnnlab.report.figures.save_figure`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from cnnlab.report.figures import image_grid, new_figure
 
 
 class Patches(Protocol):
-    """The top patches of one unit, as :func:`cnnlab.explain.features.max_activating_patches`
+    """The top patches of one unit, as `cnnlab.explain.features.max_activating_patches`
     returns them."""
 
     images: torch.Tensor
@@ -28,7 +28,7 @@ class Patches(Protocol):
 
 
 class FaithfulnessCurves(Protocol):
-    """Deletion and insertion curves, as :func:`cnnlab.explain.metrics.deletion_insertion`
+    """Deletion and insertion curves, as `cnnlab.explain.metrics.deletion_insertion`
     returns them."""
 
     fractions: torch.Tensor

@@ -1,9 +1,9 @@
 """Matplotlib figures of training runs and evaluations.
 
-Figures are built as :class:`matplotlib.figure.Figure` objects with an Agg
+Figures are built as `matplotlib.figure.Figure` objects with an Agg
 canvas, without pyplot: nothing depends on (or changes) the global backend, so
 the functions work headless, in threads and in notebooks alike.  They only
-draw; the numbers come from :mod:`cnnlab.metrics` or the run directory.
+draw; the numbers come from `cnnlab.metrics` or the run directory.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def plot_learning_curves(history: Sequence[Mapping[str, Any]], monitor: str = "v
     -------
     Figure
         The best epoch by ``monitor`` is marked by a dotted line, chosen by the
-        rule the Trainer saved the weights by (:func:`cnnlab.runs.best_epoch`).
+        rule the Trainer saved the weights by (`cnnlab.runs.best_epoch`).
     """
     if not history:
         raise ConfigError("history is empty: there are no epochs to plot.")
@@ -128,7 +128,7 @@ def plot_confusion_matrix(
     Parameters
     ----------
     cm : array-like of shape (n_classes, n_classes)
-        Counts, as from :func:`cnnlab.metrics.confusion_matrix`.
+        Counts, as from `cnnlab.metrics.confusion_matrix`.
     class_names : sequence of str, optional
         Axis labels; class indices when omitted.
     normalize : bool
@@ -137,8 +137,8 @@ def plot_confusion_matrix(
     Returns
     -------
     Figure
-        Cells are annotated up to :data:`MAX_ANNOTATED_CLASSES` classes; axes
-        are labelled up to :data:`MAX_LABELLED_CLASSES`.
+        Cells are annotated up to `MAX_ANNOTATED_CLASSES` classes; axes
+        are labelled up to `MAX_LABELLED_CLASSES`.
     """
     cm = to_numpy(cm).astype(np.float64)
     n = cm.shape[0]
@@ -181,7 +181,7 @@ def plot_pr_curves(curves: Sequence[PRCurve], class_names: Sequence[str] | None 
     Parameters
     ----------
     curves : sequence of PRCurve
-        As from :func:`cnnlab.metrics.one_vs_rest_pr_curves`.
+        As from `cnnlab.metrics.one_vs_rest_pr_curves`.
     class_names : sequence of str, optional
         One per curve; class indices when omitted.
 
@@ -275,12 +275,12 @@ def plot_misclassified(
     ----------
     images : array-like of shape (N, C, H, W)
         Floats in [0, 1]; typically the most confident mistakes
-        (:func:`cnnlab.metrics.most_confident_errors`).
+        (`cnnlab.metrics.most_confident_errors`).
     true_labels : array-like of shape (N,)
         True class indices.
     top3_indices, top3_probs : array-like of shape (N, k)
         Predicted classes and their probabilities, most probable first (as from
-        :func:`torch.topk`); usually k = 3.
+        `torch.topk`); usually k = 3.
     class_names : sequence of str
         Names indexed by class.
     ncols : int

@@ -1,17 +1,17 @@
 """The static HTML report of a run directory.
 
-:func:`build_report` writes ``report.html``: one self-contained page (inline
+`build_report` writes ``report.html``: one self-contained page (inline
 CSS, figures embedded as base64 PNG data URIs, no external resources) that can
 be mailed or archived on its own.  The page is a title followed by a list of
-:class:`Section` objects.  Each section renders itself from the run directory
+`Section` objects.  Each section renders itself from the run directory
 and returns ``None`` when its inputs are missing, so a partial run still gets a
 report.  Sections that other commands add (explanations, attacks ...) are data
-in the run directory, ``sections.json`` written through :mod:`cnnlab.runs`, so
+in the run directory, ``sections.json`` written through `cnnlab.runs`, so
 the report imports none of those commands; any PNG in ``figures/`` that no
 section shows is appended under "Other figures".
 
 Run directory files read: ``config.yaml``, ``meta.json``, ``history.jsonl``,
-``sections.json``, ``metrics.json (a :func:`cnnlab.metrics.classification_report` dictionary,
+``sections.json``, ``metrics.json (a `cnnlab.metrics.classification_report` dictionary,
 or several under split keys such as ``{"val": {...}, "test": {...}}``) and
 ``figures/*.png``.
 """
@@ -119,7 +119,7 @@ def figure_section(title: str, filename: str) -> Section:
 
 
 def run_config(run_dir: Path) -> dict[str, Any]:
-    """``config.yaml`` as a mapping (:func:`cnnlab.runs.read_config`); empty when missing
+    """``config.yaml`` as a mapping (`cnnlab.runs.read_config`); empty when missing
     or unreadable, so that a damaged file drops only what needs it."""
     try:
         return runs.read_config(run_dir)
@@ -128,7 +128,7 @@ def run_config(run_dir: Path) -> dict[str, Any]:
 
 
 def run_meta(run_dir: Path) -> dict[str, Any]:
-    """``meta.json`` (:func:`cnnlab.runs.read_meta`); empty when missing or unreadable."""
+    """``meta.json`` (`cnnlab.runs.read_meta`); empty when missing or unreadable."""
     try:
         meta = runs.read_meta(run_dir)
     except CnnlabError:
@@ -400,7 +400,7 @@ def _recorded_entry(run_dir: Path, entry: dict[str, Any]) -> str:
 
 
 def recorded_sections(run_dir: Path) -> list[Section]:
-    """The sections that commands recorded in ``sections.json`` (see :mod:`cnnlab.runs`)."""
+    """The sections that commands recorded in ``sections.json`` (see `cnnlab.runs`)."""
     recorded = []
     for title, entries in runs.read_sections(run_dir).items():
         figures = tuple(e["figure"] for e in entries if "figure" in e)
@@ -489,7 +489,7 @@ def build_report(run_dir: str | os.PathLike, sections: Sequence[Section] | None 
         A run directory (see ``DESIGN.md``); missing files only drop the
         sections that need them.
     sections : sequence of Section, optional
-        The sections to show, in order; defaults to :data:`SECTIONS` followed
+        The sections to show, in order; defaults to `SECTIONS` followed
         by the sections recorded in the run's ``sections.json``.  Pass
         ``[*SECTIONS, extra]`` to add one for this report only.
 

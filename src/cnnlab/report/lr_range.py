@@ -1,4 +1,4 @@
-"""The learning-rate range test's figure (Smith 2017; :mod:`cnnlab.train.lr_find`)."""
+"""The learning-rate range test's figure (Smith 2017; `cnnlab.train.lr_find`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cnnlab.report.figures import new_figure
 
 
 class RangeTestResult(Protocol):
-    """What the figure needs of :class:`cnnlab.train.lr_find.LRFindResult`."""
+    """What the figure needs of `cnnlab.train.lr_find.LRFindResult`."""
 
     lrs: list[float]
     losses: list[float]
@@ -21,7 +21,7 @@ class RangeTestResult(Protocol):
 def plot_lr_find(result: RangeTestResult) -> Figure:
     """Smoothed loss against the learning rate (log scale), both suggestions marked.
 
-    Save it with :func:`cnnlab.report.figures.save_figure`.
+    Save it with `cnnlab.report.figures.save_figure`.
     """
     fig = new_figure(7, 4.5)
     ax = fig.subplots()

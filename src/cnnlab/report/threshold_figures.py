@@ -5,7 +5,7 @@ the threshold t.  Precision P(t) = TP(t)/(TP(t) + FP(t)) rises and recall
 R(t) = TP(t)/(TP + FN) falls as t grows (Davis & Goadrich 2006): the figure
 shows the trade-off that a single accuracy hides, and where an operating
 point would lie.  The curves are scikit-learn's
-(:func:`cnnlab.metrics.one_vs_rest_pr_curves`), read at every threshold of a
+(`cnnlab.metrics.one_vs_rest_pr_curves`), read at every threshold of a
 grid on [0, 1].
 """
 

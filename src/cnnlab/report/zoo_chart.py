@@ -1,12 +1,12 @@
 """Accuracy against operations for the model zoo (Canziani, Paszke & Culurciello 2016, Fig. 2).
 
 One blob per registered model with a published ImageNet top-1 accuracy
-(:class:`~cnnlab.models.registry.Reference`): x is the multiply-adds of one
+(`Reference`): x is the multiply-adds of one
 forward pass at the published resolution, y the published top-1, the blob's
 area proportional to the parameters.  Multiply-adds and parameters are the
 reference's figures where the source prints them; otherwise they are counted
 on the model itself, built on the ``meta`` device (shapes only, nothing is
-allocated or computed), with :func:`cnnlab.metrics.cost.count_flops`.
+allocated or computed), with `cnnlab.metrics.cost.count_flops`.
 """
 
 from __future__ import annotations
