@@ -1,14 +1,14 @@
 """The training configuration: every knob of a run, declared once.
 
-A :class:`TrainConfig` is saved as ``config.yaml`` in the run directory and can
+A `TrainConfig` is saved as ``config.yaml`` in the run directory and can
 be given back with ``cnnlab train --config FILE``; command-line flags override
 the values in the file.
 
-Each field is declared with :func:`knob`: its default, the help text, the
+Each field is declared with `knob`: its default, the help text, the
 section it belongs to (a technique's knobs form one section: ``sam``, ``ema``,
 ``adversarial`` ...), how it is written on the command line, and the check that
 guards its value.  ``cnnlab train --help`` is generated from these declarations
-(:mod:`cnnlab.cli.flags`), so a knob is written in one place and its help
+(`cnnlab.cli.flags`), so a knob is written in one place and its help
 cannot drift; rules that tie several fields together are in ``__post_init__``.
 """
 
@@ -64,9 +64,9 @@ def knob(
     flag: str | None = None,
     command_line: bool = True,
 ) -> Any:
-    """A :class:`TrainConfig` field with what the CLI and validation need to know about it.
+    """A `TrainConfig` field with what the CLI and validation need to know about it.
 
-    ``check(name, value)`` raises :class:`ConfigError` for a bad value (it is not
+    ``check(name, value)`` raises `ConfigError` for a bad value (it is not
     called for ``None``); ``choices`` are the allowed strings; ``flag`` overrides
     the generated ``--field-name``; ``command_line=False`` keeps a field off
     ``cnnlab train`` (it is set by another subcommand, e.g. ``finetune``).
@@ -145,7 +145,7 @@ def model_options(name: str, value: dict[str, Any]) -> None:
 
 
 def noise_model(name: str, value: str) -> None:
-    """A noise model ``kind:param`` (:func:`cnnlab.data.noise.parse_noise`)."""
+    """A noise model ``kind:param`` (`cnnlab.data.noise.parse_noise`)."""
     parse_noise(value)
 
 
@@ -602,7 +602,7 @@ class TrainConfig:
             )
 
     def data_options(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`cnnlab.data.load_data` that fix this run's splits."""
+        """The keyword arguments of `cnnlab.data.load_data` that fix this run's splits."""
         return {
             "val_fraction": self.val_fraction,
             "test_fraction": self.test_fraction,
@@ -658,7 +658,7 @@ def _field_kinds() -> dict[str, type]:
 
 def _typed(name: str, kind: type, value: Any) -> Any:
     """``value`` as the type of field ``name`` (a YAML or Python value), or a
-    :class:`ConfigError` that names the field."""
+    `ConfigError` that names the field."""
     if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{name} must be true or false, got {value!r}.")

@@ -1,8 +1,8 @@
 """Per-layer activation and gradient statistics of one batch: will this network train?
 
-:func:`diagnose` runs one forward and one backward pass and records, for every
+`diagnose` runs one forward and one backward pass and records, for every
 *layer* — each module that owns parameters (convolutions, linear layers,
-normalization layers, PReLU) and each activation module (:data:`ACTIVATIONS`),
+normalization layers, PReLU) and each activation module (`ACTIVATIONS`),
 every call of it, in the order of the forward pass —
 
 * the statistics of its output a: mean, (population) standard deviation,
@@ -17,7 +17,7 @@ Activations shrinking or growing from layer to layer, gradients that vanish on
 the way back and units that never fire are the symptoms of a bad
 initialization (Glorot & Bengio 2010, Sec. 4.2; He et al. 2015, Sec. 2.2).
 
-:func:`init_experiment` is the lecture's demonstration (also CS231n's): 10
+`init_experiment` is the lecture's demonstration (also CS231n's): 10
 fully-connected layers of 500 tanh units on N(0, 1) inputs.  With weights drawn
 from N(0, 0.01²) every layer multiplies the activation scale by about
 0.01·√500 ≈ 0.22, so after 10 layers it is ~10⁻⁷ and the gradients of the
@@ -95,7 +95,7 @@ class LayerStats:
         module in one forward pass is named ``name#2``, and so on.
     type : the module's class name.
     shape : shape of the output.
-    is_activation : the module is one of :data:`ACTIVATIONS`.
+    is_activation : the module is one of `ACTIVATIONS`.
     mean, std : mean and population standard deviation of the output.
     zero_fraction : fraction of output values that are exactly 0.
     dead_fraction : ReLU-like activations only (else None): fraction of units (dimension 1:
@@ -304,8 +304,8 @@ def deep_mlp(
 def init_experiment(
     depth: int = 10, width: int = 500, samples: int = 1000, seed: int = 0
 ) -> dict[str, list[LayerStats]]:
-    """The lecture's experiment: activation statistics of :func:`deep_mlp` on N(0, 1)
-    inputs for each row of :data:`INIT_EXPERIMENT`.
+    """The lecture's experiment: activation statistics of `deep_mlp` on N(0, 1)
+    inputs for each row of `INIT_EXPERIMENT`.
 
     Returns ``{row label: the statistics of the activation layers, first to last}``.
     A linear head (initialised like the rest) scores 10 random classes, so that the
@@ -329,7 +329,7 @@ def init_experiment(
 
 
 def format_layer_stats(stats: Sequence[LayerStats]) -> str:
-    """A text table of :func:`diagnose`'s statistics, one row per layer."""
+    """A text table of `diagnose`'s statistics, one row per layer."""
     width = max([len("layer"), *(len(s.name) for s in stats)])
     type_width = max([len("type"), *(len(s.type) for s in stats)])
     header = (

@@ -2,10 +2,10 @@
 
 ``torchrun --nproc_per_node=N -m cnnlab train ...`` starts N processes with
 ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and ``MASTER_ADDR``/``MASTER_PORT``
-in their environment; :func:`setup` joins them into one process group (gloo on
+in their environment; `setup` joins them into one process group (gloo on
 the CPU, NCCL on GPUs).  Every process draws the same global batch (same seed,
 same epoch, same augmentation stream) and keeps its own slice of it
-(:func:`shard`), so that with DDP's averaging of gradients (Li et al. 2020,
+(`shard`), so that with DDP's averaging of gradients (Li et al. 2020,
 "PyTorch distributed", Sec. 3) one step equals a single-process step on the
 whole global batch: ``--batch-size`` is the global batch.  Only rank 0 writes
 the run directory and prints; all ranks evaluate the same validation set with

@@ -1,18 +1,18 @@
 """Loggers and progress messages as Trainer callbacks.
 
-- :class:`TensorBoardLogger` writes a TensorBoard event file with
-  :class:`torch.utils.tensorboard.SummaryWriter` (``pip install
+- `TensorBoardLogger` writes a TensorBoard event file with
+  `torch.utils.tensorboard.SummaryWriter` (``pip install
   cnnlab[tensorboard]``): the loss and learning rate of every step, every
   history column at every epoch, the images of the first batch as training
   sees them (augmented and mixed), and, on request, parameter histograms.
-- :class:`CSVLogger` appends each epoch's history row to a CSV file.
+- `CSVLogger` appends each epoch's history row to a CSV file.
 
 Under ``torchrun`` only rank 0 writes.  The step loss is read with
 ``loss.item()``, one device synchronisation per step while TensorBoard logs.
-- :class:`Progress` prints what the epoch lines do not say: the time left for
+- `Progress` prints what the epoch lines do not say: the time left for
   the whole run and the start of the final evaluation.
 
-``cnnlab train --log tensorboard,csv`` builds them (:func:`build_loggers`);
+``cnnlab train --log tensorboard,csv`` builds them (`build_loggers`);
 ``tensorboard --logdir RUN/logs`` shows the event file.
 """
 

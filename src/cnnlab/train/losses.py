@@ -14,7 +14,7 @@ Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def classification_loss(
     output: torch.Tensor | AuxLogits, labels: torch.Tensor, criterion: Criterion
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(loss, main logits)`` for plain logits or :class:`AuxLogits`.
+    """``(loss, main logits)`` for plain logits or `AuxLogits`.
 
     With auxiliary classifiers the loss is
     ``criterion(logits) + aux_weight · Σ_i criterion(aux_i)`` (Szegedy et al.

@@ -22,9 +22,9 @@ average and random number generators are back in the state they had before,
 so that training can start from the same initial weights.
 
 The batches, augmentation, mixing, loss, precision and optimizer step are the
-Trainer's: :func:`cnnlab.compose.lr_find` builds a Trainer from a configuration
-(without creating its run directory, which only :meth:`Trainer.fit` does) and
-:func:`lr_range_test` runs the test on it, one :meth:`Trainer.train_step` per
+Trainer's: `cnnlab.compose.lr_find` builds a Trainer from a configuration
+(without creating its run directory, which only `Trainer.fit` does) and
+`lr_range_test` runs the test on it, one `Trainer.train_step` per
 step (every technique of the run included).
 """
 
@@ -121,7 +121,7 @@ def lr_range_test(
 
     Parameters
     ----------
-    trainer : a :class:`Trainer`, typically fresh (its initial weights are kept).
+    trainer : a `Trainer`, typically fresh (its initial weights are kept).
     start_lr, end_lr : the first and last learning rate; with layer-wise (discriminative)
         rates every parameter group is scaled by the same factor and the rates reported
         are those of the first group.
@@ -192,7 +192,7 @@ def _range_test(
 def _step(trainer: Trainer, batches: Iterator[tuple[Batch, torch.Generator]]) -> float:
     """One optimizer step of the Trainer over ``accumulate`` batches; their mean loss.
 
-    The step is the Trainer's own (:meth:`Trainer.train_step`), with every technique;
+    The step is the Trainer's own (`Trainer.train_step`), with every technique;
     the schedule is left alone, as the test sets the rate itself.
     """
     accumulate = trainer.config.accumulate

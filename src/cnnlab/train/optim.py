@@ -45,11 +45,11 @@ def build_optimizer(
     nesterov: bool = False,
     weight_decay: float = 0.0,
 ) -> torch.optim.Optimizer:
-    """Create the optimizer ``name`` (one of :data:`OPTIMIZERS`).
+    """Create the optimizer ``name`` (one of `OPTIMIZERS`).
 
     ``weight_decay`` is the coupled L2 penalty for every optimizer except
     ``adamw``, where it is decoupled from the gradient.  The fused implementation
-    is used where PyTorch has one (:data:`FUSED`), the multi-tensor one otherwise.
+    is used where PyTorch has one (`FUSED`), the multi-tensor one otherwise.
     """
     check_choice("optimizer", name, OPTIMIZERS)
     check_positive("lr", lr)
@@ -116,7 +116,7 @@ def exclude_from_decay(params: Iterable[torch.nn.Parameter] | Iterable[dict]) ->
 class WarmupSchedule:
     """Multiplicative LR factor per iteration: linear warm-up, then a decay.
 
-    A picklable callable for :class:`torch.optim.lr_scheduler.LambdaLR`.
+    A picklable callable for `torch.optim.lr_scheduler.LambdaLR`.
     """
 
     def __init__(
@@ -149,7 +149,7 @@ def build_scheduler(
     gamma: float = 0.1,
     patience: int = 5,
 ) -> torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau:
-    """Create the schedule ``name`` (one of :data:`SCHEDULERS`).
+    """Create the schedule ``name`` (one of `SCHEDULERS`).
 
     All but ``plateau`` are stepped after every optimizer step.
     """

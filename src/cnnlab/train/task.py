@@ -1,12 +1,12 @@
-"""What the Trainer trains: the :class:`Task` protocol and the :class:`Batch` it moves.
+"""What the Trainer trains: the `Task` protocol and the `Batch` it moves.
 
 A task says what differs between classification, segmentation, detection,
 reconstruction and metric learning (Lightning's ``LightningModule`` in small):
 the model it builds, how a training batch is prepared, the loss, the metrics of
 a training batch and of the validation split, which metric chooses the best
 epoch, and the final evaluation that writes the run's metrics, figures and
-report.  The :class:`~cnnlab.train.trainer.Trainer` is one loop for all of them;
-concrete tasks live in :mod:`cnnlab.tasks`.
+report.  The `Trainer` is one loop for all of them;
+concrete tasks live in `cnnlab.tasks`.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Task(Protocol):
         ...
 
     def loss(self, output: Any, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(loss, prediction)`` of a model output; the prediction feeds :meth:`batch_metrics`."""
+        """``(loss, prediction)`` of a model output; the prediction feeds `batch_metrics`."""
         ...
 
     def batch_metrics(self, prediction: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:

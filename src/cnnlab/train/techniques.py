@@ -1,6 +1,6 @@
 """Training techniques as small objects composed into the Trainer's step.
 
-A :class:`Technique` overrides the hooks it needs; the Trainer calls every
+A `Technique` overrides the hooks it needs; the Trainer calls every
 technique's hook at the same point of every step, so the loop itself has no
 branch for any of them.  Where the hooks sit in one step::
 
@@ -12,10 +12,10 @@ branch for any of them.  Where the hooks sit in one step::
     before_update(); optimizer.step()       # gradient clipping
     after_update()                          # max-norm constraint, weight averaging (EMA)
 
-Each technique reads its own section of :class:`~cnnlab.train.config.TrainConfig`
+Each technique reads its own section of `TrainConfig`
 (``build_techniques`` turns the config into the list).  Techniques of rooms above
 training (adversarial training lives with the attacks) are added by
-:mod:`cnnlab.compose`.
+`cnnlab.compose`.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class Technique:
         return None
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`'s state."""
+        """Restore `state_dict`'s state."""
 
 
 class Mixing(Technique):

@@ -3,10 +3,10 @@
 A readable loop in the spirit of nanoGPT's ``train.py``: for each epoch, one
 pass over the shuffled training split, one over the validation split, then the
 bookkeeping (history, best checkpoint, last checkpoint, early stopping).  What
-is learned is the :class:`~cnnlab.train.task.Task`'s business (model, batches,
+is learned is the `Task`'s business (model, batches,
 loss, metrics, final evaluation); techniques (Mixup, SAM, EMA, distillation,
-adversarial training ...) are :class:`~cnnlab.train.techniques.Technique`
-objects whose hooks are called at fixed points of :meth:`Trainer.train_step`.
+adversarial training ...) are `Technique`
+objects whose hooks are called at fixed points of `Trainer.train_step`.
 Callbacks get ``on_batch_end``, ``on_epoch_end`` and ``on_fit_end``.
 
 Determinism: the model is initialised from ``seed``, the data order of epoch
@@ -14,8 +14,8 @@ Determinism: the model is initialised from ``seed``, the data order of epoch
 saved with every ``last.safetensors``, so a resumed run ends with the same
 weights as an uninterrupted one.
 
-Most users build a Trainer through :class:`cnnlab.Trainer`, which picks the
-task and techniques a :class:`~cnnlab.train.config.TrainConfig` names.
+Most users build a Trainer through `cnnlab.Trainer`, which picks the
+task and techniques a `TrainConfig` names.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from cnnlab.version import __version__
 
 
 def normalization_stats(config: TrainConfig, data: DataSplits) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std for :class:`~cnnlab.nn.norm.Normalize`, from the training split only."""
+    """Mean and std for `Normalize`, from the training split only."""
     channels = data.input_shape[0]
     if config.normalization == "none":
         return torch.zeros(channels), torch.ones(channels)
@@ -111,7 +111,7 @@ def _check_optimizer_kind(optimizer: torch.optim.Optimizer, saved: Any) -> None:
 def _progress(state: Any) -> tuple[int, int, int, list[dict[str, Any]]]:
     """``(epoch, best_epoch, bad_epochs, history)`` of a checkpoint's trainer state, checked.
 
-    Raises ``TypeError``/``ValueError`` (a :class:`CheckpointError` for the caller) for
+    Raises ``TypeError``/``ValueError`` (a `CheckpointError` for the caller) for
     counters that are not whole numbers in ``[0, INT_MAX]`` or a history that is not a
     list of rows (mappings).
     """
@@ -125,7 +125,7 @@ def _progress(state: Any) -> tuple[int, int, int, list[dict[str, Any]]]:
 
 
 class Trainer:
-    """Train ``task`` as ``config`` says into ``run_dir``; see :meth:`fit` and :meth:`resume`."""
+    """Train ``task`` as ``config`` says into ``run_dir``; see `fit` and `resume`."""
 
     def __init__(
         self,
@@ -289,7 +289,7 @@ class Trainer:
 
     def _claim_run_dir(self, *, new: bool) -> None:
         """Claim the run directory for this run (rank 0 holds it; see
-        :mod:`cnnlab.runs.claim`): a new run only in a new or empty directory (or
+        `cnnlab.runs.claim`): a new run only in a new or empty directory (or
         one a run left before its first checkpoint); then clean up what a kill left."""
         error: CnnlabError | None = None
         if self.dist.is_main:
@@ -312,7 +312,7 @@ class Trainer:
             raise CheckpointError(message)
 
     def release_run_dir(self) -> None:
-        """Give up the claim of the run directory (:meth:`fit` does so when it ends)."""
+        """Give up the claim of the run directory (`fit` does so when it ends)."""
         if self.claim is not None:
             self.claim.release()
             self.claim = None
@@ -541,10 +541,10 @@ class Trainer:
         return loss, prediction, batch
 
     def train_epoch(self) -> dict[str, float]:
-        """One pass over the training split (epoch :attr:`epoch`, then advanced by one).
+        """One pass over the training split (epoch `epoch`, then advanced by one).
 
         Returns the epoch's training metrics (``train_loss`` and the task's). Used by
-        :meth:`fit`, and by callers that train without a run directory (NAS proxies).
+        `fit`, and by callers that train without a run directory (NAS proxies).
         """
         cfg = self.config
         self.model.train()
@@ -624,7 +624,7 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
 
     def validate(self, dataset: Any) -> dict[str, float]:
-        """The task's validation metrics of :attr:`eval_model` on ``dataset``."""
+        """The task's validation metrics of `eval_model` on ``dataset``."""
         return self.task.validate(self.eval_model, dataset, self.device)
 
     def technique(self, name: str) -> Technique | None:
