@@ -1,14 +1,14 @@
 """AlexNet and ZFNet: five convolutions, overlapping max pooling, three dense layers.
 
 * Krizhevsky, Sutskever & Hinton (2012), "ImageNet classification with deep
-  convolutional neural networks", NIPS, Sec. 3 and Fig. 2 (:func:`alexnet_original`).
+  convolutional neural networks", NIPS, Sec. 3 and Fig. 2 (`alexnet_original`).
 * Krizhevsky (2014), "One weird trick for parallelizing convolutional neural
   networks", the single-tower 64-192-384-256-256 network of torchvision
-  (:func:`alexnet`, loads torchvision's weights).
+  (`alexnet`, loads torchvision's weights).
 * Zeiler & Fergus (2014), "Visualizing and understanding convolutional
-  networks", ECCV, Fig. 3 (:func:`zfnet`).
+  networks", ECCV, Fig. 3 (`zfnet`).
 
-Each network is a row of :data:`CONFIGS`, one :class:`ConvLayer` per convolution.
+Each network is a row of `CONFIGS`, one `ConvLayer` per convolution.
 The original AlexNet at 227x227 (the lecture's table; the paper's "224x224"
 does not give the 55x55 maps of Fig. 2 with an 11x11 stride-4 kernel)::
 
@@ -38,7 +38,7 @@ normalization; both are parameter-free and keep the shapes of the table.)
 Local response normalization (Sec. 3.3) is
 b_i = a_i / (k + α Σ_{j=i−n/2}^{i+n/2} a_j²)^β with k = 2, n = 5, α = 1e-4,
 β = 0.75.  ``torch.nn.LocalResponseNorm`` divides its ``alpha`` by ``size``,
-so :func:`local_response_norm` passes α·n.  The sum runs over all maps of the
+so `local_response_norm` passes α·n.  The sum runs over all maps of the
 layer (the paper's N), also across the boundary between the two towers.
 
 ZFNet keeps AlexNet's layout with a 7x7 stride-2 conv1 and a 5x5 stride-2
@@ -180,7 +180,7 @@ def classifier_head(
 
 
 class AlexNet(Classifier):
-    """A network of :data:`CONFIGS`: conv-ReLU[-LRN][-pool] layers, then the head.
+    """A network of `CONFIGS`: conv-ReLU[-LRN][-pool] layers, then the head.
 
     Layer names: ``features.conv1`` (children ``conv``, ``act``), ``features.lrn1``,
     ``features.pool1``, ..., ``head.fc6`` ... ``head.fc8`` (``head.fc`` for the

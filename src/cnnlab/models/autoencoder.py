@@ -6,7 +6,7 @@ The encoder f is a stage of a stride-2 3x3 convolution + batch norm + ReLU per
 width (each halves the image), then a linear map to a ``latent_dim`` code
 h = f(x); the decoder g mirrors it: a linear map back to the last stage's maps,
 then a x2 transposed convolution (kernel 4, stride 2, padding 1: exactly twice
-the size, :class:`~cnnlab.nn.upsample.TransposedConvUpsample`) + batch norm +
+the size, `TransposedConvUpsample`) + batch norm +
 ReLU per stage, and a 3x3 convolution to ``num_classes`` output channels (the
 image's channels, to reconstruct it).  A code much smaller than the image
 (undercomplete) forces the network to keep what matters of the data

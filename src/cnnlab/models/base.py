@@ -35,7 +35,7 @@ class Classifier(nn.Module):
 
     Models whose head depends on the feature-map size (a flatten followed by a
     linear layer) pass ``input_shape`` so that a wrong input raises a
-    :class:`GeometryError` that says which size the model was built for.
+    `GeometryError` that says which size the model was built for.
     """
 
     def __init__(
@@ -81,7 +81,7 @@ def resolve_stem(stem: str | None, input_size: int | None) -> str:
 
 
 def check_input_size(model_name: str, input_size: int | None, minimum: int) -> None:
-    """Raise a :class:`GeometryError` naming the minimum when ``input_size`` is too small."""
+    """Raise a `GeometryError` naming the minimum when ``input_size`` is too small."""
     if input_size is not None and input_size < minimum:
         raise GeometryError(
             f"{model_name} needs inputs of at least {minimum}x{minimum} pixels, got "

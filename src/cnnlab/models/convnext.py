@@ -17,7 +17,7 @@ A ResNet modernized step by step towards a Swin Transformer:
 Widths C = (96, 192, 384, 768) for T and S, (128, ...) for B, (192, ...) for L
 and (256, ...) for XL (Sec. 3, "ConvNeXt-T: C = (96, 192, 384, 768), B =
 (3, 3, 9, 3)" etc.).  Layer names follow torchvision's ``convnext_*`` so that its
-state dicts load (:attr:`ConvNeXt.torchvision_keys`).
+state dicts load (`ConvNeXt.torchvision_keys`).
 
 CIFAR form (``stem='cifar'``, chosen automatically for inputs of at most 64
 pixels): the stem patchifies 2x2 instead of 4x4, so that a 32x32 image is a
@@ -118,7 +118,7 @@ def _torchvision_keys() -> tuple[tuple[str, str], ...]:
 
 
 class ConvNeXt(Classifier):
-    """Patchify stem, four stages of :class:`ConvNeXtBlock` with LN + 2x2 conv downsampling."""
+    """Patchify stem, four stages of `ConvNeXtBlock` with LN + 2x2 conv downsampling."""
 
     torchvision_keys = _torchvision_keys()
 

@@ -4,11 +4,11 @@ denoising from single noisy images", CVPR, Sec. 3 "Implementation details").
 The paper denoises with a U-Net (Ronneberger et al. 2015) of depth 2: three
 stages of two 3x3 convolutions with batch normalization, 32 feature maps in the
 first, doubled at each down-sampling, and a linear last layer (a 1x1
-convolution to the image's channels) — :class:`~cnnlab.models.unet.UNet` with
+convolution to the image's channels) — `UNet` with
 widths (32, 64, 128).  Depth 2 halves the image only twice, so any side that is
 a multiple of 4 fits (Fashion-MNIST's 28).  One difference: the paper's
 networks add the input to the output (a residual U-Net); here the input passes
-through the run's :class:`~cnnlab.nn.norm.Normalize` first, so the network
+through the run's `Normalize` first, so the network
 predicts the restored pixels directly.
 """
 

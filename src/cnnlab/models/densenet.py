@@ -3,9 +3,9 @@ convolutional networks", CVPR.  ImageNet configurations from Table 1, CIFAR
 configurations (DenseNet and DenseNet-BC) from Sec. 3 "Implementation details"
 and Table 2.
 
-A DenseNet is a stem, dense blocks (:class:`~cnnlab.nn.dense.DenseBlock`)
+A DenseNet is a stem, dense blocks (`DenseBlock`)
 separated by transition layers, then BN-ReLU, global average pooling and a
-linear classifier.  A variant is a row of :data:`CONFIGS` and a builder of the
+linear classifier.  A variant is a row of `CONFIGS` and a builder of the
 same name (``densenet121``):
 
 * ImageNet (Table 1): stem conv 7x7/2 (2k maps) - BN - ReLU - max pool 3x3/2,
@@ -22,7 +22,7 @@ four-block ImageNet networks keep 32x32 maps in their first block.
 
 Names follow torchvision (``features.conv0``, ``features.denseblock1.denselayer1.norm1``,
 ``features.transition1.conv``, ``features.norm5``); only the classifier moves
-(``classifier`` -> ``head.fc``).  See :mod:`cnnlab.nn.dense` for why only the
+(``classifier`` -> ``head.fc``).  See `cnnlab.nn.dense` for why only the
 stem and the bottleneck convolutions fold into batch norm.
 """
 
@@ -164,7 +164,7 @@ def _densenet(
     drop_rate: float,
     input_size: int | None,
 ) -> DenseNet:
-    """The :class:`DenseNet` of ``CONFIGS[name]``, its stem chosen and its input size checked.
+    """The `DenseNet` of ``CONFIGS[name]``, its stem chosen and its input size checked.
 
     ``stem`` is ``'imagenet'`` (7x7/2 conv and max pool), ``'cifar'`` (one 3x3 conv;
     the default of the CIFAR variants) or ``None``: CIFAR for ``input_size`` <= 64.
@@ -211,7 +211,7 @@ def densenet121(
     Huang et al. (2017), "Densely connected convolutional networks", Table 1 and
     Table 3.
     Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
-    ``drop_rate`` (see :func:`_densenet`).
+    ``drop_rate`` (see `_densenet`).
     """
     return _densenet("densenet121", num_classes, in_chans, stem, drop_rate, input_size)
 
@@ -229,7 +229,7 @@ def densenet169(
     Huang et al. (2017), "Densely connected convolutional networks", Table 1 and
     Table 3.
     Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
-    ``drop_rate`` (see :func:`_densenet`).
+    ``drop_rate`` (see `_densenet`).
     """
     return _densenet("densenet169", num_classes, in_chans, stem, drop_rate, input_size)
 
@@ -247,7 +247,7 @@ def densenet201(
     Huang et al. (2017), "Densely connected convolutional networks", Table 1 and
     Table 3.
     Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
-    ``drop_rate`` (see :func:`_densenet`).
+    ``drop_rate`` (see `_densenet`).
     """
     return _densenet("densenet201", num_classes, in_chans, stem, drop_rate, input_size)
 
@@ -265,7 +265,7 @@ def densenet264(
     Huang et al. (2017), "Densely connected convolutional networks", Table 1 and
     Table 3.
     Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
-    ``drop_rate`` (see :func:`_densenet`).
+    ``drop_rate`` (see `_densenet`).
     """
     return _densenet("densenet264", num_classes, in_chans, stem, drop_rate, input_size)
 
@@ -290,7 +290,7 @@ def densenet161(
     Huang et al. (2017), "Densely connected convolutional networks", Table 1 (k=48,
     from the authors' code, as torchvision).
     Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
-    ``drop_rate`` (see :func:`_densenet`).
+    ``drop_rate`` (see `_densenet`).
     """
     return _densenet("densenet161", num_classes, in_chans, stem, drop_rate, input_size)
 
@@ -308,7 +308,7 @@ def densenet40_k12(
     Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
     Table 2.
     Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
-    ``drop_rate`` (see :func:`_densenet`).
+    ``drop_rate`` (see `_densenet`).
     """
     return _densenet("densenet40_k12", num_classes, in_chans, stem, drop_rate, input_size)
 
@@ -326,7 +326,7 @@ def densenet100_k12(
     Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
     Table 2.
     Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
-    ``drop_rate`` (see :func:`_densenet`).
+    ``drop_rate`` (see `_densenet`).
     """
     return _densenet("densenet100_k12", num_classes, in_chans, stem, drop_rate, input_size)
 
@@ -344,7 +344,7 @@ def densenet100_k24(
     Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
     Table 2.
     Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
-    ``drop_rate`` (see :func:`_densenet`).
+    ``drop_rate`` (see `_densenet`).
     """
     return _densenet("densenet100_k24", num_classes, in_chans, stem, drop_rate, input_size)
 
@@ -362,7 +362,7 @@ def densenet_bc100_k12(
     Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
     Table 2.
     Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
-    ``drop_rate`` (see :func:`_densenet`).
+    ``drop_rate`` (see `_densenet`).
     """
     return _densenet("densenet_bc100_k12", num_classes, in_chans, stem, drop_rate, input_size)
 
@@ -380,7 +380,7 @@ def densenet_bc250_k24(
     Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
     Table 2.
     Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
-    ``drop_rate`` (see :func:`_densenet`).
+    ``drop_rate`` (see `_densenet`).
     """
     return _densenet("densenet_bc250_k24", num_classes, in_chans, stem, drop_rate, input_size)
 
@@ -398,6 +398,6 @@ def densenet_bc190_k40(
     Huang et al. (2017), "Densely connected convolutional networks", Sec. 3 and
     Table 2.
     Options: ``stem`` ('imagenet', 'cifar' or None: by ``input_size``) and
-    ``drop_rate`` (see :func:`_densenet`).
+    ``drop_rate`` (see `_densenet`).
     """
     return _densenet("densenet_bc190_k40", num_classes, in_chans, stem, drop_rate, input_size)

@@ -2,16 +2,16 @@
 convolutional neural networks", Table 1 (the B0 baseline), Sec. 3.3 eq. 3
 (compound scaling) and Table 2 (B0-B7 parameters and multiply-adds).
 
-B0 (:data:`B0_STAGES`) is a 3x3 stem conv, seven stages of MBConv blocks
+B0 (`B0_STAGES`) is a 3x3 stem conv, seven stages of MBConv blocks
 (inverted residuals with squeeze-and-excitation of ratio 0.25 and swish,
-see :mod:`cnnlab.nn.mbconv`), a 1x1 conv to 1280 maps, pooling and a linear
+see `cnnlab.nn.mbconv`), a 1x1 conv to 1280 maps, pooling and a linear
 layer.  Every larger network is *generated* from that table by compound
 scaling (eq. 3): with a coefficient φ,
 
     depth d = α^φ,  width w = β^φ,  resolution r = γ^φ,  α = 1.2, β = 1.1, γ = 1.15,
 
 chosen by grid search under α·β²·γ² ≈ 2, so that FLOPs grow by about 2^φ.
-:func:`compound_scale` applies it to *any* stage table; widths are rounded to
+`compound_scale` applies it to *any* stage table; widths are rounded to
 multiples of 8 (``make_divisible``) and repeats up (``ceil``), as in the
 reference code.  For φ = 1: d = 1.2, w = 1.1, r = 1.15·224 ≈ 258; rounding up
 gives each of B0's short stages a block more, so FLOPs grow 2.57-fold instead
@@ -19,7 +19,7 @@ of 1.92-fold (by φ = 4 the growth per unit of φ is back to 2.0).
 
 The released B1-B7 do not use the formula verbatim: their (width, depth,
 resolution, dropout) coefficients were rounded by hand in the authors'
-``efficientnet_builder.py`` (:data:`EFFICIENTNET_VARIANTS`) — φ = 1 above is
+``efficientnet_builder.py`` (`EFFICIENTNET_VARIANTS`) — φ = 1 above is
 close to the released *B2* (1.1, 1.2, 260), φ = 2 (1.21, 1.44, 296) to B3
 (1.2, 1.4, 300).  The registered ``efficientnet_b0 .. b7`` use the released
 coefficients (torchvision's, whose weights load and give the same logits);
@@ -85,7 +85,7 @@ def scale_stages(stages: Sequence[Stage], width: float, depth: float) -> list[St
     ``depth`` (rounded up).
 
     ``stages`` are dataclass rows with ``channels`` and ``repeats`` fields (other
-    fields are kept), e.g. :class:`MBConvStage`.
+    fields are kept), e.g. `MBConvStage`.
     """
     check_positive("width", width)
     check_positive("depth", depth)
@@ -117,7 +117,7 @@ def compound_scale(
     Parameters
     ----------
     stages : sequence of dataclass rows with ``channels`` and ``repeats`` fields
-        The base network's stage table (e.g. :data:`B0_STAGES`).
+        The base network's stage table (e.g. `B0_STAGES`).
     phi : float
         The compound coefficient φ (0 gives the base network).
     alpha, beta, gamma : float

@@ -16,7 +16,7 @@ how much finer detail the prediction gets back (Fig. 3):
 * **FCN-8s** repeats the fusion once more with the stage after (``pool3``).
 
 The 2x up-samplings are transposed convolutions initialized as bilinear
-interpolation and learned (:class:`~cnnlab.nn.upsample.TransposedConvUpsample`,
+interpolation and learned (`TransposedConvUpsample`,
 Sec. 3.3); the last up-sampling to the image is fixed bilinear interpolation,
 as in the paper's reference networks.  The padded zoo backbones keep stages
 aligned, so the paper's crop layers are not needed; the input sides must be
@@ -129,9 +129,9 @@ def build_fcn(
     dropout: float = 0.5,
     **backbone_options,
 ) -> FCN:
-    """An :class:`FCN` on the zoo model ``backbone`` (its options in ``backbone_options``).
+    """An `FCN` on the zoo model ``backbone`` (its options in ``backbone_options``).
 
-    Without ``backbone``: :data:`DEFAULT_BACKBONE` with :data:`DEFAULT_BACKBONE_OPTIONS`
+    Without ``backbone``: `DEFAULT_BACKBONE` with `DEFAULT_BACKBONE_OPTIONS`
     (options given here override them).
     """
     if backbone is None:

@@ -4,11 +4,11 @@
 module whose forward pass returns ``{name: output}`` for those layers.  Hooks
 are registered for the duration of one forward pass and removed afterwards,
 also when the pass fails, so the wrapped model is never left with stale hooks.
-Unlike :func:`torchvision.models.feature_extraction.create_feature_extractor`
+Unlike `torchvision.models.feature_extraction.create_feature_extractor`
 it needs no symbolic tracing, so models with data-dependent control flow work.
 
-:func:`features_only` turns a model into timm's ``features_only`` form: a
-module returning the list of its stage outputs (:mod:`cnnlab.models.stages`)
+`features_only` turns a model into timm's ``features_only`` form: a
+module returning the list of its stage outputs (`cnnlab.models.stages`)
 with a ``feature_info`` describing them.
 """
 

@@ -3,8 +3,8 @@
 Receptive fields follow the recurrence of Araujo, Norris & Sim (2019),
 "Computing receptive fields of convolutional neural networks", Distill:
 r_l = r_{l−1} + (k_l − 1)·d_l·j_{l−1} and j_l = j_{l−1}·s_l.  Instead of
-assuming a chain of layers, :func:`trace_geometry` carries (r, j) on every
-tensor of one forward pass (a :class:`~torch.overrides.TorchFunctionMode`),
+assuming a chain of layers, `trace_geometry` carries (r, j) on every
+tensor of one forward pass (a `TorchFunctionMode`),
 so that it follows the graph: a sum (residual shortcut), a product (a
 squeeze-and-excitation gate) or a concatenation (inception, DenseNet) sees
 the union of its inputs' fields, which for centred fields is the largest
@@ -22,9 +22,9 @@ networks here).
 
 A convolution or pooling layer whose windows do not tile its input drops the
 last rows and columns under PyTorch's floor semantics (AlexNet's 11x11/4
-first layer at 224x224: 54.25 rounds down to 54).  :func:`trace_geometry`
-notes every such layer with the formula (:func:`cnnlab.nn.geometry.tiling_note`);
-:func:`check_geometry` raises them as a :class:`~cnnlab.errors.GeometryError`
+first layer at 224x224: 54.25 rounds down to 54).  `trace_geometry`
+notes every such layer with the formula (`cnnlab.nn.geometry.tiling_note`);
+`check_geometry` raises them as a `GeometryError`
 with the nearest input sizes at which every layer tiles.
 """
 
@@ -108,7 +108,7 @@ def trace_geometry(
 
 
 def check_geometry(model: nn.Module, input_shape: tuple[int, int, int]) -> None:
-    """Raise :class:`GeometryError` if a layer drops input pixels at ``input_shape``.
+    """Raise `GeometryError` if a layer drops input pixels at ``input_shape``.
 
     The message lists every such layer with its formula and the nearest input
     sizes at which all layers tile their inputs.
@@ -200,7 +200,7 @@ def _note(module: nn.Module, x: Any) -> str | None:
 
 
 class _FieldMode(TorchFunctionMode):
-    """Carries a :class:`_Field` from the inputs of every torch function to its outputs."""
+    """Carries a `_Field` from the inputs of every torch function to its outputs."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}

@@ -3,7 +3,7 @@ Vanhoucke & Rabinovich (2015), "Going deeper with convolutions", CVPR, Table 1
 (layers and filter counts), Fig. 2b (the Inception module) and Sec. 5 (the two
 auxiliary classifiers).
 
-Layers (input 224x224; each Inception row of :data:`INCEPTION_MODULES` gives the
+Layers (input 224x224; each Inception row of `INCEPTION_MODULES` gives the
 #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5 and pool-projection filters of
 Table 1)::
 
@@ -15,20 +15,20 @@ Table 1)::
 Two auxiliary classifiers, on the outputs of 4a and 4d (Sec. 5: 5x5/3 average
 pooling to 4x4, 1x1 conv 128, FC 1024, dropout 70 %, linear), add their losses
 with weight 0.3 during training: in training mode the model returns
-:class:`~cnnlab.models.base.AuxLogits`, in eval mode plain logits.
+`AuxLogits`, in eval mode plain logits.
 ``aux_logits=False`` removes them.  The pooling is adaptive (to 4x4), which is
 the paper's 5x5/3 at 14x14 and keeps the classifiers usable at other sizes.
 
-Two forms are registered (rows of :data:`FORMS`):
+Two forms are registered (rows of `FORMS`):
 
-* :func:`googlenet` is torchvision's ``googlenet``: batch norm (ε = 10⁻³) after
+* `googlenet` is torchvision's ``googlenet``: batch norm (ε = 10⁻³) after
   every convolution, a 3x3 convolution in the "5x5" branch (a known slip of the
   port, pytorch/vision#906), a 2x2 max pool before 5a and dropout 0.2.  It loads
   torchvision's state dicts and gives the same logits.  torchvision's
   ``transform_input`` (False unless its pretrained weights are requested) is not
   part of this model: those weights expect inputs scaled to [−1, 1], i.e. a
   ``Normalize(0.5, 0.5)`` in front of the model.
-* :func:`googlenet_paper` is Table 1 as published: convolutions with bias and no
+* `googlenet_paper` is Table 1 as published: convolutions with bias and no
   batch norm, 5x5 convolutions, local response normalization after the first
   pooling and after conv3 (size 5, α = 10⁻⁴, β = 0.75, as in the Caffe
   reference model), a 3x3/2 max pool before 5a and dropout 0.4.  It reproduces
@@ -120,8 +120,8 @@ class InceptionNet(Classifier):
 
     ``aux`` maps a child name of ``features`` to the classifier that reads its
     output; in training mode (when there are any) the forward pass returns
-    :class:`AuxLogits` with the auxiliary logits in feature order.  Inputs
-    smaller than ``min_input_size`` raise a :class:`GeometryError`.  Shared by
+    `AuxLogits` with the auxiliary logits in feature order.  Inputs
+    smaller than ``min_input_size`` raise a `GeometryError`.  Shared by
     the Inception family (GoogLeNet, v3, v4, Inception-ResNet) and Xception.
     """
 

@@ -5,13 +5,13 @@ A highway layer (eq. 3) carries its input through where its transform gate is
 closed: y = H(x)·T(x) + x·(1 − T(x)), T(x) = σ(W_T x + b_T).  With b_T
 initialised negative every layer starts close to the identity, which lets
 plain gradient descent train networks of a hundred layers (Sec. 2.2).  The
-layer itself is :class:`cnnlab.nn.residual.Highway`.
+layer itself is `cnnlab.nn.residual.Highway`.
 
-* :func:`highway_mlp`: the fully connected networks of the depth experiment
+* `highway_mlp`: the fully connected networks of the depth experiment
   on MNIST ("Training very deep networks", Sec. 4.1, Fig. 1): a plain first
   layer of ``width`` units followed by ``depth − 1`` highway layers of the same
   width (50 units; depths 10, 20, 50 and 100 in the paper) and the output layer.
-* :func:`highway_cnn`: convolutional highway layers (H and T are 3x3
+* `highway_cnn`: convolutional highway layers (H and T are 3x3
   convolutions that keep the shape, Sec. 2 "Convolutional highway layers") in
   stages separated by 2x2 max pooling, then global average pooling and a linear
   classifier.  The CIFAR-10 networks of Sec. 4.2 follow the FitNets of Romero

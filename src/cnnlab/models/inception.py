@@ -26,7 +26,7 @@
 Batch norm uses TensorFlow's ε = 10⁻³; average pooling inside the v4 and
 Inception-ResNet modules ignores the padding (TensorFlow's 'SAME' pooling),
 v3's counts it (as torchvision does).  Inception v3 returns
-:class:`~cnnlab.models.base.AuxLogits` in training mode, with weight 0.4 for
+`AuxLogits` in training mode, with weight 0.4 for
 the auxiliary loss as in the authors' training script
 (tensorflow/models, ``slim/train_image_classifier.py``:
 ``softmax_cross_entropy(end_points['AuxLogits'], ..., weights=0.4)``).
@@ -345,7 +345,7 @@ class InceptionV3Aux(nn.Sequential):
 
 
 class Inception(InceptionNet):
-    """An :class:`InceptionConfig` as stem, body, then global pooling, dropout, linear."""
+    """An `InceptionConfig` as stem, body, then global pooling, dropout, linear."""
 
     def __init__(
         self,

@@ -3,7 +3,7 @@
 Fig. 2 (architecture), Table I (C3 connections) and Sec. III.C.7 (LeNet-1,
 LeNet-4).
 
-Layers of the faithful :func:`lenet5` (input 1x32x32)::
+Layers of the faithful `lenet5` (input 1x32x32)::
 
     layer  kind                     output      parameters
     C1     conv 6@5x5               6x28x28     6·(25+1)        =    156
@@ -32,7 +32,7 @@ the same with C1's padding, (32 − 28)/2 = 2, so that C5 is still 1x1.
 With ``output='rbf'`` the trainable parameters are exactly the paper's 60,000
 (Sec. II.B; 340,908 connections).
 
-:func:`lenet1` is the network of LeCun et al. (1990), "Handwritten digit
+`lenet1` is the network of LeCun et al. (1990), "Handwritten digit
 recognition with a back-propagation network", NIPS 2 (16x16 digits centred
 in a 28x28 field, ``input_size=16``), called LeNet-1 in the 1998 paper::
 
@@ -49,11 +49,11 @@ The 1990 paper gives 2,578 independent parameters and 98,442 connections
 table.  Both totals hold exactly when 4 of the 12 C3 maps see one S2 map and 8
 see two: C3's connections are 8·8·(4·26 + 8·51) = 32,768 and the whole net's
 59,904 + 2,880 + 32,768 + 960 + 1,930 = 98,442.  Which pairs is not
-published; :data:`LENET1_C3_TABLE` lets map j < 4 see S2 map j, and the pairs
+published; `LENET1_C3_TABLE` lets map j < 4 see S2 map j, and the pairs
 {j, j+1} and {j, j+2} (mod 4) feed the other eight, so that every S2 map
 feeds five C3 maps.
 
-:func:`lenet4` follows the 1998 description (Sec. III.C.7): "4 first-level
+`lenet4` follows the 1998 description (Sec. III.C.7): "4 first-level
 feature maps, followed by 8 subsampling maps connected in pairs to each
 first-layer feature map, then 16 feature maps, followed by 16 subsampling
 maps, followed by a fully connected layer with 120 units, followed by the
@@ -63,12 +63,12 @@ cannot be reproduced from that description — its 120-unit layer alone, fully
 connected to 16 5x5 maps, has 48,120 weights — so this builder has 52,698
 parameters and no published figure to be checked against.
 
-:func:`lenet5_modern` keeps the shape conv5-pool-conv5-pool-fc-fc-fc but uses
+`lenet5_modern` keeps the shape conv5-pool-conv5-pool-fc-fc-fc but uses
 what came later: ReLU, max pooling, full C3 connectivity, batch norm
 (Ioffe & Szegedy 2015) and dropout (Srivastava et al. 2014), and wider layers
 (32 and 64 maps instead of 6 and 16).  Measured on Fashion-MNIST (28x28,
 standardized, no augmentation, Adam lr 1e-3, batch 128, seed 0): 91.0 % test
-accuracy after 5 epochs, 91.8 % after 15; :func:`lenet5` with the same recipe
+accuracy after 5 epochs, 91.8 % after 15; `lenet5` with the same recipe
 reaches 88.7 % after 10 epochs (86.1 % with ``output='rbf'``).
 """
 
@@ -116,7 +116,7 @@ LENET1_C3_TABLE = (
 class EarlyLeNet:
     """LeNet-1 and LeNet-4 as data: C1-S2-C3-S4 with scaled tanh, then fully connected layers.
 
-    ``c3`` is a connection table like :data:`C3_TABLE` or a map count (full
+    ``c3`` is a connection table like `C3_TABLE` or a map count (full
     connectivity); ``s2_copies`` subsampling maps per C1 map; ``hidden`` the
     widths of the fully connected layers before the output; ``field`` the side
     of the input field (smaller inputs are centred in it by C1's padding).
@@ -204,7 +204,7 @@ class FanOutSubsample2d(Subsample2d):
 
 
 class LeNet(Classifier):
-    """LeNet-1 or LeNet-4 from an :class:`EarlyLeNet` row (C1, S2, C3, S4, dense layers)."""
+    """LeNet-1 or LeNet-4 from an `EarlyLeNet` row (C1, S2, C3, S4, dense layers)."""
 
     def __init__(
         self,
@@ -374,7 +374,7 @@ def lenet5_modern(
     ``input_size`` is the side of the square input (28 for MNIST-like data);
     the first fully connected layer is sized from it.  ``dropconnect`` > 0 drops
     the weights of F5 and F6 with that probability in training (Wan et al. 2013,
-    :class:`~cnnlab.nn.drop.DropConnectLinear`), in addition to ``dropout``.
+    `DropConnectLinear`), in addition to ``dropout``.
     """
     return LeNet5Modern(
         num_classes, in_chans, input_size, tuple(channels), bn, dropout, dropconnect

@@ -2,13 +2,13 @@
 Platform-aware neural architecture search for mobile", Fig. 7 (the searched
 network: a 3x3 conv, a SepConv, then stages of MBConv blocks).
 
-A searched network is a plan (:class:`MnasPlan`): the widths of stem, SepConv
+A searched network is a plan (`MnasPlan`): the widths of stem, SepConv
 and six MBConv stages, scaled by the depth multiplier α and rounded to
-multiples of 8 (``make_divisible``), and the stages (:class:`MnasStage`:
+multiples of 8 (``make_divisible``), and the stages (`MnasStage`:
 kernel, stride, expansion, repeats, squeeze-and-excitation).  Two plans are
-registered (:data:`CONFIGS`, a builder of the same name for each row):
+registered (`CONFIGS`, a builder of the same name for each row):
 
-* **A1** (:data:`MNASNET_A1`, ``mnasnet_a1``), the paper's model (Fig. 7a;
+* **A1** (`MNASNET_A1`, ``mnasnet_a1``), the paper's model (Fig. 7a;
   Table 1: 3.9M parameters, 312M multiply-adds, 75.2 % top-1): MBConv3 and
   MBConv6 blocks, squeeze-and-excitation in the 40-, 112- and 160-channel
   stages.  Fig. 7 does not give every detail; those follow the authors'
@@ -16,7 +16,7 @@ registered (:data:`CONFIGS`, a builder of the same name for each row):
   SE squeezes to a quarter of the block's *input* width (``se_ratio`` 0.25),
   with ReLU and a sigmoid gate, and a 1x1 convolution to 1280 maps precedes the
   pooling.  Built so: 3,887,038 parameters and 311.6M multiply-adds at 224x224.
-* **B1** (:data:`MNASNET_B1`, ``mnasnet0_5 .. mnasnet1_3``), the variant of the
+* **B1** (`MNASNET_B1`, ``mnasnet0_5 .. mnasnet1_3``), the variant of the
   same release that torchvision implements: the same kind of plan without
   squeeze-and-excitation (other kernels, expansions and widths), ReLU
   throughout.
@@ -188,7 +188,7 @@ CONFIGS: dict[str, tuple[MnasPlan, float]] = {
 def _mnasnet(
     name: str, num_classes: int, in_chans: int, input_size: int | None, **options
 ) -> MnasNet:
-    """The :class:`MnasNet` of ``CONFIGS[name]``."""
+    """The `MnasNet` of ``CONFIGS[name]``."""
     plan, alpha = CONFIGS[name]
     return MnasNet(plan, alpha, num_classes, in_chans, input_size=input_size, **options)
 

@@ -16,9 +16,9 @@ reduction cells; each reduction cell doubles the number of filters per state.
   then the stacks at 28x28, 14x14 and 7x7; NASNet-A (4 @ 1056), the mobile
   model, has 5.3M parameters and 564M multiply-adds (Table 3).
 
-Both are built from the genotype :data:`cnnlab.models.nasnet_genotype.NASNET_A`
-by the generic :class:`~cnnlab.models.nasnet_cell.Cell`, so any genotype found by
-an architecture search gives a network the same way (:class:`NASNet`).  The
+Both are built from the genotype `cnnlab.models.nasnet_genotype.NASNET_A`
+by the generic `Cell`, so any genotype found by
+an architecture search gives a network the same way (`NASNet`).  The
 auxiliary classifier of the paper's training setup is left out (the published
 parameter counts are those of the network without it).  Stochastic depth is a
 fixed rate per operation (``drop_path``), not the paper's ScheduledDropPath,

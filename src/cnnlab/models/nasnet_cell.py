@@ -1,4 +1,4 @@
-"""A NASNet cell built from a :class:`~cnnlab.models.nasnet_genotype.CellGenotype`.
+"""A NASNet cell built from a `CellGenotype`.
 
 Zoph et al. (2018), Sec. 3 and Fig. 3, with the details of NASNet's reference
 implementation (TF-slim ``nasnet_utils.NasNetABaseCell``):
@@ -47,7 +47,7 @@ class Cell(nn.Module):
     ``in_ch`` is the width of input 0; ``prev_ch`` that of input 1, or ``None``
     for a network's first cell (input 1 is then input 0 itself);
     ``prev_reduced`` says that input 1 has twice the resolution of input 0.
-    The output has ``len(genotype.concat) · filters`` maps (:attr:`out_ch`).
+    The output has ``len(genotype.concat) · filters`` maps (`out_ch`).
     """
 
     def __init__(

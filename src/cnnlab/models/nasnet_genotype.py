@@ -9,11 +9,11 @@ its output is state b + 2.  The cell's output concatenates the states listed in
 ``concat`` along the channels (by default those no block uses, "all of the
 unused hidden states ... are concatenated together in depth", Sec. 3).
 
-A :class:`Genotype` is a normal cell (keeps the resolution) and a reduction
+A `Genotype` is a normal cell (keeps the resolution) and a reduction
 cell (operations on the two inputs have stride 2).  It round-trips through
-JSON (:meth:`Genotype.to_dict` / :meth:`Genotype.from_dict`), so an
+JSON (`Genotype.to_dict` / `Genotype.from_dict`), so an
 architecture search can write its candidates down and a network can be rebuilt
-from a file (:class:`cnnlab.models.nasnet.NASNet`).
+from a file (`cnnlab.models.nasnet.NASNet`).
 """
 
 from __future__ import annotations

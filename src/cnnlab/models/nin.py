@@ -12,7 +12,7 @@ last 1x1 convolution (one map per class) and the pooling form ``head``
 (``head.classes``, ``head.gap``), so that ``features`` ends with 192 maps and
 the head is what changes with the number of classes.
 
-The paper gives no layer widths; :data:`NIN_CIFAR10` takes them from the
+The paper gives no layer widths; `NIN_CIFAR10` takes them from the
 authors' released CIFAR-10 model (Caffe Model Zoo, "NIN-CIFAR10"), which pads
 the 5x5 and 3x3 convolutions to keep the size and pools with Caffe's ceil mode
 (32 → 16 → 8); it uses average pooling in the second pooling layer, here it is

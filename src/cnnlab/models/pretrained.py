@@ -8,18 +8,18 @@ under the exact name torchvision gives it (the last part of its URL, such as
 ``resnet18-f37072fd.pth``) in
 
 1. the folder named by the ``CNNLAB_WEIGHTS`` environment variable, then
-2. torch.hub's cache, ``$TORCH_HOME/hub/checkpoints`` (:func:`torch.hub.get_dir`),
+2. torch.hub's cache, ``$TORCH_HOME/hub/checkpoints`` (`torch.hub.get_dir`),
    where torchvision itself keeps what it downloads;
 
-a missing file is a :class:`~cnnlab.errors.ConfigError` that names the file,
+a missing file is a `ConfigError` that names the file,
 its URL and both folders.
 
-The images must be prepared as the weights were trained: :class:`Preprocessing`
+The images must be prepared as the weights were trained: `Preprocessing`
 carries the crop and resize sizes, mean/std and interpolation of torchvision's
 ``Weights.transforms()`` (``ImageClassification``; for GoogLeNet and
-Inception v3, mean and std 0.5, see :data:`TRANSFORM_INPUT`); its ``transforms()`` is the
+Inception v3, mean and std 0.5, see `TRANSFORM_INPUT`); its ``transforms()`` is the
 same pipeline in ``torchvision.transforms.v2``.  A model loaded this way keeps
-its :class:`PretrainedWeights` as ``model.pretrained_cfg`` (timm's name).
+its `PretrainedWeights` as ``model.pretrained_cfg`` (timm's name).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def is_weights_name(weights: object) -> bool:
 
 
 def pretrained_weights(model: str, torchvision_name: str | None, which: str = "DEFAULT"):
-    """The :class:`PretrainedWeights` ``which`` of a model whose torchvision builder is
+    """The `PretrainedWeights` ``which`` of a model whose torchvision builder is
     ``torchvision_name``.
 
     Raises

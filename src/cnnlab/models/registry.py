@@ -2,9 +2,9 @@
 
 A builder is a module-level function ``builder(num_classes=..., in_chans=..., **kwargs)
 -> nn.Module`` registered under its own name (``def resnet50`` in
-:mod:`cnnlab.models.resnet` is the model ``resnet50``); its docstring's first line
+`cnnlab.models.resnet` is the model ``resnet50``); its docstring's first line
 is the one-line description shown by ``cnnlab models``.  Registration also records what the model is
-checked against (:class:`ModelInfo`): the torchvision builder of the same
+checked against (`ModelInfo`): the torchvision builder of the same
 architecture, if any, and the figures published for it, so that tests and
 ``benchmarks/zoo.py`` are generated from the registry instead of typed twice.
 """
@@ -63,7 +63,7 @@ class Reference:
 class ModelInfo:
     """A registered builder and what it is checked against.
 
-    ``torchvision`` names the builder in :mod:`torchvision.models` with the same
+    ``torchvision`` names the builder in `torchvision.models` with the same
     architecture (exact parameter count, loadable weights, same logits).
     ``kwargs`` are the builder options that reproduce the ``reference`` and
     torchvision configuration (e.g. ``num_classes=1000, in_chans=3``).
@@ -91,7 +91,7 @@ def register_model(
     A model named ``resnet50`` is therefore a function ``def resnet50(...)`` that
     can be found by name and imported from its family's module.  ``torchvision``
     and ``reference`` record what the model is verified against (see
-    :class:`ModelInfo`); extra keyword arguments are the builder options used for
+    `ModelInfo`); extra keyword arguments are the builder options used for
     that comparison.
     """
 
@@ -106,7 +106,7 @@ def register_model(
 
 
 def model_info(name: str) -> ModelInfo:
-    """The :class:`ModelInfo` of a registered model."""
+    """The `ModelInfo` of a registered model."""
     if name not in _REGISTRY:
         raise UnknownNameError("model", name, _REGISTRY)
     return _REGISTRY[name]
@@ -114,7 +114,7 @@ def model_info(name: str) -> ModelInfo:
 
 def list_models(pattern: str | None = None) -> list[str]:
     """Names of the registered models, sorted; only those matching the shell-style
-    ``pattern`` when one is given (``"resnet*"``, ``"*_bn"``; :func:`fnmatch.fnmatchcase`)."""
+    ``pattern`` when one is given (``"resnet*"``, ``"*_bn"``; `fnmatch.fnmatchcase`)."""
     names = sorted(_REGISTRY)
     return names if pattern is None else [n for n in names if fnmatchcase(n, pattern)]
 
@@ -159,34 +159,34 @@ def create_model(
 
     Parameters
     ----------
-    name: a name from :func:`list_models`.
+    name: a name from `list_models`.
     num_classes: size of the classifier output; by default the one the model was
         published with (1000 for the ImageNet families, 10 for the CIFAR, MNIST
-        and LeNet ones; :func:`default_options`), as timm does.
+        and LeNet ones; `default_options`), as timm does.
     in_chans: number of input image channels; by default the published one (3,
         or 1 for the digit-sized LeNets and U-Net).
     weights: a local ``.pth`` or ``.safetensors`` state dict (torchvision's or
         cnnlab's) to load; the head is re-initialised for a different
         ``num_classes`` and the first convolution adapted for ``in_chans``
-        (see :func:`cnnlab.models.weights.load_torchvision_weights`).  Or the
+        (see `cnnlab.models.weights.load_torchvision_weights`).  Or the
         name of torchvision weights of the model (``"DEFAULT"``,
         ``"IMAGENET1K_V2"``), read from ``$CNNLAB_WEIGHTS`` or torch.hub's cache
-        (see :mod:`cnnlab.models.pretrained`); the model then carries them,
+        (see `cnnlab.models.pretrained`); the model then carries them,
         with their preprocessing, as ``model.pretrained_cfg``.
     pretrained: ``weights="DEFAULT"``.
     kwargs: family-specific options (documented on each builder), and three
         build options that work for every model: ``norm_layer`` replaces each
-        batch norm by that :func:`~cnnlab.nn.norm.get_norm` layer (``'group'``,
+        batch norm by that `get_norm` layer (``'group'``,
         ``'lrn'``, ``'actnorm'``, ...); ``weight_std=True`` standardizes every
         convolution's weights (Qiao et al. 2019); ``strict=True`` raises a
-        :class:`~cnnlab.errors.GeometryError` when a layer's windows do not tile
+        `GeometryError` when a layer's windows do not tile
         its input at the model's input size (its ``input_shape``, else
         ``input_size``, else the published ``Reference`` input size), instead of
-        PyTorch's silent rounding down (see :mod:`cnnlab.models.geometry`).
+        PyTorch's silent rounding down (see `cnnlab.models.geometry`).
     features_only: return the feature maps of the network's stages instead of
         class scores, as timm does: ``model(x)`` is a list of tensors and
         ``model.feature_info`` gives their channels, reductions and modules
-        (see :mod:`cnnlab.models.stages`); the head is dropped and never runs.
+        (see `cnnlab.models.stages`); the head is dropped and never runs.
     out_indices: with ``features_only``, the stages to return (0 is the first,
         the stem's output for ImageNet networks); all of them by default.
     """
@@ -259,7 +259,7 @@ def _strict_shape(
 def create_model_for_input(
     name: str, num_classes: int, input_shape: tuple[int, int, int], **kwargs
 ) -> nn.Module:
-    """:func:`create_model` for images of ``input_shape`` (C, H, W).
+    """`create_model` for images of ``input_shape`` (C, H, W).
 
     Builders whose geometry depends on the image size (LeNet-5's 32x32 versus
     28x28) declare an ``input_size`` argument; it is filled in from ``input_shape``.

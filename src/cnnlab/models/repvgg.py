@@ -2,7 +2,7 @@
 ConvNets Great Again", CVPR, Table 2 (architecture), Table 3 (width multipliers)
 and Table 4 (ImageNet parameters, FLOPs, accuracy).
 
-Five stages of :class:`~cnnlab.nn.repvgg.RepVGGBlock` + ReLU; the first layer of
+Five stages of `RepVGGBlock` + ReLU; the first layer of
 each stage has stride 2 (224 → 112 → 56 → 28 → 14 → 7), then global average
 pooling and a linear classifier (Table 2)::
 
@@ -14,9 +14,9 @@ pooling and a linear classifier (Table 2)::
     5      7x7      1 / 1          512b
 
 with (a, b) = A0 (0.75, 2.5), A1 (1, 2.5), A2 (1.5, 2.75), B0 (1, 2.5),
-B1 (2, 4), B2 (2.5, 5), B3 (3, 5) (Table 3, :data:`CONFIGS`; a builder per row,
+B1 (2, 4), B2 (2.5, 5), B3 (3, 5) (Table 3, `CONFIGS`; a builder per row,
 ``repvgg_a0`` ... ``repvgg_b3``).  Table 4 gives the parameters of the
-*inference-time* network (after :func:`cnnlab.nn.fuse.reparameterize`, every
+*inference-time* network (after `cnnlab.nn.fuse.reparameterize`, every
 block a single 3x3 conv); the training-time network has the extra 1x1 and BN
 branches.
 
@@ -77,7 +77,7 @@ def rep_unit(in_ch: int, out_ch: int, stride: int, deploy: bool = False) -> nn.S
     """A RepVGG block followed by its ReLU (children ``rep`` and ``act``).
 
     ``deploy=True`` builds the inference-time form directly: ``rep`` is the single
-    3x3 convolution with bias that :meth:`RepVGGBlock.reparameterize` returns.
+    3x3 convolution with bias that `RepVGGBlock.reparameterize` returns.
     """
     rep = (
         conv2d(in_ch, out_ch, 3, stride, padding=1)

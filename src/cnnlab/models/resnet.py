@@ -29,14 +29,14 @@ SENet-154 and the plain networks — one family with width and cardinality knobs
 * CBAM-ResNet-50: Woo, Park, Lee & Kweon (2018), "CBAM: Convolutional block
   attention module", Table 4.
 
-Every variant is a row of :data:`CONFIGS` and a builder of the same name
-(``resnet50``) that takes the fields of :class:`ResNetConfig` and
-:class:`~cnnlab.nn.residual.BlockOptions` as options (:func:`build_resnet`):
+Every variant is a row of `CONFIGS` and a builder of the same name
+(``resnet50``) that takes the fields of `ResNetConfig` and
+`BlockOptions` as options (`build_resnet`):
 ``create_model("resnet50", groups=32, width_per_group=4)`` is ResNeXt-50,
 ``attention="se"`` adds squeeze-and-excitation, ``drop_path=0.2`` stochastic
 depth (Huang et al. 2016), ``stem="cifar"`` the CIFAR form (a 3x3 stride-1 stem
 and no max pool, chosen automatically for ``input_size`` <= 64).
-Torchvision state dicts load by name (:attr:`ResNet.torchvision_keys`) and give
+Torchvision state dicts load by name (`ResNet.torchvision_keys`) and give
 the same logits.
 """
 
@@ -73,11 +73,11 @@ class ResNetConfig:
     stem
         ``'imagenet'`` (7x7 stride-2 conv, 3x3 stride-2 max pool), ``'cifar'``
         (3x3 stride-1 conv, He et al. 2016a, Sec. 4.2) or ``None``: chosen from
-        ``input_size`` (:func:`~cnnlab.models.base.resolve_stem`).
+        ``input_size`` (`resolve_stem`).
     deep_stem
         The ImageNet stem as three 3x3 convolutions (SENet-154, Appendix (b)).
     options
-        The units' :class:`~cnnlab.nn.residual.BlockOptions`.
+        The units' `BlockOptions`.
     drop_path
         Stochastic depth: drop probability of the last unit, rising linearly
         from 0 (Huang et al. 2016, Sec. 3).
@@ -234,9 +234,9 @@ def build_resnet(
     input_size: int | None = None,
     **options,
 ) -> ResNet:
-    """A :class:`ResNet` of ``config`` with the fields named in ``options`` replaced.
+    """A `ResNet` of ``config`` with the fields named in ``options`` replaced.
 
-    Options (any field of :class:`ResNetConfig` or :class:`~cnnlab.nn.residual.BlockOptions`):
+    Options (any field of `ResNetConfig` or `BlockOptions`):
     ``stem`` ('imagenet', 'cifar'; default by ``input_size``), ``drop_path``, ``attention``
     ('se', 'cbam'), ``groups``, ``width_per_group``, ``shortcut`` ('A', 'B', 'C', 'none'),
     ``dropout``, ``stride_in_1x1``, ``zero_init_residual``, ``depths``, ``widths``, ...
@@ -307,7 +307,7 @@ def resnet18(
     """ResNet-18 (He et al. 2016): basic blocks [2, 2, 2, 2], 11.7M params, 1.8G MACs.
 
     He et al. (2016a), "Deep residual learning for image recognition", Table 1.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnet18"], num_classes, in_chans, input_size, **options)
 
@@ -324,7 +324,7 @@ def resnet34(
     """ResNet-34 (He et al. 2016): basic blocks [3, 4, 6, 3], 21.8M params, 3.6G MACs.
 
     He et al. (2016a), "Deep residual learning for image recognition", Table 1.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnet34"], num_classes, in_chans, input_size, **options)
 
@@ -341,7 +341,7 @@ def resnet50(
     """ResNet-50 (He et al. 2016): bottlenecks [3, 4, 6, 3], 25.6M params.
 
     He et al. (2016a), "Deep residual learning for image recognition", Table 1.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnet50"], num_classes, in_chans, input_size, **options)
 
@@ -358,7 +358,7 @@ def resnet101(
     """ResNet-101 (He et al. 2016): bottlenecks [3, 4, 23, 3], 44.5M params.
 
     He et al. (2016a), "Deep residual learning for image recognition", Table 1.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnet101"], num_classes, in_chans, input_size, **options)
 
@@ -375,7 +375,7 @@ def resnet152(
     """ResNet-152 (He et al. 2016): bottlenecks [3, 8, 36, 3], 60.2M params.
 
     He et al. (2016a), "Deep residual learning for image recognition", Table 1.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnet152"], num_classes, in_chans, input_size, **options)
 
@@ -392,7 +392,7 @@ def plain18(
 
     He et al. (2016a), "Deep residual learning for image recognition", Table 1
     (architecture) and Table 2.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["plain18"], num_classes, in_chans, input_size, **options)
 
@@ -413,7 +413,7 @@ def plain34(
 
     He et al. (2016a), "Deep residual learning for image recognition", Table 1
     (architecture) and Table 2.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["plain34"], num_classes, in_chans, input_size, **options)
 
@@ -434,7 +434,7 @@ def preact_resnet152(
 
     He et al. (2016b), "Identity mappings in deep residual networks", Sec. 5 and
     Table 5.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["preact_resnet152"], num_classes, in_chans, input_size, **options)
 
@@ -456,7 +456,7 @@ def preact_resnet200(
 
     He et al. (2016b), "Identity mappings in deep residual networks", Sec. 5 and
     Table 5.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["preact_resnet200"], num_classes, in_chans, input_size, **options)
 
@@ -480,7 +480,7 @@ def resnext50_32x4d(
 
     Xie et al. (2017), "Aggregated residual transformations for deep neural
     networks", Table 1.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnext50_32x4d"], num_classes, in_chans, input_size, **options)
 
@@ -498,7 +498,7 @@ def resnext101_32x8d(
 
     Xie et al. (2017), "Aggregated residual transformations for deep neural
     networks", Table 1.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnext101_32x8d"], num_classes, in_chans, input_size, **options)
 
@@ -516,7 +516,7 @@ def resnext101_64x4d(
 
     Xie et al. (2017), "Aggregated residual transformations for deep neural
     networks", Table 1.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnext101_64x4d"], num_classes, in_chans, input_size, **options)
 
@@ -533,7 +533,7 @@ def wide_resnet50_2(
     """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016): ResNet-50, bottlenecks twice as wide.
 
     Zagoruyko & Komodakis (2016), "Wide residual networks", Sec. 4 (ImageNet).
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["wide_resnet50_2"], num_classes, in_chans, input_size, **options)
 
@@ -550,7 +550,7 @@ def wide_resnet101_2(
     """Wide ResNet-101-2 (Zagoruyko & Komodakis 2016): ResNet-101, bottlenecks twice as wide.
 
     Zagoruyko & Komodakis (2016), "Wide residual networks", Sec. 4 (ImageNet).
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["wide_resnet101_2"], num_classes, in_chans, input_size, **options)
 
@@ -566,7 +566,7 @@ def se_resnet50(
     """SE-ResNet-50 (Hu et al. 2018): ResNet-50 with squeeze-and-excitation, r = 16.
 
     Hu et al. (2018), "Squeeze-and-excitation networks", Fig. 3 and Table 2.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["se_resnet50"], num_classes, in_chans, input_size, **options)
 
@@ -582,7 +582,7 @@ def se_resnet101(
     """SE-ResNet-101 (Hu et al. 2018): ResNet-101 with squeeze-and-excitation, r = 16.
 
     Hu et al. (2018), "Squeeze-and-excitation networks", Fig. 3 and Table 2.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["se_resnet101"], num_classes, in_chans, input_size, **options)
 
@@ -598,7 +598,7 @@ def se_resnet152(
     """SE-ResNet-152 (Hu et al. 2018): ResNet-152 with squeeze-and-excitation, r = 16.
 
     Hu et al. (2018), "Squeeze-and-excitation networks", Fig. 3 and Table 2.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["se_resnet152"], num_classes, in_chans, input_size, **options)
 
@@ -614,7 +614,7 @@ def se_resnext50_32x4d(
     """SE-ResNeXt-50 32x4d (Hu et al. 2018): ResNeXt-50 with squeeze-and-excitation.
 
     Hu et al. (2018), "Squeeze-and-excitation networks", Fig. 3 and Table 2.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["se_resnext50_32x4d"], num_classes, in_chans, input_size, **options)
 
@@ -630,7 +630,7 @@ def se_resnext101_32x4d(
     """SE-ResNeXt-101 32x4d (Hu et al. 2018): ResNeXt-101 with squeeze-and-excitation.
 
     Hu et al. (2018), "Squeeze-and-excitation networks", Fig. 3 and Table 2.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(
         CONFIGS["se_resnext101_32x4d"], num_classes, in_chans, input_size, **options
@@ -652,7 +652,7 @@ def senet154(
     """SENet-154 (Hu et al. 2018, Appendix): SE-ResNeXt-152 64x4d with a deep stem.
 
     Hu et al. (2018), "Squeeze-and-excitation networks", Appendix and Table 8.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["senet154"], num_classes, in_chans, input_size, **options)
 
@@ -673,6 +673,6 @@ def cbam_resnet50(
     """CBAM-ResNet-50 (Woo et al. 2018): ResNet-50 with channel and spatial attention.
 
     Woo et al. (2018), "CBAM: Convolutional block attention module", Table 4.
-    Options: see :func:`build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["cbam_resnet50"], num_classes, in_chans, input_size, **options)

@@ -21,8 +21,8 @@ of He et al. (2016a), the pre-activation ResNets of He et al. (2016b) and Wide R
   convolutions of a unit (``dropout=0.3`` in the paper's "-dropout" runs).
   Table 4: WRN-40-4 8.9M, WRN-16-8 11.0M, WRN-28-10 36.5M parameters.
 
-The networks are :class:`~cnnlab.models.resnet.ResNet` rows with the CIFAR
-stem; every option of :mod:`cnnlab.models.resnet` applies
+The networks are `ResNet` rows with the CIFAR
+stem; every option of `cnnlab.models.resnet` applies
 (``create_model("resnet56", drop_path=0.5)`` is the stochastic-depth network
 of Huang et al. 2016).
 """
@@ -113,7 +113,7 @@ def resnet20(
 
     He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
     Table 6.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnet20"], num_classes, in_chans, input_size, **options)
 
@@ -126,7 +126,7 @@ def resnet32(
 
     He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
     Table 6.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnet32"], num_classes, in_chans, input_size, **options)
 
@@ -139,7 +139,7 @@ def resnet44(
 
     He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
     Table 6.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnet44"], num_classes, in_chans, input_size, **options)
 
@@ -152,7 +152,7 @@ def resnet56(
 
     He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
     Table 6.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnet56"], num_classes, in_chans, input_size, **options)
 
@@ -165,7 +165,7 @@ def resnet110(
 
     He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
     Table 6.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnet110"], num_classes, in_chans, input_size, **options)
 
@@ -178,7 +178,7 @@ def resnet1202(
 
     He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
     Table 6.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["resnet1202"], num_classes, in_chans, input_size, **options)
 
@@ -191,7 +191,7 @@ def plain20(
 
     He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
     Fig. 6 (left).
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["plain20"], num_classes, in_chans, input_size, **options)
 
@@ -204,7 +204,7 @@ def plain32(
 
     He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
     Fig. 6 (left).
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["plain32"], num_classes, in_chans, input_size, **options)
 
@@ -217,7 +217,7 @@ def plain44(
 
     He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
     Fig. 6 (left).
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["plain44"], num_classes, in_chans, input_size, **options)
 
@@ -230,7 +230,7 @@ def plain56(
 
     He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
     Fig. 6 (left).
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["plain56"], num_classes, in_chans, input_size, **options)
 
@@ -243,7 +243,7 @@ def plain110(
 
     He et al. (2016a), "Deep residual learning for image recognition", Sec. 4.2 and
     Fig. 6 (left).
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["plain110"], num_classes, in_chans, input_size, **options)
 
@@ -260,7 +260,7 @@ def preact_resnet110(
 
     He et al. (2016b), "Identity mappings in deep residual networks", Sec. 4 and
     Table 3.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["preact_resnet110"], num_classes, in_chans, input_size, **options)
 
@@ -283,7 +283,7 @@ def preact_resnet164(
 
     He et al. (2016b), "Identity mappings in deep residual networks", Sec. 4 and
     Table 4.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["preact_resnet164"], num_classes, in_chans, input_size, **options)
 
@@ -307,7 +307,7 @@ def preact_resnet1001(
 
     He et al. (2016b), "Identity mappings in deep residual networks", Sec. 4,
     Appendix and Table 4.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["preact_resnet1001"], num_classes, in_chans, input_size, **options)
 
@@ -320,7 +320,7 @@ def wrn_40_4(
 
     Zagoruyko & Komodakis (2016), "Wide residual networks", Table 1 (architecture)
     and Table 4.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["wrn_40_4"], num_classes, in_chans, input_size, **options)
 
@@ -333,7 +333,7 @@ def wrn_16_8(
 
     Zagoruyko & Komodakis (2016), "Wide residual networks", Table 1 (architecture)
     and Table 4.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["wrn_16_8"], num_classes, in_chans, input_size, **options)
 
@@ -346,6 +346,6 @@ def wrn_28_10(
 
     Zagoruyko & Komodakis (2016), "Wide residual networks", Table 1 (architecture)
     and Table 4.
-    Options: see :func:`~cnnlab.models.resnet.build_resnet`.
+    Options: see `build_resnet`.
     """
     return build_resnet(CONFIGS["wrn_28_10"], num_classes, in_chans, input_size, **options)

@@ -3,7 +3,7 @@
 * v1: Zhang, Zhou, Lin & Sun (2018), "ShuffleNet: an extremely efficient
   convolutional neural network for mobile devices", CVPR, Table 1: conv1
   24@3x3/2, max pool 3x3/2, stages 2-4 of 4, 8 and 4
-  :class:`~cnnlab.nn.shuffle.ShuffleUnit` (the first at stride 2), global
+  `ShuffleUnit` (the first at stride 2), global
   pooling and a linear classifier.  Stage 2 has 144, 200, 240, 272 or 384
   output channels for g = 1, 2, 3, 4, 8 groups, doubled in each later stage;
   the bottleneck is a quarter of a unit's output channels (Sec. 3.3).  The
@@ -13,10 +13,10 @@
   not split into g groups are refused.
 * v2: Ma, Zhang, Zheng & Sun (2018), "ShuffleNet V2: practical guidelines for
   efficient CNN architecture design", ECCV, Table 5: the same skeleton with
-  :class:`~cnnlab.nn.shuffle.ShuffleV2Block` units and a 1x1 conv5 before
+  `ShuffleV2Block` units and a 1x1 conv5 before
   global pooling; output channels per stage for 0.5x, 1x, 1.5x, 2x.
 
-A variant is a row of :data:`V1_TABLE1` (scaled by :data:`V1_SCALED`) or :data:`V2_TABLE5`
+A variant is a row of `V1_TABLE1` (scaled by `V1_SCALED`) or `V2_TABLE5`
 and a builder named after it (``shufflenet_v1_g3``, ``shufflenet_v2_x1_0``).
 ``stem='cifar'`` (automatic for inputs of at most 64 pixels) makes conv1
 stride 1 and drops the max pool, so a 32x32 image enters stage 2 at 32x32 and
@@ -24,9 +24,9 @@ leaves stage 4 at 4x4.  Every layer keeps at least one pixel (all paddings are
 "same"), so any input size works.
 
 Names for v2 follow torchvision's ``conv1``, ``stage2``..``stage4``, ``conv5``
-under ``features``, each conv-BN(-ReLU) being a :class:`~cnnlab.nn.ConvNormAct`
-(:data:`TORCHVISION_KEYS` maps torchvision's numbered layers onto them), so
-:func:`~cnnlab.nn.fuse.fuse_conv_bn` folds every batch norm.
+under ``features``, each conv-BN(-ReLU) being a `ConvNormAct`
+(`TORCHVISION_KEYS` maps torchvision's numbered layers onto them), so
+`fuse_conv_bn` folds every batch norm.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class ShuffleNetConfig:
 def v1_config(groups: int, scale: float = 1.0) -> ShuffleNetConfig:
     """ShuffleNet s× with g groups (Table 1): every channel count scaled by s.
 
-    Raises :class:`ConfigError` when a scaled width does not split into g
+    Raises `ConfigError` when a scaled width does not split into g
     groups (g must divide the bottleneck and each unit's residual branch).
     """
     if groups not in V1_TABLE1:
@@ -199,7 +199,7 @@ def _shufflenet_v1(
 def _shufflenet_v2(
     scale: str, num_classes: int, in_chans: int, stem: str | None, input_size: int | None
 ) -> ShuffleNet:
-    """ShuffleNet v2 of a Table 5 column; ``stem`` as for :func:`_shufflenet_v1`."""
+    """ShuffleNet v2 of a Table 5 column; ``stem`` as for `_shufflenet_v1`."""
     config = ShuffleNetConfig(2, V2_TABLE5[scale][0])
     return ShuffleNet(config, num_classes, in_chans, resolve_stem(stem, input_size))
 
@@ -241,7 +241,7 @@ def shufflenet_v1_g1(
 
     Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
     network for mobile devices", Table 1 (architecture, complexity) and Table 2.
-    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` and ``scale`` (`_shufflenet_v1`).
     """
     return _shufflenet_v1(1, num_classes, in_chans, stem, scale, input_size)
 
@@ -258,7 +258,7 @@ def shufflenet_v1_g2(
 
     Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
     network for mobile devices", Table 1 (architecture, complexity) and Table 2.
-    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` and ``scale`` (`_shufflenet_v1`).
     """
     return _shufflenet_v1(2, num_classes, in_chans, stem, scale, input_size)
 
@@ -275,7 +275,7 @@ def shufflenet_v1_g3(
 
     Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
     network for mobile devices", Table 1 (architecture, complexity) and Table 2.
-    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` and ``scale`` (`_shufflenet_v1`).
     """
     return _shufflenet_v1(3, num_classes, in_chans, stem, scale, input_size)
 
@@ -292,7 +292,7 @@ def shufflenet_v1_g4(
 
     Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
     network for mobile devices", Table 1 (architecture, complexity) and Table 2.
-    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` and ``scale`` (`_shufflenet_v1`).
     """
     return _shufflenet_v1(4, num_classes, in_chans, stem, scale, input_size)
 
@@ -309,7 +309,7 @@ def shufflenet_v1_g8(
 
     Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
     network for mobile devices", Table 1 (architecture, complexity) and Table 2.
-    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` and ``scale`` (`_shufflenet_v1`).
     """
     return _shufflenet_v1(8, num_classes, in_chans, stem, scale, input_size)
 
@@ -326,7 +326,7 @@ def shufflenet_v1_g1_x0_5(
 
     Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
     network for mobile devices", Table 1 (architecture) and Table 2 (0.5x).
-    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` and ``scale`` (`_shufflenet_v1`).
     """
     return _shufflenet_v1(1, num_classes, in_chans, stem, scale, input_size)
 
@@ -343,7 +343,7 @@ def shufflenet_v1_g3_x0_5(
 
     Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
     network for mobile devices", Table 1 (architecture) and Table 2 (0.5x).
-    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` and ``scale`` (`_shufflenet_v1`).
     """
     return _shufflenet_v1(3, num_classes, in_chans, stem, scale, input_size)
 
@@ -360,7 +360,7 @@ def shufflenet_v1_g3_x2_0(
 
     Zhang et al. (2018), "ShuffleNet: an extremely efficient convolutional neural
     network for mobile devices", Table 1 (architecture) and Table 5 (2x).
-    Options: ``stem`` and ``scale`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` and ``scale`` (`_shufflenet_v1`).
     """
     return _shufflenet_v1(3, num_classes, in_chans, stem, scale, input_size)
 
@@ -378,7 +378,7 @@ def shufflenet_v2_x0_5(
 
     Ma et al. (2018), "ShuffleNet V2: practical guidelines for efficient CNN
     architecture design", Table 5.
-    Options: ``stem`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` (`_shufflenet_v1`).
     """
     return _shufflenet_v2("0_5", num_classes, in_chans, stem, input_size)
 
@@ -396,7 +396,7 @@ def shufflenet_v2_x1_0(
 
     Ma et al. (2018), "ShuffleNet V2: practical guidelines for efficient CNN
     architecture design", Table 5.
-    Options: ``stem`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` (`_shufflenet_v1`).
     """
     return _shufflenet_v2("1_0", num_classes, in_chans, stem, input_size)
 
@@ -414,7 +414,7 @@ def shufflenet_v2_x1_5(
 
     Ma et al. (2018), "ShuffleNet V2: practical guidelines for efficient CNN
     architecture design", Table 5.
-    Options: ``stem`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` (`_shufflenet_v1`).
     """
     return _shufflenet_v2("1_5", num_classes, in_chans, stem, input_size)
 
@@ -432,6 +432,6 @@ def shufflenet_v2_x2_0(
 
     Ma et al. (2018), "ShuffleNet V2: practical guidelines for efficient CNN
     architecture design", Table 5.
-    Options: ``stem`` (:func:`_shufflenet_v1`).
+    Options: ``stem`` (`_shufflenet_v1`).
     """
     return _shufflenet_v2("2_0", num_classes, in_chans, stem, input_size)

@@ -7,7 +7,7 @@ conv10 (one 1x1 filter per class) and global average pooling, no fully
 connected layer; 1,248,424 parameters.  SqueezeNet 1.1 (the authors'
 repository, "SqueezeNet_v1.1/README.md") has a 64@3x3/2 conv1 and moves the
 max pools to after fire3 and fire5: 1,235,496 parameters and 2.4x fewer
-operations.  A variant is a row of :data:`CONFIGS` (and a builder,
+operations.  A variant is a row of `CONFIGS` (and a builder,
 ``squeezenet1_0``, ``squeezenet1_1``): the stem and a list of
 squeeze widths of fire2-fire9 and the layers followed by a max pool, named as in
 the paper (``conv1``, ``maxpool1``, ``fire2``, ..., ``maxpool4``, ..., ``conv10``).
@@ -16,7 +16,7 @@ the paper (``conv1``, ``maxpool1``, ``fire2``, ..., ``maxpool4``, ..., ``conv10`
 3x3 stride-1 convolution and drops the first max pool, so that 32x32 images
 reach fire9 at 8x8 instead of 1x1.
 
-SqueezeNet has no batch normalization: :func:`~cnnlab.nn.fuse.fuse_conv_bn`
+SqueezeNet has no batch normalization: `fuse_conv_bn`
 leaves it as it is.
 """
 
@@ -150,7 +150,7 @@ def _squeezenet(
     dropout: float,
     input_size: int | None,
 ) -> SqueezeNet:
-    """SqueezeNet ``version`` of :data:`CONFIGS`.
+    """SqueezeNet ``version`` of `CONFIGS`.
 
     ``stem`` is ``'imagenet'`` (strided conv1 and max pool), ``'cifar'`` (3x3 stride-1
     conv1, no first max pool) or ``None``: CIFAR for ``input_size`` <= 64.  ``dropout``
@@ -183,7 +183,7 @@ def squeezenet1_0(
 
     Iandola et al. (2016), "SqueezeNet: AlexNet-level accuracy with 50x fewer
     parameters and <0.5MB model size", Table 1 and Fig. 2 (left).
-    Options: ``stem`` and ``dropout`` (:func:`_squeezenet`).
+    Options: ``stem`` and ``dropout`` (`_squeezenet`).
     """
     return _squeezenet("1_0", num_classes, in_chans, stem, dropout, input_size)
 
@@ -209,6 +209,6 @@ def squeezenet1_1(
     Iandola et al., the authors' repository (github.com/forresti/SqueezeNet,
     SqueezeNet_v1.1/README.md): SqueezeNet 1.0 of Table 1 with a 3x3 conv1 and the
     max pools after fire3 and fire5.
-    Options: ``stem`` and ``dropout`` (:func:`_squeezenet`).
+    Options: ``stem`` and ``dropout`` (`_squeezenet`).
     """
     return _squeezenet("1_1", num_classes, in_chans, stem, dropout, input_size)

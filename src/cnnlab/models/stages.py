@@ -11,15 +11,15 @@ network, the first full-resolution stage for a CIFAR one).
 The stages are found, not declared per family.  The trunk (``model.features``;
 the whole model when ``features`` is a method, as in U-Net, or absent) runs
 with its weights swapped for ``meta`` tensors (shapes only: no memory, no
-arithmetic) on inputs of sides :math:`L_1 = 2^{15}` and :math:`L_2 = 2^{16}`,
+arithmetic) on inputs of sides `L_1 = 2^{15}` and `L_2 = 2^{16}`,
 with a hook on every module of its chain (the children of nested
 ``nn.Sequential``/``nn.ModuleList`` containers, whose outputs are the maps
-passed along).  A module whose outputs have sides :math:`o_1, o_2` has reduction
+passed along).  A module whose outputs have sides `o_1, o_2` has reduction
 
 .. math:: r = \operatorname{round}\left(\frac{L_2 - L_1}{o_2 - o_1}\right),
 
-exact because :math:`o = L/r - c` with a border :math:`c` (padding, unpadded
-convolutions) that does not depend on :math:`L`.  Normalization layers keep
+exact because `o = L/r - c` with a border `c` (padding, unpadded
+convolutions) that does not depend on `L`.  Normalization layers keep
 the shape, so the pass skips their (slow, decomposed) meta arithmetic.  The chain is read until the
 resolution stops following the input (a flattening, an adaptive pooling) or
 shrinking (a decoder).

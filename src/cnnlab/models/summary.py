@@ -8,17 +8,17 @@ Shapes and multiply-adds come from one forward pass of a zero batch of size 1.
 Per row:
 
 * parameters: the module's own parameters, K·(F·F·D/groups) + K for a conv;
-* multiply-adds (MACs), from the one counter, :func:`cnnlab.metrics.cost.trace_macs`
+* multiply-adds (MACs), from the one counter, `cnnlab.metrics.cost.trace_macs`
   (``torch.utils.flop_counter``, FLOPs = 2·MACs): K·(F·F·D/groups)·H_out·W_out
   for a conv (only the connected kernels for
-  :class:`~cnnlab.nn.conv.PartialConv2d`), in·out for a linear layer,
-  k²·C·H_out·W_out for :class:`~cnnlab.nn.pool.Subsample2d`; normalization,
+  `PartialConv2d`), in·out for a linear layer,
+  k²·C·H_out·W_out for `Subsample2d`; normalization,
   pooling and activations cost none.  Calls without a row of their own
   (containers, a model's own ``forward`` code) add theirs to the row above, so
-  that the column sums to :func:`cnnlab.metrics.cost.count_flops` / 2;
+  that the column sums to `cnnlab.metrics.cost.count_flops` / 2;
 * receptive field: side of the input window one unit sees, from the recurrence
   r_l = r_{l−1} + (k_l − 1)·d_l·j_{l−1}, j_l = j_{l−1}·s_l (Araujo et al. 2019),
-  carried along the graph by :func:`cnnlab.models.geometry.trace_geometry`, so
+  carried along the graph by `cnnlab.models.geometry.trace_geometry`, so
   that it continues through residual, gated and concatenating blocks (a sum
   or concatenation sees the largest field of its inputs).  A layer that sees
   the whole map (linear after flatten, global pooling) adds the map's extent;
@@ -51,7 +51,7 @@ __all__ = ["LayerRow", "count_parameters", "format_layer_table", "layer_table"]
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One row of :func:`layer_table`; ``receptive_field`` is None when unknown, ``note``
+    """One row of `layer_table`; ``receptive_field`` is None when unknown, ``note``
     says why the layer drops input pixels (None when it does not)."""
 
     name: str

@@ -3,7 +3,7 @@ large-scale image recognition", ICLR, Table 1 (configurations A-E) and Table 2
 (parameters: 133, 133, 133, 134, 138 and 144 million).
 
 A configuration is a column of Table 1, written as in the table
-(:data:`CONFIGS`) and built by a builder of its own (``vgg11`` ... ``vgg19``,
+(`CONFIGS`) and built by a builder of its own (``vgg11`` ... ``vgg19``,
 ``vgg11_lrn`` for A-LRN, ``vgg16_c`` for C, ``_bn`` with batch norm):
 ``conv3-64`` is a 3x3 convolution with 64 maps (stride 1, padding 1, then
 ReLU), ``conv1-256`` a 1x1 one (configuration C), ``LRN`` AlexNet's local
@@ -28,7 +28,7 @@ of activations of a block's convolution outputs)::
                                                      total    138 357 544
 
 Layer names follow the Caffe models of the paper: ``features.conv1_1`` (a
-:class:`~cnnlab.nn.ConvNormAct` with children ``conv``, ``bn``, ``act``), ...,
+`ConvNormAct` with children ``conv``, ``bn``, ``act``), ...,
 ``features.pool5``, ``head.fc6`` ... ``head.fc8``; ``torchvision_keys`` maps
 torchvision's ``features.<i>``/``classifier.<i>`` onto them.  As torchvision,
 the ImageNet head starts with an adaptive 7x7 average pooling (the identity at
@@ -95,7 +95,7 @@ HEAD_POOL = 7  # 224 / 2**5
 
 
 class VGG(Classifier):
-    """A VGG configuration of :data:`CONFIGS` (a tuple of five blocks), then the head."""
+    """A VGG configuration of `CONFIGS` (a tuple of five blocks), then the head."""
 
     def __init__(
         self,

@@ -1,14 +1,14 @@
 """Loading pretrained weights, torchvision's included, into cnnlab models.
 
 cnnlab models name their layers after the structure of the network
-(``features`` then ``head``, blocks built from :class:`~cnnlab.nn.ConvNormAct`),
+(``features`` then ``head``, blocks built from `ConvNormAct`),
 not after torchvision's attribute names.  A family that has a torchvision
 counterpart declares how the names correspond as a class attribute::
 
     torchvision_keys = ((r"^conv1\\.", "features.stem.conv."), (r"^fc\\.", "head.fc."), ...)
 
 an ordered table of ``(pattern, replacement)`` regular expressions; the first
-pattern that matches a torchvision key rewrites it (:func:`re.sub`).  Keys that
+pattern that matches a torchvision key rewrites it (`re.sub`).  Keys that
 no pattern matches are kept as they are.
 
 Two mismatches are adapted instead of refused, as a user expects when
@@ -16,7 +16,7 @@ fine-tuning (Yosinski et al. 2014, "How transferable are features in deep
 neural networks?"):
 
 * a different number of classes: the tensors of the output layer keep the
-  model's fresh initialisation and are listed in the :class:`LoadReport`;
+  model's fresh initialisation and are listed in the `LoadReport`;
 * a different number of input channels: the first convolution's filters are
   repeated and rescaled by 3 / ``in_chans`` when ``in_chans`` is a multiple of
   3 (keeping the colour filters), and otherwise replaced on every channel by
@@ -47,7 +47,7 @@ StateDict = dict[str, torch.Tensor]
 
 @dataclass
 class LoadReport:
-    """What :func:`load_torchvision_weights` did besides copying tensors."""
+    """What `load_torchvision_weights` did besides copying tensors."""
 
     reinitialized: list[str] = field(default_factory=list)  # head tensors left at their init
     adapted: list[str] = field(default_factory=list)  # first-conv filters summed or repeated

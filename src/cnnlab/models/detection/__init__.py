@@ -2,7 +2,7 @@
 Faster R-CNN-style detector, with their box codings and losses.
 
 Importing this package registers the builders (``yolov1``, ``retinanet``,
-``fasterrcnn``); every detector follows :class:`~cnnlab.models.detection.common.Detector`.
+``fasterrcnn``); every detector follows `Detector`.
 """
 
 from cnnlab.models.detection import fasterrcnn, retinanet, yolo  # noqa: F401  (registers the builders)

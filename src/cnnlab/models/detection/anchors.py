@@ -89,7 +89,7 @@ class BoxCoder:
 def match_anchors(
     anchors: torch.Tensor, boxes: torch.Tensor, positive: float, negative: float
 ) -> torch.Tensor:
-    """For each anchor: the index of its object, :data:`NEGATIVE` or :data:`IGNORED`."""
+    """For each anchor: the index of its object, `NEGATIVE` or `IGNORED`."""
     matches = torch.full((len(anchors),), NEGATIVE, dtype=torch.int64, device=anchors.device)
     if len(boxes) == 0:
         return matches

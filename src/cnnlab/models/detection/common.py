@@ -1,12 +1,12 @@
-"""What every detector shares: the :class:`Detector` interface and the final NMS.
+"""What every detector shares: the `Detector` interface and the final NMS.
 
 A detector's ``forward`` returns a dict of its raw outputs (the same in
 training and evaluation), ``loss(output, targets)`` the dict of its loss
 terms with their sum under ``"loss"``, and ``detect(output)`` one
-:class:`~cnnlab.metrics.detection.Detections` per image: boxes in pixels
+`Detections` per image: boxes in pixels
 (x1, y1, x2, y2), scores and class indices, after non-maximum suppression.
 Keeping the losses next to the model is torchvision's detection design; the
-task (:mod:`cnnlab.tasks.detection`) only calls these three methods.
+task (`cnnlab.tasks.detection`) only calls these three methods.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ class Detector(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def detect(self, output: dict[str, Any], score_threshold: float = 0.05) -> list[Detections]:
-        """One :class:`Detections` per image of ``output``."""
+        """One `Detections` per image of ``output``."""
 
 
 def find_detector(model: nn.Module) -> Detector:
-    """The :class:`Detector` inside a run's model (behind its normalization)."""
+    """The `Detector` inside a run's model (behind its normalization)."""
     for module in model.modules():
         if isinstance(module, Detector):
             return module
@@ -69,7 +69,7 @@ def select_detections(
 ) -> Detections:
     """Candidates of one image → its detections: boxes clipped to the image, those below
     ``score_threshold`` or under a pixel wide dropped, non-maximum suppression per class
-    (:func:`torchvision.ops.batched_nms`), the ``max_detections`` best kept by score."""
+    (`torchvision.ops.batched_nms`), the ``max_detections`` best kept by score."""
     keep = scores > score_threshold
     boxes = clip_boxes_to_image(boxes[keep].float(), image_size)
     scores, labels = scores[keep].float(), labels[keep]
@@ -81,7 +81,7 @@ def select_detections(
 
 def paired_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
     """IoU of each box with the box at the same position, ``(..., 4)`` xyxy → ``(...)``;
-    the diagonal of :func:`torchvision.ops.box_iou` without the other pairs."""
+    the diagonal of `torchvision.ops.box_iou` without the other pairs."""
     top_left = torch.maximum(boxes1[..., :2], boxes2[..., :2])
     bottom_right = torch.minimum(boxes1[..., 2:], boxes2[..., 2:])
     inter = (bottom_right - top_left).clamp(min=0).prod(-1)

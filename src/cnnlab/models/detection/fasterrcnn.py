@@ -12,7 +12,7 @@ Detection with Region Proposal Networks", NeurIPS, trained jointly
   the 600 best anchors, clipped, NMS at 0.7, the 100 best kept.
 * Stage two, Fast R-CNN (Girshick 2015, Sec. 2): each proposal's features are
   pooled to 7x7 by RoIAlign (He et al. 2017, "Mask R-CNN", Sec. 3,
-  :func:`torchvision.ops.roi_align`), two fully connected layers, then K + 1
+  `torchvision.ops.roi_align`), two fully connected layers, then K + 1
   class scores (0 = background) and class-specific box codings (weights 10,
   10, 5, 5).  In training the ground-truth boxes join the proposals and 128
   regions per image are sampled, a quarter of them foreground (IoU >= 0.5);
@@ -22,7 +22,7 @@ Detection with Region Proposal Networks", NeurIPS, trained jointly
 
 cnnlab's configuration for small images: the RPN and RoI head work on the
 finest level (stride 8) of the feature pyramid of
-:mod:`~cnnlab.models.detection.fpn` (the paper: VGG's conv5, stride 16), with
+`fpn` (the paper: VGG's conv5, stride 16), with
 anchors of sizes 16, 24, 32 and 48 pixels by the ratios 1:2, 1:1, 2:1.
 """
 

@@ -1,7 +1,7 @@
 """A zoo backbone's last stages and a light feature pyramid on top of them.
 
 The backbone is any model of the zoo in its ``features_only`` form
-(:func:`cnnlab.models.create_model`); its last ``levels`` stages (C3-C5 of a
+(`cnnlab.models.create_model`); its last ``levels`` stages (C3-C5 of a
 ResNet) feed a feature pyramid network (Lin, Dollár, Girshick, He, Hariharan &
 Belongie 2017, "Feature Pyramid Networks for Object Detection", Sec. 3): a 1x1
 lateral convolution per stage to ``width`` channels, a top-down pathway that

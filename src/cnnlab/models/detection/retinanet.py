@@ -1,7 +1,7 @@
 """RetinaNet: a one-stage anchor detector trained with the focal loss.
 
 Lin, Goyal, Girshick, He & Dollár (2017), "Focal Loss for Dense Object
-Detection", ICCV.  A feature pyramid (:mod:`~cnnlab.models.detection.fpn`) on
+Detection", ICCV.  A feature pyramid (`fpn`) on
 a zoo backbone; at every position of every level, A anchors (3 sizes
 ``2^0, 2^(1/3), 2^(2/3)`` times the level's base size, by 3 aspect ratios
 1:2, 1:1, 2:1; Sec. 4).  Two small fully convolutional subnets shared by all
@@ -9,12 +9,12 @@ levels: classification (``depth`` 3x3 convolutions with ReLU, then K·A
 sigmoid outputs; the last bias is ``-log((1 - π) / π)`` with π = 0.01, so that
 every anchor starts as background, Sec. 4.1 "Initialization") and box
 regression (the same shape, 4·A outputs, the R-CNN coding of
-:mod:`~cnnlab.models.detection.anchors`).
+`anchors`).
 
 Loss (Sec. 3, Sec. 4.1): anchors are positive at IoU >= 0.5 with an object,
 negative below 0.4, ignored in between; the focal loss
 ``FL(p_t) = -α_t (1 - p_t)^γ log(p_t)`` with γ = 2, α = 0.25
-(:func:`torchvision.ops.sigmoid_focal_loss`) summed over all non-ignored
+(`torchvision.ops.sigmoid_focal_loss`) summed over all non-ignored
 anchors and classes, plus the L1 loss of the box targets of the positive
 anchors (torchvision's choice; the paper uses smooth L1), both divided by the
 number of positive anchors.  Inference (Sec. 4): per level the 1000
