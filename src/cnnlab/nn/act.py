@@ -137,7 +137,7 @@ def maxout_pieces(act: str | nn.Module | None) -> int:
 
     A layer followed by maxout computes k pieces per unit (Goodfellow et al. 2013,
     eq. 1), so that its width is k times the width that the next layer sees.  The
-    name ``'maxout'`` means :class:`Maxout`'s default of 2 pieces.
+    name ``'maxout'`` means `Maxout`'s default of 2 pieces.
     """
     if isinstance(act, Maxout):
         return act.pieces
@@ -145,15 +145,15 @@ def maxout_pieces(act: str | nn.Module | None) -> int:
 
 
 def list_acts() -> list[str]:
-    """Names accepted by :func:`get_act`, sorted."""
+    """Names accepted by `get_act`, sorted."""
     return sorted(_ACTS)
 
 
 def get_act(name: str, **kwargs) -> nn.Module:
     """A new activation module ``name`` built with ``kwargs`` (e.g. ``negative_slope``).
 
-    Raises :class:`UnknownNameError` listing the valid names for an unknown
-    name, :class:`ConfigError` for options the activation does not take.
+    Raises `UnknownNameError` listing the valid names for an unknown
+    name, `ConfigError` for options the activation does not take.
     """
     if name not in _ACTS:
         raise UnknownNameError("activation", name, _ACTS)

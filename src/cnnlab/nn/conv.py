@@ -1,20 +1,20 @@
 """Convolution layers: validated ``conv2d``, ``ConvNormAct``, separable and transposed.
 
-* :func:`conv2d` is the one place where padding is decided: an integer,
+* `conv2d` is the one place where padding is decided: an integer,
   ``'valid'`` (no padding) or ``'same'`` (P = (F_eff − 1)/2, which at stride S
   gives ceil(W/S) outputs, as in TensorFlow), with zero, reflect, replicate or
   circular padding.
-* :class:`ConvNormAct` is conv → norm → activation, the block most CNNs since
+* `ConvNormAct` is conv → norm → activation, the block most CNNs since
   Ioffe & Szegedy (2015) are made of.
-* :class:`SeparableConv2d` is a depthwise convolution followed by a 1x1
+* `SeparableConv2d` is a depthwise convolution followed by a 1x1
   pointwise one (Chollet 2017, "Xception"; Howard et al. 2017, "MobileNets",
   Sec. 3.1): F·F·C + C·K weights instead of F·F·C·K.
-* :class:`FullConv2d` is a convolution whose kernel covers its whole input, a
+* `FullConv2d` is a convolution whose kernel covers its whole input, a
   fully connected layer in convolutional form (C5 of LeNet-5), computed as the
   matrix product it is.
-* :class:`PartialConv2d` connects each output map to a chosen subset of the
+* `PartialConv2d` connects each output map to a chosen subset of the
   input maps only, like C3 of LeNet-5 (LeCun et al. 1998, Table I).
-* :func:`conv_transpose2d` is the learnable upsampling of Zeiler et al. (2010)
+* `conv_transpose2d` is the learnable upsampling of Zeiler et al. (2010)
   and Long, Shelhamer & Darrell (2015), "Fully convolutional networks".
 """
 
@@ -51,8 +51,8 @@ def conv2d(
 ) -> nn.Conv2d:
     """A ``nn.Conv2d`` whose arguments are checked, with ``'same'``/``'valid'`` padding.
 
-    Raises :class:`ConfigError` when ``groups`` does not divide both channel
-    counts and :class:`GeometryError` for 'same' padding of an even kernel at
+    Raises `ConfigError` when ``groups`` does not divide both channel
+    counts and `GeometryError` for 'same' padding of an even kernel at
     stride > 1.
     """
     _check_channels(in_ch, out_ch, groups)
@@ -129,7 +129,7 @@ class ConvNormAct(nn.Sequential):
     ``norm`` is ``'batch'`` (child ``bn``), ``'group'`` or ``'layer'`` (child
     ``norm``) or ``None`` (no child); the convolution has a bias only without a
     normalization, which would cancel it.  ``act`` is a name for
-    :func:`~cnnlab.nn.act.get_act`, a module, or ``None`` (no child); with maxout
+    `get_act`, a module, or ``None`` (no child); with maxout
     over k pieces the convolution computes k·``out_ch`` maps, so that the block
     still outputs ``out_ch``.  A named
     ReLU, ReLU6, leaky ReLU, SiLU or hard swish works in place, as in
@@ -235,7 +235,7 @@ class PartialConv2d(nn.Module):
 
         ``forward`` multiplies the zero kernels of the missing connections too; the
         architecture (and LeCun et al.'s count) needs only the connected ones.  Read by
-        :func:`cnnlab.metrics.cost.trace_macs`.
+        `cnnlab.metrics.cost.trace_macs`.
         """
         return self.weight.numel() * output.shape[0] * output.shape[-2] * output.shape[-1]
 
@@ -259,7 +259,7 @@ def conv_transpose2d(
 ) -> nn.ConvTranspose2d:
     """A checked ``nn.ConvTranspose2d``; output size (W − 1)·S − 2P + F_eff + output_padding.
 
-    See :func:`~cnnlab.nn.geometry.conv_transpose_output_size`.
+    See `conv_transpose_output_size`.
     """
     _check_channels(in_ch, out_ch, groups)
     for op, s, d in zip(_pair(output_padding), _pair(stride), _pair(dilation), strict=True):

@@ -17,10 +17,10 @@ Layers are named as in torchvision (``norm1``, ``relu1``, ``conv1``,
 its DenseNet state dicts load unchanged.
 
 Because the convolutions come *after* their batch norms, most BNs cannot be
-folded into a convolution (:func:`~cnnlab.nn.fuse.fuse_conv_bn` folds a conv
+folded into a convolution (`fuse_conv_bn` folds a conv
 into the BN that *follows* it): ``norm1`` normalises concatenated maps that
 feed many layers.  The one pair that does fold is a bottleneck's
-``conv1`` → ``norm2``, adjacent children of the :class:`DenseLayer` sequence.
+``conv1`` → ``norm2``, adjacent children of the `DenseLayer` sequence.
 """
 
 from __future__ import annotations

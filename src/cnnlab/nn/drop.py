@@ -5,7 +5,7 @@ with stochastic depth", eq. 2): during training each sample's residual branch
 is kept with probability p = 1 − ``drop_prob`` and scaled by 1/p when kept
 ("inverted" scaling, so that inference needs no change); at inference the
 branch always passes.  The linear decay rule of the paper (Sec. 3,
-p_l = 1 − l/L · (1 − p_L)) is :func:`drop_path_rates`.
+p_l = 1 − l/L · (1 − p_L)) is `drop_path_rates`.
 
 DropConnect (Wan, Zeiler, Zhang, LeCun & Fergus 2013, "Regularization of
 neural networks using DropConnect", eq. 2): each *weight* of a linear layer is

@@ -4,13 +4,13 @@ At inference a batch-norm layer is the affine map
 y = γ (x − μ) / √(σ² + ε) + β with fixed running statistics (Ioffe & Szegedy
 2015, Alg. 2, step 11), so a convolution W x + b followed by it equals one
 convolution with W' = W · γ/√(σ² + ε) (per output channel) and
-b' = (b − μ) · γ/√(σ² + ε) + β.  :func:`fuse_conv_bn` applies
-:func:`torch.nn.utils.fusion.fuse_conv_bn_eval` to every convolution that a
+b' = (b − μ) · γ/√(σ² + ε) + β.  `fuse_conv_bn` applies
+`torch.nn.utils.fusion.fuse_conv_bn_eval` to every convolution that a
 batch norm directly follows inside an ``nn.Sequential`` (every
-:class:`~cnnlab.nn.ConvNormAct` is one), and removes the batch norm.
+`ConvNormAct` is one), and removes the batch norm.
 
 Modules that know a finer re-parameterization (RepVGG's multi-branch blocks)
-implement ``reparameterize() -> nn.Module``; :func:`reparameterize` calls it on
+implement ``reparameterize() -> nn.Module``; `reparameterize` calls it on
 each of them before fusing.
 """
 
@@ -75,7 +75,7 @@ def inference_copy(model: nn.Module, *, channels_last: bool = True, fuse: bool =
     """A copy of ``model`` for inference only (eval mode, no gradients), same outputs.
 
     ``fuse`` collapses re-parameterizable blocks and folds conv+BN pairs
-    (:func:`reparameterize`); ``channels_last`` stores the weights NHWC, the
+    (`reparameterize`); ``channels_last`` stores the weights NHWC, the
     layout oneDNN's CPU convolutions run fastest in.
     """
     copied = reparameterize(model) if fuse else copy.deepcopy(model).eval()

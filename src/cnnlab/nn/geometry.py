@@ -8,7 +8,7 @@ D is (CS231n, "Convolutional Neural Networks", and Dumoulin & Visin 2016,
     W_out = (W − F_eff + 2·P) / S + 1,    F_eff = D·(F − 1) + 1
 
 A convolution whose kernel does not tile the padded input is an error here
-(:class:`~cnnlab.errors.GeometryError`, with the formula and the numbers);
+(`GeometryError`, with the formula and the numbers);
 PyTorch would silently drop the last rows and columns.  Pass ``floor=True``
 for PyTorch's floor semantics.
 
@@ -70,7 +70,7 @@ def conv_output_size(
 ) -> int:
     """Output size (W − F_eff + 2P)/S + 1 of a convolution along one dimension.
 
-    Raises :class:`GeometryError` when the kernel does not tile the padded
+    Raises `GeometryError` when the kernel does not tile the padded
     input (unless ``floor=True``, PyTorch's semantics) or when it is larger
     than the padded input.
     """
@@ -132,7 +132,7 @@ def conv_transpose_output_size(
     output_padding: int = 0,
     dilation: int = 1,
 ) -> int:
-    """(W − 1)·S − 2P + F_eff + output_padding: inverse of :func:`conv_output_size`.
+    """(W − 1)·S − 2P + F_eff + output_padding: inverse of `conv_output_size`.
 
     Dumoulin & Visin (2016), relationship 14.  ``output_padding`` picks one of the
     S input sizes that a strided convolution maps to the same output size.
@@ -156,7 +156,7 @@ def same_padding(kernel: int, dilation: int = 1) -> int:
     """Padding P = (F_eff − 1)/2 that keeps the size at stride 1 (odd F_eff only).
 
     An even effective kernel needs asymmetric padding, which a single integer
-    cannot express: :class:`GeometryError` says so.
+    cannot express: `GeometryError` says so.
     """
     f_eff = effective_kernel(kernel, dilation)
     if f_eff % 2 == 0:
@@ -274,7 +274,7 @@ def upsample_geometry(scale: int) -> LayerGeometry:
 
     The geometry of FCN's bilinear up-sampling layers (Long et al. 2015, the
     reference code's ``upsample_filt`` kernel size), cropped by padding so that
-    :func:`conv_transpose_output_size` is exactly s·H for every H.
+    `conv_transpose_output_size` is exactly s·H for every H.
     """
     _check_positive(scale=scale)
     return LayerGeometry(2 * scale - scale % 2, scale, 1, (scale - scale % 2) // 2)
@@ -287,7 +287,7 @@ def conv_transpose_output_padding(
 
     (n − 1)·S − 2P + F_eff reaches ``target`` if ``output_padding`` in
     [0, max(S, D)) closes the gap; any other target is impossible, and
-    :class:`GeometryError` gives the sizes this layer can produce.
+    `GeometryError` gives the sizes this layer can produce.
     """
     smallest = conv_transpose_output_size(n, kernel, stride, padding, 0, dilation)
     reachable = range(smallest, smallest + max(stride, dilation))

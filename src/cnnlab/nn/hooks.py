@@ -6,11 +6,11 @@ again (a known pain point of hook-based code).  Every hook of cnnlab is
 registered here, by a context manager that removes it on exit, also when the
 block raises:
 
-* :func:`hooks`: the general form, ``{layer: function}`` for forward hooks,
+* `hooks`: the general form, ``{layer: function}`` for forward hooks,
   forward pre-hooks and gradient hooks;
-* :func:`capture_activations`, :func:`capture_inputs`, :func:`capture_gradients`:
+* `capture_activations`, `capture_inputs`, `capture_gradients`:
   a dict ``{layer: tensor}`` filled by the forward (backward) passes run in the block;
-* :func:`trace_outputs`: (name, output) of every module call of one forward pass.
+* `trace_outputs`: (name, output) of every module call of one forward pass.
 
 A layer is a name from ``model.named_modules()`` (``""`` is the model itself)
 or the submodule itself.
@@ -31,7 +31,7 @@ from cnnlab.errors import UnknownNameError
 
 Layer = str | nn.Module
 #: ``f(module, args, output)``, after each call; a return value other than None replaces
-#: the output (as for :meth:`torch.nn.Module.register_forward_hook`).
+#: the output (as for `torch.nn.Module.register_forward_hook`).
 ForwardHook = Callable[[nn.Module, tuple[Any, ...], Any], Any]
 #: ``f(module, args)``, before each call; a return value other than None replaces the args.
 ForwardPreHook = Callable[[nn.Module, tuple[Any, ...]], Any]
@@ -101,7 +101,7 @@ def hooks(
         from 1), for outputs that are tensors requiring grad.
 
     Every name is looked up before anything is registered (an unknown one raises
-    :class:`~cnnlab.errors.UnknownNameError` listing the valid names), and every
+    `UnknownNameError` listing the valid names), and every
     hook, also those on output tensors, is removed on exit, also when the block raises.
     """
     plan = [
@@ -141,7 +141,7 @@ def capture_activations(model: nn.Module, layers: Sequence[K]) -> Iterator[dict[
     """``{layer: output}`` of the forward passes run in the block.
 
     The kept outputs stay in the autograd graph, so gradients of a score with
-    respect to them can be taken with :func:`torch.autograd.grad`.  A layer
+    respect to them can be taken with `torch.autograd.grad`.  A layer
     called several times keeps its last output; one that returns no tensor is
     left out.
     """
@@ -178,7 +178,7 @@ def _keep_gradient(
 def capture_gradients(model: nn.Module, layers: Sequence[K]) -> Iterator[dict[K, torch.Tensor]]:
     """``{layer: ∂L/∂output}``, filled by the backward passes run in the block.
 
-    L is whatever ``backward()`` or :func:`torch.autograd.grad` differentiates.
+    L is whatever ``backward()`` or `torch.autograd.grad` differentiates.
     A layer called several times keeps the gradient of its last call.
     """
     store: dict[K, torch.Tensor] = {}

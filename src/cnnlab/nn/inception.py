@@ -12,17 +12,17 @@ same vocabulary, the latter adding the concatenated branches, projected by a 1x1
 convolution and scaled, to a residual connection (Sec. 3.3).
 
 Every such module is described as data: a mapping from branch name to a
-sequence of layers, each a :class:`Conv` (conv → BN → ReLU), a :class:`Pool` or
-a nested mapping (parallel sub-branches, concatenated).  :class:`InceptionModule`
+sequence of layers, each a `Conv` (conv → BN → ReLU), a `Pool` or
+a nested mapping (parallel sub-branches, concatenated).  `InceptionModule`
 builds it; inside a branch the convolutions (and nested splits) are named
 ``"1"``, ``"2"``, ... in order and a pooling layer ``"pool"``, so that
 ``mixed_5b.branch3x3dbl.2`` is the second convolution of that branch.  A
-:class:`Residual` describes an Inception-ResNet module (:class:`ScaledResidual`)
-and :func:`build_layer` turns any of these descriptions into a module.
+`Residual` describes an Inception-ResNet module (`ScaledResidual`)
+and `build_layer` turns any of these descriptions into a module.
 
 Xception (Chollet 2017) takes the idea to its extreme, one spatial
 convolution per channel after a 1x1 convolution (Fig. 4), and is built from
-:class:`SeparableConvBN` and :class:`XceptionBlock` (Fig. 5).
+`SeparableConvBN` and `XceptionBlock` (Fig. 5).
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class InceptionModule(nn.Module):
     in_ch : int
         Input channels.
     branches : mapping of str to sequence of layers
-        One sequence of :class:`Conv`, :class:`Pool` and nested mappings per
+        One sequence of `Conv`, `Pool` and nested mappings per
         branch, in output order.
     bn : bool
         Batch-normalize every convolution (False: convolutions with bias, as
@@ -140,8 +140,8 @@ class InceptionModule(nn.Module):
 def build_layer(in_ch: int, layer: Layer, bn: bool = True) -> tuple[nn.Module, int]:
     """The module of one layer description and its number of output channels.
 
-    A :class:`Pool` keeps the channels; a mapping becomes an
-    :class:`InceptionModule`, a :class:`Residual` a :class:`ScaledResidual`.
+    A `Pool` keeps the channels; a mapping becomes an
+    `InceptionModule`, a `Residual` a `ScaledResidual`.
     """
     if isinstance(layer, Pool):
         return layer.build(), in_ch
@@ -205,7 +205,7 @@ class SeparableConvBN(nn.Sequential):
     Chollet (2017), "Xception", Fig. 5: every separable convolution is followed
     by batch normalization; inside the residual modules the ReLU comes before
     it.  Children ``act``, ``depthwise``, ``pointwise``, ``bn`` (pointwise and bn
-    adjacent, so :func:`~cnnlab.nn.fuse.fuse_conv_bn` folds them).
+    adjacent, so `fuse_conv_bn` folds them).
     """
 
     def __init__(self, in_ch: int, out_ch: int, act: str | None = "before"):

@@ -1,10 +1,10 @@
 """Mobile convolution blocks: depthwise-separable and inverted residual (MBConv).
 
-* :class:`DepthwiseSeparable` (Howard et al. 2017, "MobileNets", Sec. 3.1 and
+* `DepthwiseSeparable` (Howard et al. 2017, "MobileNets", Sec. 3.1 and
   Fig. 3): a 3x3 depthwise conv-BN-ReLU filters each channel, a 1x1 pointwise
   conv-BN-ReLU combines them; D_K²·M·D_F² + M·N·D_F² multiply-adds (eq. 4)
   instead of D_K²·M·N·D_F² (eq. 2), 8 to 9 times fewer for 3x3 kernels.
-* :class:`InvertedResidual` (Sandler et al. 2018, "MobileNetV2", Table 1 and
+* `InvertedResidual` (Sandler et al. 2018, "MobileNetV2", Table 1 and
   Fig. 3b): a 1x1 expansion to t·k channels, a depthwise k x k convolution and
   a *linear* 1x1 projection back to a thin bottleneck (no activation: a ReLU in
   the low-dimensional space destroys information, Sec. 3.2), with an identity
@@ -14,12 +14,12 @@
   uses hard-swish; EfficientNet (Tan & Le 2019, Table 1) uses swish, SE and
   stochastic depth on the residual branch.
 
-Every convolution is a :class:`~cnnlab.nn.ConvNormAct` (children ``conv``,
-``bn``, ``act``), so :func:`~cnnlab.nn.fuse_conv_bn` folds all of them.
+Every convolution is a `ConvNormAct` (children ``conv``,
+``bn``, ``act``), so `fuse_conv_bn` folds all of them.
 
 The helpers at the end serve the networks built from these blocks: the
 TensorFlow batch-norm settings of the ported reference models, and renaming
-rules from torchvision's layer names (see :mod:`cnnlab.models.weights`).
+rules from torchvision's layer names (see `cnnlab.models.weights`).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class InvertedResidual(nn.Module):
         ``'relu'``, ``'hard_swish'``, ``'silu'``).
     se : nn.Module, optional
         Squeeze-and-excitation applied to the expanded maps, e.g.
-        :class:`~cnnlab.nn.SqueezeExcite`.
+        `SqueezeExcite`.
     drop_path : float
         Stochastic-depth probability of the residual branch (Huang et al. 2016);
         only blocks with a shortcut have one.
@@ -150,7 +150,7 @@ class InvertedResidual(nn.Module):
 def prefix_rules(prefixes: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     """``torchvision_keys`` rules that replace each literal prefix ``a.`` by ``b.``.
 
-    See :func:`cnnlab.models.weights.load_torchvision_weights`.
+    See `cnnlab.models.weights.load_torchvision_weights`.
     """
     return tuple((rf"^{re.escape(source)}\.", f"{target}.") for source, target in prefixes)
 

@@ -3,19 +3,19 @@
 Every loss takes L2-normalized embeddings ``(N, D)`` and integer identity
 labels ``(N,)`` and returns a scalar:
 
-- :class:`ContrastiveLoss` (siamese pairs, Hadsell, Chopra & LeCun 2006, Eq. 4):
+- `ContrastiveLoss` (siamese pairs, Hadsell, Chopra & LeCun 2006, Eq. 4):
   every positive pair pulled below ``pos_margin``, every negative pair pushed
   beyond ``neg_margin``.
-- :class:`TripletLoss` (Schroff et al. 2015, FaceNet, Eq. 1):
+- `TripletLoss` (Schroff et al. 2015, FaceNet, Eq. 1):
   ``L = max(0, m + d(A,P) - d(A,N))`` over triplets mined in the batch:
   ``batch-hard`` (the farthest positive and the nearest negative of each anchor;
   Hermans, Beyer & Leibe 2017, Eq. 5) or ``semi-hard`` (every triplet with
   ``d(A,P) < d(A,N) <= d(A,P) + m``, FaceNet Sec. 3.2).
-- :class:`AngularMarginLoss`: softmax over scaled cosines to class centres with
+- `AngularMarginLoss`: softmax over scaled cosines to class centres with
   the combined margin ``cos(m1·θ + m2) - m3`` on the true class (Deng et al.
   2019, ArcFace, Eq. 4): ArcFace is ``m2``, CosFace ``m3`` (Wang et al. 2018,
   Eq. 4), SphereFace ``m1`` (Liu et al. 2017, Eq. 6).
-- :class:`SoftmaxLoss`: the baseline, a linear classifier on the embedding
+- `SoftmaxLoss`: the baseline, a linear classifier on the embedding
   trained with cross-entropy.
 
 Distances are Euclidean.  Conventions follow pytorch-metric-learning (the
@@ -189,7 +189,7 @@ def build_metric_loss(
     scale: float = 30.0,
     mining: str = "semi-hard",
 ) -> nn.Module:
-    """The loss ``name`` (one of :data:`LOSSES`); ``margin=None`` takes its usual value."""
+    """The loss ``name`` (one of `LOSSES`); ``margin=None`` takes its usual value."""
     if name not in LOSSES:
         raise ConfigError(f"metric loss {name!r} is unknown; choose one of {', '.join(LOSSES)}.")
     if name == "softmax":

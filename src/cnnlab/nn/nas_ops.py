@@ -14,7 +14,7 @@ so that a cell can put any of them on any of its inputs:
   differ;
 * the identity is a ReLU → 1x1 conv → BN when the stride or the widths differ.
 
-The names are :data:`OPERATIONS`; :func:`make_operation` builds one.
+The names are `OPERATIONS`; `make_operation` builds one.
 """
 
 from __future__ import annotations
@@ -136,6 +136,6 @@ OPERATIONS: dict[str, OperationBuilder] = {
 
 
 def make_operation(name: str, in_ch: int, out_ch: int, stride: int = 1) -> nn.Module:
-    """The operation ``name`` (one of :data:`OPERATIONS`) from ``in_ch`` to ``out_ch`` maps."""
+    """The operation ``name`` (one of `OPERATIONS`) from ``in_ch`` to ``out_ch`` maps."""
     check_choice("operation", name, OPERATIONS)
     return OPERATIONS[name](in_ch, out_ch, stride)

@@ -1,10 +1,10 @@
 """Normalization layers.
 
-:class:`Normalize` puts the data set's preprocessing at the front of a model,
+`Normalize` puts the data set's preprocessing at the front of a model,
 so that every model takes images in [0, 1] and a saved run carries its own
 preprocessing (per-channel mean/std, or the AlexNet "mean image").
 
-:func:`get_norm` builds the normalization layer of a conv block by name:
+`get_norm` builds the normalization layer of a conv block by name:
 
 * ``batch`` (Ioffe & Szegedy 2015), ``group`` (Wu & He 2018), ``layer`` (Ba,
   Kiros & Hinton 2016; for feature maps: one group over C, H and W);
@@ -17,11 +17,11 @@ preprocessing (per-channel mean/std, or the AlexNet "mean image").
   (Kingma & Dhariwal 2018, "Glow", Sec. 3.1), then trained as ordinary
   parameters.
 
-:class:`WSConv2d` is weight standardization (Qiao, Wang, Liu, Shen & Yuille
+`WSConv2d` is weight standardization (Qiao, Wang, Liu, Shen & Yuille
 2019, "Micro-batch training with batch-channel normalization and weight
 standardization", eq. 5): each output channel's kernel is standardized over
 its fan-in before the convolution, Ŵ_i = (W_i − μ_i)/√(σ_i² + ε).
-:func:`replace_norms` and :func:`standardize_weights` apply a normalization
+`replace_norms` and `standardize_weights` apply a normalization
 or weight standardization to any model (``create_model(...,
 norm_layer='group', weight_std=True)``).
 """
@@ -67,7 +67,7 @@ class Normalize(nn.Module):
 
 
 def get_norm(name: str, channels: int, groups: int = 32) -> nn.Module:
-    """Normalization layer ``name`` (one of :data:`NORMS`) for ``channels`` feature maps.
+    """Normalization layer ``name`` (one of `NORMS`) for ``channels`` feature maps.
 
     ``groups`` is the number of groups of group norm (Wu & He 2018 use 32),
     capped at ``channels``; it must divide ``channels``.
@@ -141,7 +141,7 @@ class WSConv2d(nn.Conv2d):
 
 
 def standardize_weights(model: nn.Module) -> nn.Module:
-    """Replace every ``nn.Conv2d`` of ``model`` by a :class:`WSConv2d` with the same
+    """Replace every ``nn.Conv2d`` of ``model`` by a `WSConv2d` with the same
     parameters, in place (Qiao et al. 2019 pair it with group norm: ``replace_norms``).
 
     Returns ``model``.
@@ -168,7 +168,7 @@ def replace_norms(model: nn.Module, name: str, groups: int = 32) -> nn.Module:
     """Replace every ``nn.BatchNorm2d`` of ``model`` by ``get_norm(name, channels)``, in place.
 
     The replacements are freshly initialised; the model's other layers are kept.
-    Raises :class:`ConfigError` for a model without batch norm (nothing to replace).
+    Raises `ConfigError` for a model without batch norm (nothing to replace).
     Returns ``model``.
     """
     check_choice("normalization", name, NORMS)

@@ -1,17 +1,17 @@
 """Pooling layers.
 
-* :func:`get_pool`: max or average pooling by name.
-* :class:`Subsample2d`: LeNet-5's trainable subsampling (LeCun et al. 1998,
+* `get_pool`: max or average pooling by name.
+* `Subsample2d`: LeNet-5's trainable subsampling (LeCun et al. 1998,
   Sec. II.B): the average of each 2x2 window times a trainable coefficient plus
   a trainable bias, one pair per feature map.  The paper *adds* the four inputs
   before multiplying; that is the same function with the coefficient scaled by
   1/4, so here the coefficient starts at 1 and the layer starts as an average.
-* :class:`GlobalAvgPool2d`: one number per feature map (Lin, Chen & Yan 2014,
+* `GlobalAvgPool2d`: one number per feature map (Lin, Chen & Yan 2014,
   "Network in network", Sec. 3.2).
-* :class:`SpatialPyramidPool`: a fixed-length vector from maps of any size,
+* `SpatialPyramidPool`: a fixed-length vector from maps of any size,
   pooled over 1x1, 2x2, 4x4 grids (He, Zhang, Ren & Sun 2014, "Spatial pyramid
   pooling in deep convolutional networks for visual recognition", Sec. 2.1).
-* :class:`FractionalMaxPool2d`: max pooling by a non-integer factor such as √2
+* `FractionalMaxPool2d`: max pooling by a non-integer factor such as √2
   over pseudo-random windows (Graham 2014, "Fractional max-pooling"), with a
   seed so that runs repeat.
 """
@@ -34,7 +34,7 @@ def get_pool(
 ) -> nn.Module:
     """``nn.MaxPool2d`` (``'max'``) or ``nn.AvgPool2d`` (``'avg'``); stride defaults to kernel.
 
-    Output size: :func:`~cnnlab.nn.geometry.pool_output_size`.
+    Output size: `pool_output_size`.
     """
     check_choice("pooling", kind, POOLS)
     layer = nn.MaxPool2d if kind == "max" else nn.AvgPool2d

@@ -14,7 +14,7 @@ BN is folded into its branch's kernel (W'_i = γ_i/σ_i · W_i,
 b'_i = β_i − μ_i γ_i/σ_i), the 1x1 kernel is zero-padded to 3x3 and the identity
 is written as a 3x3 kernel with a single 1 at the centre of each channel's own
 filter; the three kernels and biases are added (Sec. 3.3, Fig. 4).
-:meth:`RepVGGBlock.reparameterize` returns that single 3x3 convolution.  The
+`RepVGGBlock.reparameterize` returns that single 3x3 convolution.  The
 ReLU that follows the sum is not part of the block, so the re-parameterized
 network is a plain stack of 3x3 conv + ReLU.
 """

@@ -3,13 +3,13 @@ pre-activation ResNet, SE-/CBAM-ResNet and highway networks.
 
 * Post-activation units (He, Zhang, Ren & Sun 2016, "Deep residual learning for
   image recognition", eq. 1 and Fig. 5): y = ReLU(F(x) + shortcut(x)), with F
-  built from conv-BN-ReLU layers.  :class:`BasicBlock` is two 3x3 convolutions;
-  :class:`Bottleneck` is 1x1 (reduce), 3x3, 1x1 (expand 4x).
+  built from conv-BN-ReLU layers.  `BasicBlock` is two 3x3 convolutions;
+  `Bottleneck` is 1x1 (reduce), 3x3, 1x1 (expand 4x).
 * Pre-activation units (He, Zhang, Ren & Sun 2016, "Identity mappings in deep
   residual networks", eq. 3 and Fig. 4e): y = F(x) + x with F built from
   BN-ReLU-conv layers and nothing after the addition, so that the identity path
-  runs unchanged through the whole network (:class:`PreActBasicBlock`,
-  :class:`PreActBottleneck`).  A projection shortcut sees the pre-activated
+  runs unchanged through the whole network (`PreActBasicBlock`,
+  `PreActBottleneck`).  A projection shortcut sees the pre-activated
   input, as in the authors' code.
 * Width and cardinality (one family, two knobs): the 3x3 convolution of a
   bottleneck has ⌊planes · d/64⌋ · C channels in C groups (Xie, Girshick,
@@ -24,7 +24,7 @@ pre-activation ResNet, SE-/CBAM-ResNet and highway networks.
   (Hu, Shen & Sun 2018, Fig. 3) or CBAM (Woo et al. 2018, Fig. 3); dropout
   before the last convolution (Zagoruyko & Komodakis 2016, Sec. 2.4); stochastic
   depth (Huang et al. 2016).
-* :class:`Highway` (Srivastava, Greff & Schmidhuber 2015, "Highway networks",
+* `Highway` (Srivastava, Greff & Schmidhuber 2015, "Highway networks",
   eq. 3): y = H(x)·T(x) + x·(1 − T(x)) with a transform gate T = σ(W_T x + b_T).
 """
 
@@ -149,7 +149,7 @@ def norm_act(channels: int) -> nn.Sequential:
 class ResidualBlock(nn.Module):
     """A residual unit: ``branch`` (the residual function F), ``shortcut`` and the merge.
 
-    Subclasses build the branch's convolutions (:meth:`convolutions`); this
+    Subclasses build the branch's convolutions (`convolutions`); this
     class adds the attention, stochastic depth and shortcut and merges them:
     post-activation y = ReLU(F(x) + s(x)), pre-activation y = F(a) + s(x or a)
     with a = ReLU(BN(x)).  With ``shortcut='none'`` y = ReLU(F(x)) (plain).

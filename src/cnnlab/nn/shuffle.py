@@ -1,22 +1,22 @@
 """Channel shuffle and the ShuffleNet units built on it.
 
-* :func:`channel_shuffle` (Zhang, Zhou, Lin & Sun 2018, "ShuffleNet: an
+* `channel_shuffle` (Zhang, Zhou, Lin & Sun 2018, "ShuffleNet: an
   extremely efficient convolutional neural network for mobile devices", CVPR,
   Sec. 3.1 and Fig. 1): reshape the C channels to (g, C/g), transpose,
   flatten, so that the next group convolution sees channels of every group.
-* :class:`ShuffleUnit` (ShuffleNet v1, Fig. 2 b and c): 1x1 group conv - BN -
+* `ShuffleUnit` (ShuffleNet v1, Fig. 2 b and c): 1x1 group conv - BN -
   ReLU, channel shuffle, 3x3 depthwise conv - BN, 1x1 group conv - BN; added
   to the input (stride 1) or concatenated with a 3x3/2 average pool of it
   (stride 2), then ReLU.
-* :class:`ShuffleV2Block` (Ma, Zhang, Zheng & Sun 2018, "ShuffleNet V2:
+* `ShuffleV2Block` (Ma, Zhang, Zheng & Sun 2018, "ShuffleNet V2:
   practical guidelines for efficient CNN architecture design", ECCV, Fig. 3
   c and d): split the channels in two halves, keep one and send the other
   through 1x1 conv - 3x3 depthwise conv - 1x1 conv (stride 1), or send the
   whole input through two branches (stride 2); concatenate, channel shuffle
   with g = 2.
 
-Every convolution is a :class:`~cnnlab.nn.ConvNormAct`, so
-:func:`~cnnlab.nn.fuse.fuse_conv_bn` folds all batch norms.
+Every convolution is a `ConvNormAct`, so
+`fuse_conv_bn` folds all batch norms.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
 
 
 class ChannelShuffle(nn.Module):
-    """:func:`channel_shuffle` as a layer (the identity for one group)."""
+    """`channel_shuffle` as a layer (the identity for one group)."""
 
     def __init__(self, groups: int):
         super().__init__()

@@ -2,25 +2,25 @@
 
 The CNN lecture ("Unpooling i dekonwolucja") enlarges a feature map in four ways:
 
-* :class:`NearestUnpool` — *nearest neighbour* unpooling repeats each value over
+* `NearestUnpool` — *nearest neighbour* unpooling repeats each value over
   its s x s block.
-* :class:`BedOfNailsUnpool` — *bed of nails* puts each value in the top-left
+* `BedOfNailsUnpool` — *bed of nails* puts each value in the top-left
   corner of its block and zeros elsewhere.
-* :class:`MaxUnpool` — *max unpooling* puts each value back where the paired max
+* `MaxUnpool` — *max unpooling* puts each value back where the paired max
   pooling found its maximum (the pooling's remembered *switches*, Zeiler &
   Fergus 2014, Sec. 2.1; Noh, Hong & Han 2015, "Learning deconvolution network
   for semantic segmentation", Sec. 3.2; SegNet, Badrinarayanan et al. 2017).
-* :class:`BilinearUpsample` — fixed bilinear interpolation.
+* `BilinearUpsample` — fixed bilinear interpolation.
 
-and by a learnable *transposed convolution* (:class:`TransposedConvUpsample`,
+and by a learnable *transposed convolution* (`TransposedConvUpsample`,
 Long, Shelhamer & Darrell 2015, "Fully convolutional networks for semantic
 segmentation", Sec. 3.3: "upsampling is backwards strided convolution"),
 initialized as bilinear interpolation as the paper does.  Its geometry is
-:func:`cnnlab.nn.geometry.upsample_geometry`; why a kernel that the stride does
-not divide draws a checkerboard is :func:`cnnlab.nn.geometry.transposed_overlap`.
+`cnnlab.nn.geometry.upsample_geometry`; why a kernel that the stride does
+not divide draws a checkerboard is `cnnlab.nn.geometry.transposed_overlap`.
 
 The NumPy forward and backward passes of the three unpoolings are in
-:mod:`cnnlab.reference.pool`.
+`cnnlab.reference.pool`.
 """
 
 from __future__ import annotations
@@ -130,11 +130,11 @@ class TransposedConvUpsample(nn.ConvTranspose2d):
     """A learnable x``scale`` up-sampling: a transposed convolution started as bilinear.
 
     Kernel 2s − s mod 2, stride s, padding ⌈(s − 1)/2⌉: exactly s·H x s·W out
-    (:func:`~cnnlab.nn.geometry.upsample_geometry`); for even s the stride
+    (`upsample_geometry`); for even s the stride
     divides the kernel, so every output pixel gets the same number of taps (no
     checkerboard from uneven overlap, Odena, Dumoulin & Olah 2016; see
-    :func:`~cnnlab.nn.geometry.transposed_overlap`).  ``bilinear=True`` sets channel c's filter to
-    :func:`bilinear_kernel` for output c and zero for the others, as FCN does
+    `transposed_overlap`).  ``bilinear=True`` sets channel c's filter to
+    `bilinear_kernel` for output c and zero for the others, as FCN does
     (Long et al. 2015, Sec. 3.3; it needs ``in_ch == out_ch``); ``bilinear=False``
     keeps PyTorch's random initialization.
     """
