@@ -4,10 +4,10 @@ Every attribution method has one call shape,
 ``method(model, x, target, **options) -> Tensor``, where ``model`` takes images
 in [0, 1] (normalization inside, as ``load_run(dir).model``), ``x`` is an
 (N, C, H, W) batch and ``target`` an int, a per-image LongTensor or a callable
-on the model output (:mod:`cnnlab.explain.target`).  Attributions have the
+on the model output (`cnnlab.explain.target`).  Attributions have the
 shape of ``x``; class activation maps are (N, 1, H, W).  Methods leave no hooks
 behind and give the model back in its own train/eval mode and ``requires_grad``
-state (:mod:`cnnlab.explain.context`).  Figures are in :mod:`cnnlab.report.explain_figures`.
+state (`cnnlab.explain.context`).  Figures are in `cnnlab.report.explain_figures`.
 
 Importing this package adds the "Explanations" section to run reports.
 """

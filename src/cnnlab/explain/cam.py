@@ -4,7 +4,7 @@ Each takes ``(model, x, target, layer=None)`` and returns one map per image,
 shape (N, 1, H, W) upsampled bilinearly to the input size (or the layer's
 (N, 1, h, w) with ``upsample=False``).  ``layer`` is a name from
 ``model.named_modules()``; by default the last layer with a spatial output
-(:func:`~cnnlab.explain.context.last_spatial_layer`).  A batch costs one forward
+(`last_spatial_layer`).  A batch costs one forward
 and one backward pass.
 
 With A^k the k-th map of the layer and S the explained score:

@@ -1,9 +1,9 @@
 """What every explanation shares: model state that is always restored, the default layer.
 
-Every explanation method runs inside :func:`explaining`, which puts the model in
+Every explanation method runs inside `explaining`, which puts the model in
 eval mode and stops gradients from accumulating in its parameters, and gives
 both back afterwards, also when the method raises.  Activations of inner layers
-are read with :mod:`cnnlab.nn.hooks`, whose hooks are removed on exit, also on
+are read with `cnnlab.nn.hooks`, whose hooks are removed on exit, also on
 error, so that a model never keeps hooks from an explanation (a known pain point
 of hook-based libraries).
 """

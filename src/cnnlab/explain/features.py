@@ -1,18 +1,18 @@
 """Looking at weights, activations and codes (the lecture's "visualizing what CNNs learn").
 
-* :func:`first_layer_filters`: the kernels of the first convolution, as images
+* `first_layer_filters`: the kernels of the first convolution, as images
   (Krizhevsky, Sutskever & Hinton 2012, Fig. 3).
-* :func:`layer_activations`: the output of every layer for one image, as in the
+* `layer_activations`: the output of every layer for one image, as in the
   deep visualization toolbox (Yosinski, Clune, Nguyen, Fuchs & Lipson 2015).
-* :func:`max_activating_patches`: the input patches that excite one unit (channel)
+* `max_activating_patches`: the input patches that excite one unit (channel)
   of a layer most over a data set, cropped to the unit's receptive field
   (Girshick, Donahue, Darrell & Malik 2014, "Rich feature hierarchies", Sec. 3.1;
   Zeiler & Fergus 2014, Fig. 2).  The receptive field follows the recurrence of
   Araujo, Norris & Sim (2019) along the chain of layers run before the unit.
-* :func:`nearest_neighbours`: the images whose last-layer code (the input of the
+* `nearest_neighbours`: the images whose last-layer code (the input of the
   last linear layer) is nearest in Euclidean distance (Krizhevsky et al. 2012,
   Sec. 6.1, Fig. 4).
-* :func:`tsne_embedding`: a 2-D t-SNE map of the codes (van der Maaten & Hinton
+* `tsne_embedding`: a 2-D t-SNE map of the codes (van der Maaten & Hinton
   2008), scikit-learn's ``TSNE``.
 """
 
@@ -39,7 +39,7 @@ from cnnlab.nn.hooks import (
     trace_outputs,
 )
 
-#: :func:`tsne_embedding` computes the exact gradient for fewer points than this.
+#: `tsne_embedding` computes the exact gradient for fewer points than this.
 EXACT_TSNE_BELOW = 200
 
 
@@ -211,7 +211,7 @@ def nearest_neighbours(
 def tsne_embedding(features: torch.Tensor, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
     """(N, 2) t-SNE map of (N, D) codes; perplexity is capped below N (sklearn requires it).
 
-    Fewer than :data:`EXACT_TSNE_BELOW` points use the exact O(N²) gradient,
+    Fewer than `EXACT_TSNE_BELOW` points use the exact O(N²) gradient,
     more the Barnes-Hut approximation (van der Maaten 2014).
     """
     from sklearn.manifold import TSNE  # imported on use: it takes a while to load

@@ -2,26 +2,26 @@
 SmoothGrad.
 
 All share the call shape ``method(model, x, target, **options) -> Tensor`` with
-attributions of the shape of ``x`` (images in [0, 1]; see :mod:`.target` for
+attributions of the shape of ``x`` (images in [0, 1]; see `.target` for
 ``target``).
 
-* :func:`saliency`: |∂S_c/∂x| (Simonyan, Vedaldi & Zisserman 2014, "Deep inside
+* `saliency`: |∂S_c/∂x| (Simonyan, Vedaldi & Zisserman 2014, "Deep inside
   convolutional networks", Sec. 3.1, eq. 2; their map is the maximum over
   channels, taken when plotting).
-* :func:`deconvnet` and :func:`guided_backprop` change only the backward pass
+* `deconvnet` and `guided_backprop` change only the backward pass
   through ReLUs.  With f = relu(x) and R the signal coming back from above,
   plain backprop passes R·[x > 0], the deconvnet of Zeiler & Fergus (2014,
   "Visualizing and understanding convolutional networks", Sec. 2.1) passes
   relu(R), and guided backpropagation (Springenberg, Dosovitskiy, Brox &
   Riedmiller 2015, "Striving for simplicity", Sec. 3.4, Fig. 1) passes
   relu(R)·[x > 0].
-* :func:`integrated_gradients`: (x − x')·∫₀¹ ∂S(x' + α(x − x'))/∂x dα (Sundararajan,
+* `integrated_gradients`: (x − x')·∫₀¹ ∂S(x' + α(x − x'))/∂x dα (Sundararajan,
   Taly & Yan 2017, "Axiomatic attribution for deep networks", eq. 1), the
   integral by Gauss-Legendre quadrature (as captum's default).
-* :func:`smoothgrad`: the mean of a method over copies of x with Gaussian noise
+* `smoothgrad`: the mean of a method over copies of x with Gaussian noise
   (Smilkov, Thorat, Kim, Viégas & Wattenberg 2017, "SmoothGrad", eq. 3).
 
-The modified ReLU backward is applied through a :class:`torch.overrides.TorchFunctionMode`
+The modified ReLU backward is applied through a `torch.overrides.TorchFunctionMode`
 that reroutes every ``relu`` call made during the forward pass (``nn.ReLU``
 modules, in place or not, reused or not, and ``torch.relu``/``F.relu`` in
 ``forward`` code).  The model is not copied and no hooks are registered.
@@ -83,7 +83,7 @@ _RELUS_INPLACE = {torch.relu_, F.relu_, torch.Tensor.relu_}
 
 
 class _ModifiedRelu(TorchFunctionMode):
-    """Reroute every relu call to :class:`_ReluRule` while active."""
+    """Reroute every relu call to `_ReluRule` while active."""
 
     def __init__(self, guided: bool):
         super().__init__()
@@ -220,7 +220,7 @@ def smoothgrad(
 
     Parameters
     ----------
-    method : attribution function with the common call shape (default :func:`saliency`).
+    method : attribution function with the common call shape (default `saliency`).
     samples : number of noisy copies n.
     noise : σ / (x_max − x_min) of each image (the paper finds 10-20 % works best, Sec. 4.1).
     batch_size : noisy images per call of ``method``.

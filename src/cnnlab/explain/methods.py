@@ -1,7 +1,7 @@
 """The attribution methods by name, as the CLI and the benchmark call them.
 
 Every entry has the call shape ``method(model, x, target, **options)``; those in
-:data:`LAYER_METHODS` also take ``layer=``.
+`LAYER_METHODS` also take ``layer=``.
 """
 
 from __future__ import annotations

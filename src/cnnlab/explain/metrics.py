@@ -9,8 +9,8 @@ as the top pixels of the original are put back (a faithful map makes it rise
 fast: high AUC is good).  The score is the softmax probability of the target
 class when ``target`` names classes, else the value of the target callable.
 The x axis is the fraction of pixels changed, so the AUC is in the score's
-units.  :func:`compare_methods` also scores each method with ROAD
-(:mod:`cnnlab.explain.road`), which imputes the removed pixels instead of
+units.  `compare_methods` also scores each method with ROAD
+(`cnnlab.explain.road`), which imputes the removed pixels instead of
 blanking them, so that the shape of the removed region does not leak the class.
 """
 
@@ -139,7 +139,7 @@ def compare_methods(
     steps: int = 28,
     batch_size: int = 256,
 ) -> list[MethodScore]:
-    """Time each method on ``x`` and score its attributions with :func:`deletion_insertion`."""
+    """Time each method on ``x`` and score its attributions with `deletion_insertion`."""
     rows = []
     for name, method in methods.items():
         started = time.perf_counter()

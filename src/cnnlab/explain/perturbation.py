@@ -3,19 +3,19 @@
 Both only evaluate the model (no gradients), on perturbed copies of the
 images, in batches of ``batch_size`` images per forward pass.
 
-* :func:`occlusion`: slide a window of ``baseline`` values over the image (all
+* `occlusion`: slide a window of ``baseline`` values over the image (all
   channels at once) and record the drop of the score, S(x) − S(x with the
   window occluded); each pixel gets the mean drop over the windows covering it
   (Zeiler & Fergus 2014, "Visualizing and understanding convolutional
   networks", Sec. 4.2; averaged as in captum's ``Occlusion``).  Pixels that no
   window covers get 0.
-* :func:`lime`: switch random subsets of superpixels off (set to ``baseline``),
+* `lime`: switch random subsets of superpixels off (set to ``baseline``),
   weight each sample by an exponential kernel of its cosine distance to the
   unperturbed image, and fit a sparse (Lasso) linear model of the score on the
   on/off vectors; each pixel gets the coefficient of its superpixel (Ribeiro,
   Singh & Guestrin 2016, "Why should I trust you?", Sec. 3.3-3.4 and eq. 1).
   Superpixels are scikit-image's SLIC (Achanta et al. 2012) when scikit-image
-  is installed, else a regular grid (:func:`superpixels`).
+  is installed, else a regular grid (`superpixels`).
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def lime(
     Parameters
     ----------
     segments : (H, W) or (N, H, W) integer labels 0..S−1, optional
-        The interpretable features; computed by :func:`superpixels` with
+        The interpretable features; computed by `superpixels` with
         ``superpixel`` and ``num_segments`` when omitted.
     samples : perturbed images per input image (the first is the unperturbed one).
     keep_probability : chance that a superpixel stays on in a sample.

@@ -1,7 +1,7 @@
 """ROAD: remove and debias (Rong, Leemann, Borisov, Kasneci & Kasneci 2022, "A consistent
 and efficient evaluation strategy for attribution methods", ICML).
 
-Deletion curves (:mod:`cnnlab.explain.metrics`) replace removed pixels by a
+Deletion curves (`cnnlab.explain.metrics`) replace removed pixels by a
 constant, and the shape of the removed region itself tells the model which
 pixels were important (class information leaks through the mask).  ROAD
 instead *imputes* every removed pixel from its neighbours, so that the
@@ -128,7 +128,7 @@ def road(
     """MoRF and LeRF scores of ``attributions`` (shape of x, or (N, 1, H, W)) under ROAD.
 
     The score is the softmax probability of the target class (or the target
-    callable's value), as for :func:`cnnlab.explain.metrics.deletion_insertion`.
+    callable's value), as for `cnnlab.explain.metrics.deletion_insertion`.
     """
     n, height, width = len(x), x.shape[-2], x.shape[-1]
     if attributions.shape[0] != n or attributions.shape[-2:] != x.shape[-2:]:

@@ -1,19 +1,19 @@
 """Images made by optimization, and the texture-versus-shape probe.
 
-* :func:`class_model_visualization`: gradient ascent on the input to maximize a
+* `class_model_visualization`: gradient ascent on the input to maximize a
   class score, S_c(I) − λ‖I − ½‖² (Simonyan, Vedaldi & Zisserman 2014, Sec. 2,
   eq. 1), with the regularizers of Yosinski, Clune, Nguyen, Fuchs & Lipson
   (2015, "Understanding neural networks through deep visualization", Sec. 3):
   random jitter of the image before each step and a Gaussian blur every few
   steps.  Pixels are kept in [0, 1]; the L2 term pulls towards mid-grey, the
   neutral image of a model that normalizes its input inside.
-* :func:`style_transfer`: Gatys, Ecker & Bethge (2016), "Image style transfer
+* `style_transfer`: Gatys, Ecker & Bethge (2016), "Image style transfer
   using convolutional neural networks": content loss ½‖F^l − P^l‖² on one
   layer (eq. 1) and style losses on the Gram matrices G^l = F^l F^lᵀ of several
   (eqs. 3-5), minimized over the pixels.  Any feature extractor works; the
   default is VGG-19 (Simonyan & Zisserman 2015) with weights read from a local
   torchvision ``.pth`` file (nothing is ever downloaded).
-* :func:`shape_bias`: the cue-conflict probe of Geirhos, Rubisch, Michaelis,
+* `shape_bias`: the cue-conflict probe of Geirhos, Rubisch, Michaelis,
   Bethge, Wichmann & Brendel (2019), "ImageNet-trained CNNs are biased towards
   texture", Sec. 2.4: among cue-conflict images (shape of one class, texture of
   another) classified as either, the fraction classified by shape.
@@ -200,7 +200,7 @@ def style_transfer(
     content : images in [0, 1]; the result starts from them.
     style : one image (1, C, h, w) in [0, 1]; its size may differ (Gram matrices do not care).
     extractor : module whose named layers give the features, on the device and dtype of
-        ``content``; default :func:`vgg19_features`.
+        ``content``; default `vgg19_features`.
     weights : torchvision VGG-19 ``.pth`` file for the default extractor.
     content_layer, style_layers : layer names in ``extractor``.
     style_weight : β/α of eq. 7, the weight of the style loss (the content loss has weight 1).

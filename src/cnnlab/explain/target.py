@@ -10,7 +10,7 @@ A target is
   for the evidence of class 3 over a segmentation map.
 
 Methods that evaluate several perturbed copies of a batch lay the copies out
-copy-major (row ``k·N + n`` is copy ``k`` of image ``n``); :func:`tile_target`
+copy-major (row ``k·N + n`` is copy ``k`` of image ``n``); `tile_target`
 repeats a target to match.
 """
 
