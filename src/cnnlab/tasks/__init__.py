@@ -1,4 +1,4 @@
-"""What is learned: one :class:`~cnnlab.train.task.Task` per kind of problem.
+"""What is learned: one `Task` per kind of problem.
 
 ``create_task(config, data)`` builds the task ``config.task`` names;
 ``evaluate_run`` evaluates a finished run with the evaluation of the task it

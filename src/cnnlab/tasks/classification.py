@@ -1,12 +1,12 @@
 """Classification: one label per image, cross-entropy, accuracy.
 
-The first :class:`~cnnlab.train.task.Task`: a network from the model zoo behind
+The first `Task`: a network from the model zoo behind
 its input normalization, training batches augmented on the device
-(:class:`~cnnlab.data.transforms.Augment`), the cross-entropy loss with label
+(`Augment`), the cross-entropy loss with label
 smoothing (Szegedy et al. 2016, Sec. 7) and auxiliary classifiers, accuracy
 as the training and validation metric, and a final evaluation with
 per-class precision/recall/F1, confusion matrices and the most confidently
-misclassified images (:mod:`cnnlab.tasks.classification_eval`).
+misclassified images (`cnnlab.tasks.classification_eval`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 call: it writes ``metrics.json``, the confusion-matrix figures, precision and
 recall against the decision threshold, the gallery of the most confidently
 misclassified images, and rebuilds ``report.html``.  Besides
-:func:`~cnnlab.metrics.classification_report`'s metrics it records the
+`classification_report`'s metrics it records the
 balanced accuracy (the mean per-class recall, Brodersen et al. 2010), which
 an imbalanced test set cannot inflate, and Cohen's κ (Cohen 1960): the
 agreement with the true labels beyond what chance would give,

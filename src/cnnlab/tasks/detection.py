@@ -1,14 +1,14 @@
 """Object detection: boxes and classes of every object, the detector's own loss, mAP.
 
-A :class:`~cnnlab.train.task.Task` for data sets whose labels are boxes
-(``det-canvas``, ``yolo``, ``coco``; :class:`~cnnlab.data.detection.DetectionDataset`):
+A `Task` for data sets whose labels are boxes
+(``det-canvas``, ``yolo``, ``coco``; `DetectionDataset`):
 a detector from the zoo (``yolov1``, ``retinanet``, ``fasterrcnn``; see
-:mod:`cnnlab.models.detection`) behind its input normalization.  A batch's
+`cnnlab.models.detection`) behind its input normalization.  A batch's
 targets are the padded box rows; the loss is the detector's (YOLO's Eq. 3,
 focal loss, RPN + Fast R-CNN losses), its terms the training metrics; on
 validation the mean loss per image, mAP@0.5 (``val_map50``, the default
-monitor) and COCO's mAP@[.5:.95] (``val_map``) by :mod:`cnnlab.metrics.detection`.
-The final evaluation is :func:`cnnlab.tasks.detection_eval.evaluate_detection`.
+monitor) and COCO's mAP@[.5:.95] (``val_map``) by `cnnlab.metrics.detection`.
+The final evaluation is `cnnlab.tasks.detection_eval.evaluate_detection`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """The embedding network of the metric-learning task, and a trained embedding run loaded back.
 
-:class:`EmbeddingNet` is a zoo network whose classifier outputs
+`EmbeddingNet` is a zoo network whose classifier outputs
 ``embedding_dim`` values, L2-normalized onto the unit sphere (FaceNet, Schroff
 et al. 2015, Sec. 3: ``||f(x)||_2 = 1``); the loss's own parameters (ArcFace's
 class centres, the softmax baseline's classifier) are its ``criterion``
 sub-module, trained and saved with it but not used to embed.
-:func:`load_embedding_run` rebuilds it from a run directory.
+`load_embedding_run` rebuilds it from a run directory.
 """
 
 from __future__ import annotations

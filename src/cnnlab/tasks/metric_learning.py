@@ -4,16 +4,16 @@ Face recognition does not fit a softmax classifier: the identities to
 recognize are not known at training time, and a new person must be added from
 one photo without retraining (the one-shot setting).  The network therefore
 learns an embedding ``f(x)`` on the unit sphere (FaceNet, Schroff et al. 2015,
-Sec. 3) with a metric-learning loss (:mod:`cnnlab.nn.metric_losses`), and
+Sec. 3) with a metric-learning loss (`cnnlab.nn.metric_losses`), and
 recognition compares embeddings: verification by thresholding a similarity,
 identification by the nearest enrolled identity.
 
-:class:`Embedding` is the :class:`~cnnlab.train.task.Task`: a zoo network
+`Embedding` is the `Task`: a zoo network
 embedding onto the unit sphere with the loss's parameters beside it
-(:class:`~cnnlab.tasks.embedding_run.EmbeddingNet`).  Validation (new images of the
+(`EmbeddingNet`).  Validation (new images of the
 training identities) measures ``val_acc``, the N-way 1-shot identification
 accuracy (N = 5, or the number of identities when fewer), ``val_eer`` and
-``val_loss``.  The final evaluation is :mod:`cnnlab.tasks.metric_learning_eval`.
+``val_loss``.  The final evaluation is `cnnlab.tasks.metric_learning_eval`.
 """
 
 from __future__ import annotations

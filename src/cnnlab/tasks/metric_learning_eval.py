@@ -1,6 +1,6 @@
 """The final evaluation of an embedding run, enrolment and recognition.
 
-:func:`evaluate_embedding` embeds a split (by default the test split: the
+`evaluate_embedding` embeds a split (by default the test split: the
 held-out identities the network never saw), measures verification (ROC, AUC,
 equal error rate over every pair of up to 2000 images) and N-way 1-shot and
 5-shot identification over 1000 seeded episodes, writes them to metrics.json
@@ -8,8 +8,8 @@ equal error rate over every pair of up to 2000 images) and N-way 1-shot and
 run's gallery and adds the "Embeddings" report section: a t-SNE map, the ROC
 with its EER point and queries beside their nearest gallery images.
 
-:func:`enroll` adds the identities of an image folder to the gallery and
-:func:`recognize` ranks the enrolled identities nearest to image files; both
+`enroll` adds the identities of an image folder to the gallery and
+`recognize` ranks the enrolled identities nearest to image files; both
 leave the network as it is.
 """
 

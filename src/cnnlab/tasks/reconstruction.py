@@ -1,6 +1,6 @@
 """Reconstruction: autoencoders, supervised denoising and Noise2Void.
 
-Three :class:`~cnnlab.train.task.Task` s whose model maps an image to an
+Three `Task` s whose model maps an image to an
 image of the same shape (as many output channels as input channels), behind
 its input normalization; every image data set works, its labels only colour
 the autoencoder's latent-space plot.
@@ -14,9 +14,9 @@ the autoencoder's latent-space plot.
   pairs for the same images, as DnCNN does (Zhang et al. 2017).
 - ``noise2void``: Krull, Buchholz & Jug (2019): the network only ever sees
   noisy images.  Each training image gets one fixed noisy copy
-  (:func:`~cnnlab.data.noise.sample_noise` with the run's seed: the same noise
+  (`sample_noise` with the run's seed: the same noise
   every epoch, as a real noisy data set), the blind-spot masking of
-  :mod:`cnnlab.tasks.blind_spot`, and the loss on the masked pixels against
+  `cnnlab.tasks.blind_spot`, and the loss on the masked pixels against
   their noisy values.  Its normalization statistics come from the noisy
   images, data-dependent initialization is refused, and it chooses its best
   epoch by its validation blind-spot loss (``val_loss`` on noisy images): no
@@ -24,10 +24,10 @@ the autoencoder's latent-space plot.
 
 Validation and evaluation use noise fixed per image by
 ``(EVAL_NOISE_SEED, split)`` — the same noisy test images for every run, so
-runs compare.  Metrics (:mod:`cnnlab.metrics.restoration`): ``val_psnr`` and
+runs compare.  Metrics (`cnnlab.metrics.restoration`): ``val_psnr`` and
 ``val_ssim`` of the restored image (clamped to [0, 1]) against the clean one,
 and ``val_loss``.  The final evaluation is in
-:mod:`cnnlab.tasks.reconstruction_eval`.
+`cnnlab.tasks.reconstruction_eval`.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class Reconstruction:
         return model.train()
 
     def noisy_stats(self, data: DataSplits) -> tuple[torch.Tensor, torch.Tensor]:
-        """Channel mean and std of (up to :data:`STATS_IMAGES`) noisy training images."""
+        """Channel mean and std of (up to `STATS_IMAGES`) noisy training images."""
         picked = spread_subset(len(data.train), STATS_IMAGES)
         sums, squares, count = 0.0, 0.0, 0
         loader = make_loader(data.train.subset(picked), 500, shuffle=False)

@@ -59,7 +59,7 @@ def measure(
     model: nn.Module, dataset: Any, noise: Noise | None, split: str, device: str = "cpu"
 ) -> dict[str, Any]:
     """Per-image PSNR/SSIM of the restored and of the noisy images, the first images,
-    and (for models with ``encode``) up to :data:`LATENT_IMAGES` latent codes."""
+    and (for models with ``encode``) up to `LATENT_IMAGES` latent codes."""
     model.eval()
     net = getattr(model, "net", None)  # behind the run's Normalize (runs.build_classifier)
     scores: dict[str, list[torch.Tensor]] = {

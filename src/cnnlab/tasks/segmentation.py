@@ -1,13 +1,13 @@
 """Semantic segmentation: a class for every pixel, per-pixel cross-entropy, IoU.
 
-A :class:`~cnnlab.train.task.Task` for data sets whose labels are masks
+A `Task` for data sets whose labels are masks
 (``seg-canvas``, ``segfolder``): a fully convolutional network from the zoo
 (``unet``, ``fcn8s``/``fcn16s``/``fcn32s``, ``segnet``, their small forms)
 behind its input normalization, the cross-entropy of every
 pixel averaged over the image (Long et al. 2015, Sec. 3), pixel accuracy as the
 training metric, and on validation the pixel accuracy (``val_acc``) and the
-mean intersection over union (``val_miou``, :mod:`cnnlab.metrics.segmentation`);
-``--augment`` moves the masks with the images (:mod:`cnnlab.data.mask_augment`).
+mean intersection over union (``val_miou``, `cnnlab.metrics.segmentation`);
+``--augment`` moves the masks with the images (`cnnlab.data.mask_augment`).
 The final evaluation writes the split's segmentation report to metrics.json,
 a table of IoU per class and a figure of images, true and predicted masks to
 the report's "Segmentation" section.
