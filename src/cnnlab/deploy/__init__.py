@@ -1,14 +1,14 @@
 """Deployment: export to ONNX and torch.export programs, the inference path, benchmarks.
 
-- :mod:`cnnlab.deploy.export`: ``export_run`` writes a run's model as an ONNX
+- `cnnlab.deploy.export`: ``export_run`` writes a run's model as an ONNX
   file (validated with onnxruntime) or a ``torch.export`` program, carrying the
   class names, input shape and preprocessing.
-- :mod:`cnnlab.deploy.onnx_model`: ``OnnxClassifier`` predicts from such an
+- `cnnlab.deploy.onnx_model`: ``OnnxClassifier`` predicts from such an
   ONNX file without the run directory.
-- :mod:`cnnlab.deploy.inference`: ``prepare`` turns a trained model into its
+- `cnnlab.deploy.inference`: ``prepare`` turns a trained model into its
   inference form (RepVGG re-parameterized, conv+BN fused, channels-last,
   optionally compiled).
-- :mod:`cnnlab.deploy.bench`: latency and throughput of torchvision, cnnlab
+- `cnnlab.deploy.bench`: latency and throughput of torchvision, cnnlab
   eager, the inference path and onnxruntime, alternated in one process.
 
 onnx, onnxruntime and onnxscript are optional (``pip install cnnlab[export]``)

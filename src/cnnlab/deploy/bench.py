@@ -2,7 +2,7 @@
 
 The engines run the same architecture on the same input: torchvision's eager
 model (where the registry names a torchvision twin), cnnlab's eager model,
-cnnlab's inference path (:func:`cnnlab.deploy.inference.prepare`, optionally
+cnnlab's inference path (`cnnlab.deploy.inference.prepare`, optionally
 compiled) and onnxruntime on cnnlab's ONNX export.  Measurements alternate
 engine by engine, call by call, so that a change in machine load (another
 process, frequency scaling) spreads over all of them instead of favouring one.

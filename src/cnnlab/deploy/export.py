@@ -45,7 +45,7 @@ class ExportError(CnnlabError):
 
 @dataclass
 class ExportResult:
-    """What :func:`export_run` wrote and how the export compared with PyTorch."""
+    """What `export_run` wrote and how the export compared with PyTorch."""
 
     path: Path
     format: str
@@ -89,7 +89,7 @@ def dynamic_batch() -> tuple[dict[int, Any]]:
 
 
 def _failure(what: str, exc: Exception) -> ExportError:
-    """An :class:`ExportError` naming the operation the exporter stopped at, where it says."""
+    """An `ExportError` naming the operation the exporter stopped at, where it says."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     ops = re.findall(r"\b(?:aten|prims)\.[A-Za-z_]\w*", text)
     # The ONNX exporter puts the cause after "## Exception summary" as "<class ...>: message".
@@ -165,7 +165,7 @@ def export_run(
 
     ``out`` defaults to ``model.onnx`` / ``model.pt2`` in the run directory.  An
     export whose logits differ by more than ``atol`` or whose predicted classes
-    differ from PyTorch's is an :class:`ExportError` (and no file is written).
+    differ from PyTorch's is an `ExportError` (and no file is written).
     """
     if format == "torchscript":
         raise ConfigError(

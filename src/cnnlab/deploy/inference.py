@@ -3,7 +3,7 @@
 Each step keeps the outputs (to rounding) and removes work that only training
 needs: RepVGG's multi-branch blocks collapse into one 3x3 convolution (Ding et
 al. 2021, Sec. 3.3); every batch norm that follows a convolution is folded
-into it (:mod:`cnnlab.nn.fuse`); weights are stored channels-last (NHWC), the
+into it (`cnnlab.nn.fuse`); weights are stored channels-last (NHWC), the
 layout oneDNN's CPU convolutions run fastest in; ``torch.compile`` (inductor)
 optionally fuses the element-wise operations that remain and, with
 inductor's ``freezing``, folds the weights in as constants (pre-packed for

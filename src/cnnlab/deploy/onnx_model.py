@@ -1,6 +1,6 @@
 """Predict with an exported ONNX file through onnxruntime, without the run directory.
 
-The file's metadata (written by :func:`cnnlab.deploy.export.export_run`) gives
+The file's metadata (written by `cnnlab.deploy.export.export_run`) gives
 the class names and input shape; the normalization is part of the graph, so
 the input is images in [0, 1], as for ``load_run(path).model``.
 """
@@ -76,7 +76,7 @@ class OnnxClassifier:
         return torch.from_numpy(self.session.run(None, {self.input_name: array})[0])
 
     def predict_proba(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-        """Softmax probabilities, as :meth:`cnnlab.runs.Run.predict_proba`."""
+        """Softmax probabilities, as `cnnlab.runs.Run.predict_proba`."""
         outputs = [
             torch.softmax(self.logits(images[i : i + batch_size]), dim=1)
             for i in range(0, len(images), batch_size)

@@ -6,7 +6,7 @@ of the host is the ceiling a step can approach.  ``matmul_peak`` measures it
 (2·n³ floating-point operations per n×n product, the median of repeated
 calls); ``training_speed`` measures a model's training steps (forward, backward
 and an SGD update at a batch size, channels-last optionally) and counts the
-FLOPs of one step with :class:`torch.utils.flop_counter.FlopCounterMode`, so
+FLOPs of one step with `torch.utils.flop_counter.FlopCounterMode`, so
 their ratio is the fraction of peak the step achieves.
 """
 
