@@ -1,6 +1,6 @@
 """Data sets, splits, batches and normalization statistics.
 
-``load_data(name)`` returns a :class:`DataSplits` with ``train``, ``val`` and
+``load_data(name)`` returns a `DataSplits` with ``train``, ``val`` and
 ``test`` sets of uint8 images; ``make_loader`` turns one into float batches in
 [0, 1].  ``list_datasets()`` names the data sets: digits, mnist, fashion-mnist,
 kmnist, cifar10, cifar100, imagefolder.
@@ -15,12 +15,12 @@ Split rules
   (``splits.TEST_SPLIT_SEED``) so the test set is the same in every run whatever
   ``seed`` is; ``val`` is then ``val_fraction`` of each class of the rest, chosen
   by ``seed``.
-- All splits are stratified and deterministic (:mod:`cnnlab.data.splits`); the
+- All splits are stratified and deterministic (`cnnlab.data.splits`); the
   three sets are disjoint and keep the original sample order.
 
 Files are looked up in ``data_dir`` and then ``data_dir/<name>`` (default
 ``$CNNLAB_DATA/<name>``, ``~/.cache/cnnlab/datasets/<name>``); ``download=True``
-fetches missing official files (:mod:`cnnlab.data.download`).
+fetches missing official files (`cnnlab.data.download`).
 """
 
 from cnnlab.data.datasets import DataSplits, FolderImageDataset, TensorImageDataset

@@ -2,13 +2,13 @@
 
 An archive is extracted once into ``<cache>/extracted/<sha256 prefix>``.  Members
 are checked before anything is written: absolute names, ``..`` components,
-symbolic and hard links, devices and FIFOs are refused with :class:`DataError`
+symbolic and hard links, devices and FIFOs are refused with `DataError`
 (on top of ``tarfile``'s ``filter="data"`` where Python provides it).  Extraction
 goes to a temporary folder that is renamed into place only when complete, so an
 interrupted run never leaves a half-extracted cache.  The sizes the members
 declare are added up as they stream by, and extraction stops with a
-:class:`DataError` (removing what it wrote) once they exceed
-:data:`MAX_EXTRACT_BYTES` or the free space of the cache's disk, so a small
+`DataError` (removing what it wrote) once they exceed
+`MAX_EXTRACT_BYTES` or the free space of the cache's disk, so a small
 compressed archive of zeros cannot fill the disk.
 """
 
@@ -38,7 +38,7 @@ def is_archive(path: Path) -> bool:
 
 
 def check_member(member: tarfile.TarInfo, archive: Path) -> None:
-    """Raise :class:`DataError` unless ``member`` is a plain file or folder inside the root."""
+    """Raise `DataError` unless ``member`` is a plain file or folder inside the root."""
     name = PurePosixPath(member.name)
     if name.is_absolute() or member.name.startswith(("/", "\\")) or ".." in name.parts:
         raise DataError(

@@ -126,10 +126,10 @@ def load_canvases(
     train: int = 2000,
     test: int = 400,
 ) -> tuple[TensorImageDataset, TensorImageDataset]:
-    """Train and test canvases of the four :data:`CANVAS_SOURCES` classes of ``source``.
+    """Train and test canvases of the four `CANVAS_SOURCES` classes of ``source``.
 
     ``data_dir`` holds the source's files (as for ``--dataset SOURCE``).  The
-    first :data:`GLYPHS_PER_CLASS` images of each class in the source's train
+    first `GLYPHS_PER_CLASS` images of each class in the source's train
     and test files, in file order, are the glyphs of the train and test canvases.
     """
     check_choice("canvas source", source, CANVAS_SOURCES)

@@ -9,7 +9,7 @@ the extracted folder or inside the official ``.tar.gz``:
 - CIFAR-100, ``cifar-100-python/``: ``train``, ``test`` (``b"data"``,
   ``b"fine_labels"``), ``meta`` (``b"fine_label_names"``).
 
-The pickles are read with :class:`SafeUnpickler`, which can rebuild plain
+The pickles are read with `SafeUnpickler`, which can rebuild plain
 containers and numpy arrays but refuses every other class, so a tampered file
 cannot run code.
 """
@@ -70,7 +70,7 @@ class SafeUnpickler(pickle.Unpickler):
 
 
 def safe_load(data: bytes, name: str = "<bytes>") -> Any:
-    """Unpickle ``data`` (Python 2 pickles: ``encoding="bytes"``) with :class:`SafeUnpickler`."""
+    """Unpickle ``data`` (Python 2 pickles: ``encoding="bytes"``) with `SafeUnpickler`."""
     try:
         return SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
     except DataError:

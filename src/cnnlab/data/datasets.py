@@ -2,7 +2,7 @@
 
 Both containers store images as uint8 ``(C, H, W)`` (values 0..255) and labels as
 int64 class indices into ``classes``; conversion to float in [0, 1] happens
-batch-wise in :func:`cnnlab.data.make_loader`.
+batch-wise in `cnnlab.data.make_loader`.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class TensorImageDataset:
 class FolderImageDataset(torch.utils.data.Dataset):
     """Image files decoded on access, each converted to ``channels`` and resized to ``size``.
 
-    For folders too large to decode into memory; :func:`make_loader` reads it with a
+    For folders too large to decode into memory; `make_loader` reads it with a
     ``torch.utils.data.DataLoader`` (optionally with worker processes).
     """
 
@@ -109,7 +109,7 @@ ImageDataset = TensorImageDataset | FolderImageDataset
 
 @dataclass
 class DataSplits:
-    """The train / validation / test splits of one data set (see :mod:`cnnlab.data`)."""
+    """The train / validation / test splits of one data set (see `cnnlab.data`)."""
 
     name: str
     train: ImageDataset

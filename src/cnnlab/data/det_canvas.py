@@ -6,7 +6,7 @@ Fashion-MNIST from ``data_dir``): each 96x96 canvas holds between one and five
 glyphs of three classes, each resized to a side drawn from 20..40 pixels and
 placed where it overlaps no earlier glyph, on a dark, slightly noisy
 background.  A glyph's box is the bounding box of its stroke pixels (the
-pixels that :data:`~cnnlab.data.canvas.STROKE` calls ink), so boxes are exact.
+pixels that `STROKE` calls ink), so boxes are exact.
 Test canvases use glyph images that no training canvas uses.
 """
 
@@ -46,7 +46,7 @@ def compose_detection_canvases(
 
     ``glyphs`` are float in [0, 1] ``(G, C, h, w)``, ``labels`` their classes.
     A canvas draws between ``per_canvas[0]`` and ``per_canvas[1]`` glyphs; a glyph
-    that finds no free place in :data:`PLACEMENT_TRIES` draws is left out, so a
+    that finds no free place in `PLACEMENT_TRIES` draws is left out, so a
     canvas holds at least one and at most ``per_canvas[1]`` objects.
     """
     if scale[1] > size:

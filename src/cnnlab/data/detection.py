@@ -2,10 +2,10 @@
 
 An image of a detection data set has any number of objects, each a box
 ``(x1, y1, x2, y2)`` in pixels (corners, ``x1 <= x2``, ``y1 <= y2``, inside the
-image) and a class index.  :class:`DetectionDataset` stores them padded to the
+image) and a class index.  `DetectionDataset` stores them padded to the
 largest count as one float32 tensor ``(N, M, 5)`` of rows ``[x1, y1, x2, y2,
-class]`` whose unused rows have class :data:`PAD` (-1), so that the in-memory
-loader batches it like any other label tensor; :func:`unpad_targets` turns a
+class]`` whose unused rows have class `PAD` (-1), so that the in-memory
+loader batches it like any other label tensor; `unpad_targets` turns a
 batch back into one ``(boxes, classes)`` pair per image.
 """
 

@@ -16,7 +16,7 @@ COCO (Lin et al. 2014, "Data format")::
 
 The ``val`` part (``val.json`` / ``test.json`` for COCO) becomes the test split;
 without one, a fixed 20 % of the images is held out (the seed of
-:data:`~cnnlab.data.splits.TEST_SPLIT_SEED`).  Every image is resized to the
+`TEST_SPLIT_SEED`).  Every image is resized to the
 size of the first one (boxes scaled with it) and read grey when the first one
 is grey, RGB otherwise; an image without a label file has no objects.  Boxes
 that leave their image, have x2 < x1, or name a class that is not in the list

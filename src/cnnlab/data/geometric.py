@@ -62,7 +62,7 @@ def alternating_flip(
 ) -> torch.Tensor:
     """Flip sample ``i`` in epoch ``e`` iff ``c_i xor (e mod 2)``, ``c_i`` a fair coin per sample.
 
-    Epoch 0 flips a random half, as :func:`random_flip` does; every later epoch shows
+    Epoch 0 flips a random half, as `random_flip` does; every later epoch shows
     each image the other way round from the epoch before, so any two consecutive
     epochs see both orientations of every image exactly once instead of repeating an
     orientation with probability 1/2 (K. Jordan, "94 % on CIFAR-10 in 3.29 seconds on
@@ -191,5 +191,5 @@ def lens_distortion(images: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 
 def random_lens(images: torch.Tensor, generator: torch.Generator, strength: float) -> torch.Tensor:
-    """:func:`lens_distortion` with k ~ U(−strength, strength) per image."""
+    """`lens_distortion` with k ~ U(−strength, strength) per image."""
     return lens_distortion(images, _uniform(len(images), -strength, strength, generator))

@@ -2,7 +2,7 @@
 
 Metric learning is judged on identities the network has never seen (a new
 person from one photo, Taigman et al. 2014; Schroff et al. 2015).  Given the
-names of the held-out classes, :func:`identity_splits` trains and validates on
+names of the held-out classes, `identity_splits` trains and validates on
 the other classes and tests on the held-out ones only:
 
 - train / val: the images of the seen classes from the training pool

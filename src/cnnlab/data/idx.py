@@ -60,7 +60,7 @@ def _header(head: bytes, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
     """The dtype, shape and data size in bytes declared by the first ``4 + 4 * ndim`` bytes.
 
     The size is a product of Python integers (no wrap-around) and must not exceed
-    :data:`MAX_IDX_BYTES`.
+    `MAX_IDX_BYTES`.
     """
     if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _DTYPES:
         raise DataError(

@@ -62,7 +62,7 @@ def _too_many_pixels(name: str | os.PathLike, declared: str) -> str:
 def decode_native(data: bytes, name: str | os.PathLike = "<bytes>") -> torch.Tensor:
     """Decode encoded image bytes to uint8 ``(C, H, W)`` with the file's own channels (1-4).
 
-    Images over Pillow's pixel limit are refused before decoding (:func:`check_pixels`).
+    Images over Pillow's pixel limit are refused before decoding (`check_pixels`).
     """
     check_pixels(data, name)
     if data.startswith(_PNG_SIGNATURE):
@@ -140,6 +140,6 @@ def read_image(
 def load_image(path: str | os.PathLike, in_chans: int, size: tuple[int, int]) -> torch.Tensor:
     """Read any PNG/JPEG/... file as a float ``(in_chans, H, W)`` tensor in [0, 1] of ``size``.
 
-    Raises :class:`DataError` naming the file if it cannot be read or decoded.
+    Raises `DataError` naming the file if it cannot be read or decoded.
     """
     return read_image(path, in_chans, size).float().div_(255)

@@ -5,14 +5,14 @@ class indices in sorted folder-name order, images (``.png .jpg .jpeg .bmp .gif
 .webp``) anywhere below their class folder, hidden files ignored.  Single-folder
 wrappers such as ``train/<class>/...`` are descended through.  Archives
 (``.tar``, ``.tar.gz``, ``.tgz``) are first extracted safely into the cache
-(:mod:`cnnlab.data.archive`).
+(`cnnlab.data.archive`).
 
-Up to :data:`MAX_IN_MEMORY_IMAGES` images and :data:`MAX_IN_MEMORY_BYTES` of
+Up to `MAX_IN_MEMORY_IMAGES` images and `MAX_IN_MEMORY_BYTES` of
 uint8 pixels are decoded once (in a thread pool) into a
-:class:`TensorImageDataset`, which is cached as
+`TensorImageDataset`, which is cached as
 ``<cache>/decoded/<key>.safetensors`` keyed by the archive's SHA-256 or by the
 folder's file names, sizes and modification times; larger data sets are
-streamed from disk as a :class:`FolderImageDataset`.
+streamed from disk as a `FolderImageDataset`.
 
 Image size: ``image_size`` (square) if given; otherwise every image must have the
 same size (in memory) or the first image's size is used (streaming).  Channels:

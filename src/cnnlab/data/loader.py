@@ -33,7 +33,7 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
 class Loader:
     """Iterable over one epoch of batches; ``len()`` is the number of batches.
 
-    Iterating again repeats the same epoch; call :meth:`set_epoch` to move on.
+    Iterating again repeats the same epoch; call `set_epoch` to move on.
     """
 
     def __init__(
@@ -107,7 +107,7 @@ def make_loader(
     """Batches of ``dataset`` for one epoch, as float32 in [0, 1] on ``device``.
 
     ``shuffle=False`` keeps the data set order (evaluation).  ``num_workers``
-    only applies to :class:`FolderImageDataset`.
+    only applies to `FolderImageDataset`.
     """
     check_positive("batch_size", batch_size)
     if not isinstance(dataset, TensorImageDataset | FolderImageDataset):

@@ -7,8 +7,8 @@ CutMix (Yun et al. 2019, eqs. 1-2): paste a box of area fraction 1 − λ from
 x_j into x_i at a uniformly random centre (clipped to the image); the targets
 are mixed by the area actually pasted.
 
-Both are :class:`torchvision.transforms.v2.MixUp` and
-:class:`torchvision.transforms.v2.CutMix`, which pair each sample with the one
+Both are `torchvision.transforms.v2.MixUp` and
+`torchvision.transforms.v2.CutMix`, which pair each sample with the one
 before it in the batch (``x_j = x_{i-1}``, a random partner because training
 batches are shuffled).  Those transforms draw from PyTorch's global random
 number generator; here they run on a forked CPU generator seeded from the
@@ -16,7 +16,7 @@ caller's ``generator``, so that a seeded run mixes the same way every time and
 the global stream is left as it was.
 
 Both return the mixed images and targets as probabilities (rows summing to 1),
-which :class:`torch.nn.CrossEntropyLoss` accepts directly.
+which `torch.nn.CrossEntropyLoss` accepts directly.
 """
 
 from __future__ import annotations

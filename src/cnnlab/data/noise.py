@@ -13,9 +13,9 @@ A noise model is written ``kind:param`` (the ``--noise`` option):
 - ``salt-pepper:AMOUNT`` — impulse noise: each pixel (all its channels) is set
   to 0 or 1, with equal probability, with probability AMOUNT.
 
-Determinism: :func:`add_noise` draws from one generator for a whole batch
+Determinism: `add_noise` draws from one generator for a whole batch
 (fresh noise every epoch when the generator is the epoch's);
-:func:`sample_noise` draws each sample's noise from a generator seeded with
+`sample_noise` draws each sample's noise from a generator seeded with
 ``(seed, salt, index)`` alone, so sample ``index`` gets the same noise whatever
 batch it falls in and whichever epoch it is: a fixed noisy copy of a data set.
 """
@@ -38,7 +38,7 @@ NOISE_KINDS = {
 
 @dataclass(frozen=True)
 class Noise:
-    """A noise model: ``kind`` (one of :data:`NOISE_KINDS`) and its parameter."""
+    """A noise model: ``kind`` (one of `NOISE_KINDS`) and its parameter."""
 
     kind: str
     param: float
@@ -48,7 +48,7 @@ class Noise:
 
 
 def parse_noise(spec: str) -> Noise:
-    """The :class:`Noise` of a ``kind:param`` string; a :class:`ConfigError` says what is wrong."""
+    """The `Noise` of a ``kind:param`` string; a `ConfigError` says what is wrong."""
     kind, sep, text = str(spec).strip().partition(":")
     if kind not in NOISE_KINDS or not sep:
         raise ConfigError(

@@ -74,7 +74,7 @@ def rgb_to_hsv(images: torch.Tensor) -> torch.Tensor:
 
 
 def hsv_to_rgb(images: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`rgb_to_hsv`."""
+    """Inverse of `rgb_to_hsv`."""
     hue, saturation, value = images.unbind(1)
     k = (
         torch.tensor([5.0, 3.0, 1.0], device=images.device)[None, :, None, None] + 6 * hue[:, None]

@@ -2,8 +2,8 @@
 
 Each entry maps a name to a one-line description and a function returning the
 official ``(train, test)`` sets, or ``(all samples, None)`` for data sets without
-an official test split; :func:`load_data` applies the split rules of
-:mod:`cnnlab.data` to either.
+an official test split; `load_data` applies the split rules of
+`cnnlab.data` to either.
 """
 
 from __future__ import annotations
@@ -152,11 +152,11 @@ def load_data(
     holdout_classes: Sequence[str] | None = None,
     canvas_source: str | None = None,
 ) -> DataSplits:
-    """Load data set ``name`` and split it into train / val / test (rules: :mod:`cnnlab.data`).
+    """Load data set ``name`` and split it into train / val / test (rules: `cnnlab.data`).
 
     Parameters
     ----------
-    name : one of :func:`list_datasets`.
+    name : one of `list_datasets`.
     data_dir : folder with the data set files (default ``$CNNLAB_DATA/<name>``); for
         ``imagefolder`` the image folder or archive itself.
     val_fraction : fraction of each class of the training pool held out for validation.
@@ -171,7 +171,7 @@ def load_data(
     per_class : keep this many labelled images per class for training and validation
         together (a seeded choice by ``seed``); the test split is left whole.
     canvas_source : ``seg-canvas`` only: the data set its glyphs come from
-        (:data:`cnnlab.data.canvas.CANVAS_SOURCES`; default the embedded digits),
+        (`cnnlab.data.canvas.CANVAS_SOURCES`; default the embedded digits),
         read from ``data_dir``.
     """
     check_choice("data set", name, DATASETS)

@@ -10,9 +10,9 @@ A mask is a palette PNG (mode ``P``, the PASCAL VOC convention: the pixel
 values are the palette indices, i.e. the class numbers) or a greyscale PNG
 (mode ``L``) holding the class numbers directly.  Every image needs a mask of
 its own stem and size, every mask an image, and every mask value a line in
-``classes.txt``; anything else is a :class:`~cnnlab.errors.DataError` naming
+``classes.txt``; anything else is a `DataError` naming
 the file and what to change.  Archives (``.tar``, ``.tar.gz``, ``.tgz``) are
-extracted safely first (:mod:`cnnlab.data.archive`); one wrapping folder
+extracted safely first (`cnnlab.data.archive`); one wrapping folder
 (``data/images``, ...) is descended through.
 
 Images keep their own size (all must share it) unless ``image_size`` resizes

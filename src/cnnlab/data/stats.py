@@ -7,7 +7,7 @@ Sums are accumulated in float64 over batches, so memory stays bounded.
 
 A channel that barely varies (all-black images, a grey scan saved as RGB with a
 constant channel) has a standard deviation of 0; ``Normalize`` would divide by
-it.  The standard deviation is floored at :data:`STD_FLOOR`, one grey level of
+it.  The standard deviation is floored at `STD_FLOOR`, one grey level of
 8-bit data: such a channel is centred, and its sub-grey-level noise is not
 amplified.
 """
@@ -40,7 +40,7 @@ def _sums(dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
 def channel_stats(dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel ``(mean, std)`` over all pixels of all images, each float32 ``(C,)``.
 
-    ``std`` is at least :data:`STD_FLOOR` (a constant channel would make it 0).
+    ``std`` is at least `STD_FLOOR` (a constant channel would make it 0).
     """
     total, total_sq = _sums(dataset)
     count = len(dataset) * total[0].numel()

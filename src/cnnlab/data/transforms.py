@@ -32,10 +32,10 @@ trivialaugment     one random operation, random magnitude
 =================  ==========================================  =========
 
 All of them preserve the label.  Mixup and CutMix change the targets and are
-options of their own (:mod:`cnnlab.data.mixing`, ``--mixup``/``--cutmix``).
-``lighting`` needs the training set's colour covariance: :meth:`Augment.fit`.
+options of their own (`cnnlab.data.mixing`, ``--mixup``/``--cutmix``).
+``lighting`` needs the training set's colour covariance: `Augment.fit`.
 ``alternating_flip`` needs to know which samples a batch holds and in which
-epoch: pass :class:`Samples` to the call.
+epoch: pass `Samples` to the call.
 
 Why cnnlab's own transforms rather than kornia's or torchvision's
 (``benchmarks/augmentation.py``, "Batched augmentation" in
@@ -44,7 +44,7 @@ run and its resumption repeatable (both libraries draw from the global one);
 batched, they were the fastest of the three for rotation and colour jitter and
 within the noise for flip, crop and erasing; and AlexNet's PCA lighting and
 the alternating flip exist in neither.  The policies are
-torchvision's, called image by image (:mod:`cnnlab.data.policies`).
+torchvision's, called image by image (`cnnlab.data.policies`).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class Samples:
 
 
 class _AlternatingFlip:
-    """``alternating_flip`` (:func:`geometric.alternating_flip`), given the batch's samples."""
+    """``alternating_flip`` (`geometric.alternating_flip`), given the batch's samples."""
 
     def __call__(self, images: torch.Tensor, samples: Samples | None) -> torch.Tensor:
         if samples is None or len(samples.indices) != len(images):
