@@ -2,19 +2,19 @@
 
 The subcommands live in one module per group:
 
-- :mod:`cnnlab.cli.train`: ``train``, ``finetune``, ``distill``, ``lr-find``
-- :mod:`cnnlab.cli.diagnose`: ``diagnose``
-- :mod:`cnnlab.cli.evaluate`: ``evaluate``, ``predict``, ``report``
-- :mod:`cnnlab.cli.embedding`: ``enroll`` (and ``predict`` of embedding runs)
-- :mod:`cnnlab.cli.explain`: ``explain``
-- :mod:`cnnlab.cli.attack`: ``attack``
-- :mod:`cnnlab.cli.nas`: ``nas``
-- :mod:`cnnlab.cli.deploy`: ``export``, ``quantize``, ``bench``
-- :mod:`cnnlab.cli.inspect`: ``summary``, ``models``, ``datasets``, ``augment``
+- `cnnlab.cli.train`: ``train``, ``finetune``, ``distill``, ``lr-find``
+- `cnnlab.cli.diagnose`: ``diagnose``
+- `cnnlab.cli.evaluate`: ``evaluate``, ``predict``, ``report``
+- `cnnlab.cli.embedding`: ``enroll`` (and ``predict`` of embedding runs)
+- `cnnlab.cli.explain`: ``explain``
+- `cnnlab.cli.attack`: ``attack``
+- `cnnlab.cli.nas`: ``nas``
+- `cnnlab.cli.deploy`: ``export``, ``quantize``, ``bench``
+- `cnnlab.cli.inspect`: ``summary``, ``models``, ``datasets``, ``augment``
 
 The training flags are generated from the fields of
-:class:`~cnnlab.train.config.TrainConfig` (:mod:`cnnlab.cli.flags`).  Errors a
-user can cause (:class:`~cnnlab.errors.CnnlabError`) are printed as one
+`TrainConfig` (`cnnlab.cli.flags`).  Errors a
+user can cause (`CnnlabError`) are printed as one
 paragraph without a traceback, with exit status 2; output piped into a reader
 that stops early (``cnnlab models | head``) ends quietly.  Nothing outside this
 package imports it.

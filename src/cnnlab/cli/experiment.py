@@ -1,4 +1,4 @@
-"""``cnnlab experiment NAME``: the lectures' classic experiments (:mod:`cnnlab.experiments`).
+"""``cnnlab experiment NAME``: the lectures' classic experiments (`cnnlab.experiments`).
 
 cnnlab experiment init --out experiments/init
 cnnlab experiment activation --data-dir ../shared/datasets/cifar10 --epochs 30

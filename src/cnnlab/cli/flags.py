@@ -1,6 +1,6 @@
-"""Command-line flags generated from the fields of :class:`~cnnlab.train.config.TrainConfig`.
+"""Command-line flags generated from the fields of `TrainConfig`.
 
-A training knob is declared once, with :func:`~cnnlab.train.config.knob`; this
+A training knob is declared once, with `knob`; this
 module turns each field into its argparse argument:
 
 - the flag is ``--field-name``, or the field's ``flag`` (``adv_eps`` is ``--eps``);
@@ -13,7 +13,7 @@ module turns each field into its argparse argument:
   with the dataclass's default, so ``--help`` cannot drift from the code;
 - the flags of one ``section`` form one argument group.
 
-Every generated flag defaults to ``None`` (not given), so that :func:`overrides`
+Every generated flag defaults to ``None`` (not given), so that `overrides`
 returns exactly the fields a user gave, and only those override a ``--config`` file.
 """
 
@@ -34,12 +34,12 @@ from cnnlab.train.config import TrainConfig, auto_device, device_name, parse_num
 
 
 def command_line_fields() -> list[dataclasses.Field]:
-    """The fields of :class:`TrainConfig` that are flags of ``cnnlab train``, in order."""
+    """The fields of `TrainConfig` that are flags of ``cnnlab train``, in order."""
     return [f for f in dataclasses.fields(TrainConfig) if f.metadata["command_line"]]
 
 
 def config_field(name: str) -> dataclasses.Field:
-    """The :class:`TrainConfig` field ``name``."""
+    """The `TrainConfig` field ``name``."""
     return next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
 
 
@@ -51,7 +51,7 @@ def field_default(spec: dataclasses.Field) -> Any:
 
 
 def add_training_flags(parser: argparse.ArgumentParser) -> None:
-    """Add a flag for every command-line field of :class:`TrainConfig`, a group per section."""
+    """Add a flag for every command-line field of `TrainConfig`, a group per section."""
     groups: dict[str, argparse._ArgumentGroup] = {}
     for spec in command_line_fields():
         section = spec.metadata["section"]
@@ -67,7 +67,7 @@ def add_field_flag(
     flag: str | None = None,
     default: Any = None,
 ) -> argparse.Action:
-    """Add the flag of :class:`TrainConfig` field ``name`` to ``parser``.
+    """Add the flag of `TrainConfig` field ``name`` to ``parser``.
 
     ``flag`` replaces the generated flag (``cnnlab distill --temperature`` sets
     ``distill_temperature``); ``default`` is the value when the flag is not given
@@ -102,7 +102,7 @@ def add_field_flag(
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The :class:`TrainConfig` fields that ``args`` sets: the flags given, the defaults a
+    """The `TrainConfig` fields that ``args`` sets: the flags given, the defaults a
     subcommand gives its own flags (``finetune --freeze``) and its positional arguments
     named after a field (``finetune RUN`` is ``pretrained``)."""
     given = {}

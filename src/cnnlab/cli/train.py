@@ -1,8 +1,8 @@
 """The commands that take the training flags: ``train``, ``finetune``, ``distill``
 and ``lr-find``.
 
-The training flags are generated from :class:`~cnnlab.train.config.TrainConfig`
-(:mod:`cnnlab.cli.flags`); a ``--config`` file gives the starting values and
+The training flags are generated from `TrainConfig`
+(`cnnlab.cli.flags`); a ``--config`` file gives the starting values and
 the flags given override them.
 """
 
@@ -118,7 +118,7 @@ def _trainer(config: TrainConfig, args: argparse.Namespace) -> Trainer:
 
 def _config(args: argparse.Namespace, inherited: dict[str, Any] | None = None) -> TrainConfig:
     """The ``--config`` file (or the defaults), replaced by what a source run passes on
-    (``inherited``), then by the fields the arguments set (:func:`overrides`)."""
+    (``inherited``), then by the fields the arguments set (`overrides`)."""
     config = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
     return config.replace(**{**(inherited or {}), **overrides(args)})
 
@@ -167,7 +167,7 @@ def distill_command(args: argparse.Namespace) -> int:
 
 def _fit_and_report(trainer) -> int:
     """Train and print the final evaluation, on the test split (the validation split
-    without one), that :meth:`Trainer.fit` ends with."""
+    without one), that `Trainer.fit` ends with."""
     try:
         run_dir = trainer.fit()
     except KeyboardInterrupt:
