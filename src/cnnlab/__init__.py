@@ -1,6 +1,6 @@
 """cnnlab: convolutional neural networks, end to end.
 
-The public API::
+The public API:
 
     from cnnlab import create_model, list_models, load_run, Trainer, TrainConfig
     run_dir = Trainer(TrainConfig(model="lenet5", dataset="digits")).fit()

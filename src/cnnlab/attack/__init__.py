@@ -1,6 +1,6 @@
 """Adversarial examples, robustness measurements, defences and data poisoning.
 
-Every attack has one call shape, in pixel space [0, 1]::
+Every attack has one call shape, in pixel space [0, 1]:
 
     from cnnlab.attack import PGD
     adversarial = PGD(eps=8 / 255, steps=20)(model, images, labels)

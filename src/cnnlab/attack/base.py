@@ -1,6 +1,6 @@
 """What every attack shares: the call shape, norms, projections and input checks.
 
-An attack is a small class configured once and called on a batch::
+An attack is a small class configured once and called on a batch:
 
     adversarial = PGD(eps=8 / 255)(model, images, labels)
 

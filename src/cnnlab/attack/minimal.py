@@ -132,7 +132,7 @@ class DeepFool(Attack):
 class CarliniWagner(Attack):
     """Carlini & Wagner's L2 attack (2017, Sec. V-A), with the binary search over c (Sec. VI).
 
-    Optimizes w with Adam, where x' = ½(tanh(w) + 1) stays in [0, 1] for free::
+    Optimizes w with Adam, where x' = ½(tanh(w) + 1) stays in [0, 1] for free:
 
         minimize ‖x' − x‖₂² + c · max(Z(x')_y − max_{i≠y} Z(x')_i, −κ)      (untargeted)
         minimize ‖x' − x‖₂² + c · max(max_{i≠t} Z(x')_i − Z(x')_t, −κ)      (targeted)

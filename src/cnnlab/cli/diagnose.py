@@ -1,6 +1,6 @@
 """``cnnlab diagnose``: per-layer activation and gradient statistics, and the init experiment.
 
-::
+:
 
     cnnlab diagnose MODEL [--init NAME] [--input CxHxW | --dataset NAME --data-dir PATH]
                     [--batch-size N] [--num-classes N] [--model-arg KEY=VALUE] [--out PNG]

@@ -1,6 +1,6 @@
 """``cnnlab explain``: attribution maps, model and data-set views, synthesis, faithfulness.
 
-::
+:
 
     cnnlab explain RUN IMAGE... --method NAME [--target CLASS] [--layer NAME]
     cnnlab explain RUN --method filters|activations|patches|neighbours|tsne

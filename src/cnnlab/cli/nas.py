@@ -1,6 +1,6 @@
 """``cnnlab nas``: search NASNet cells on a data set under a wall-time budget.
 
-Example::
+Example:
 
     cnnlab nas --dataset fashion-mnist --data-dir ../shared/datasets/fashion-mnist \\
         --strategy evolution --budget 600 --subset 2000 --epochs 1 --out runs/nas

@@ -1,13 +1,13 @@
 """A user's detection data: YOLO text labels and COCO JSON annotations.
 
-YOLO (Ultralytics' layout)::
+YOLO (Ultralytics' layout):
 
     DIR/data.yaml              names: [cat, dog]   (or {0: cat, 1: dog}; or DIR/classes.txt,
                                                     one name per line)
     DIR/images/train/a.png     DIR/labels/train/a.txt   one object per line:
     DIR/images/val/b.png       DIR/labels/val/b.txt     "class cx cy w h", normalized to [0, 1]
 
-COCO (Lin et al. 2014, "Data format")::
+COCO (Lin et al. 2014, "Data format"):
 
     DIR/train.json      {"images": [{"id", "file_name"}], "categories": [{"id", "name"}],
     DIR/val.json         "annotations": [{"image_id", "category_id", "bbox": [x, y, w, h]}]}

@@ -1,6 +1,6 @@
 """Segmentation folders: image/mask pairs a user brings, as a folder or a tar archive.
 
-Layout::
+Layout:
 
     root/classes.txt       one class name per line; line i names mask value i
     root/images/<stem>.*   the images (.png .jpg .jpeg .bmp .gif .webp)

@@ -10,7 +10,7 @@
 
 Each network is a row of `CONFIGS`, one `ConvLayer` per convolution.
 The original AlexNet at 227x227 (the lecture's table; the paper's "224x224"
-does not give the 55x55 maps of Fig. 2 with an 11x11 stride-4 kernel)::
+does not give the 55x55 maps of Fig. 2 with an 11x11 stride-4 kernel):
 
     layer  kernel/stride  groups  output      parameters
     conv1  11x11/4, p0    1       55x55x96    96·(11·11·3) + 96      =     34 944

@@ -5,7 +5,7 @@ auxiliary classifiers).
 
 Layers (input 224x224; each Inception row of `INCEPTION_MODULES` gives the
 #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5 and pool-projection filters of
-Table 1)::
+Table 1):
 
     conv1 7x7/2 64 → max pool 3x3/2 → conv2 1x1 64 → conv3 3x3 192 → max pool 3x3/2
     inception 3a, 3b → max pool 3x3/2 (28 → 14)

@@ -3,7 +3,7 @@
 Fig. 2 (architecture), Table I (C3 connections) and Sec. III.C.7 (LeNet-1,
 LeNet-4).
 
-Layers of the faithful `lenet5` (input 1x32x32)::
+Layers of the faithful `lenet5` (input 1x32x32):
 
     layer  kind                     output      parameters
     C1     conv 6@5x5               6x28x28     6·(25+1)        =    156
@@ -34,7 +34,7 @@ With ``output='rbf'`` the trainable parameters are exactly the paper's 60,000
 
 `lenet1` is the network of LeCun et al. (1990), "Handwritten digit
 recognition with a back-propagation network", NIPS 2 (16x16 digits centred
-in a 28x28 field, ``input_size=16``), called LeNet-1 in the 1998 paper::
+in a 28x28 field, ``input_size=16``), called LeNet-1 in the 1998 paper:
 
     layer  kind                     output      parameters
     C1     conv 4@5x5               4x24x24     4·(25+1)        =    104

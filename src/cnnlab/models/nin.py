@@ -17,7 +17,7 @@ authors' released CIFAR-10 model (Caffe Model Zoo, "NIN-CIFAR10"), which pads
 the 5x5 and 3x3 convolutions to keep the size and pools with Caffe's ceil mode
 (32 → 16 → 8); it uses average pooling in the second pooling layer, here it is
 max pooling as the paper's text says.  As in eq. 2 and the released model, the
-last 1x1 convolution is also followed by a ReLU::
+last 1x1 convolution is also followed by a ReLU:
 
     block     layers (kernel-maps)        output      parameters
     mlpconv1  5x5-192, 1x1-160, 1x1-96    32x32x96       60 928

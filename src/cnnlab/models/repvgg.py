@@ -4,7 +4,7 @@ and Table 4 (ImageNet parameters, FLOPs, accuracy).
 
 Five stages of `RepVGGBlock` + ReLU; the first layer of
 each stage has stride 2 (224 → 112 → 56 → 28 → 14 → 7), then global average
-pooling and a linear classifier (Table 2)::
+pooling and a linear classifier (Table 2):
 
     stage  output   layers A / B   width
     1      112x112  1 / 1          min(64, 64a)

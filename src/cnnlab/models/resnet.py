@@ -84,8 +84,8 @@ class ResNetConfig:
     head_dropout
         Dropout before the classifier (SENet-154, Appendix (d)).
     zero_init_residual
-        Start every unit as its shortcut (:meth:`~cnnlab.nn.residual.ResidualBlock.
-        zero_init_branch`; torchvision's option of the same name).
+        Start every unit as its shortcut (`ResidualBlock.zero_init_branch`;
+        torchvision's option of the same name).
     """
 
     block: str

@@ -16,7 +16,7 @@ with a hook on every module of its chain (the children of nested
 ``nn.Sequential``/``nn.ModuleList`` containers, whose outputs are the maps
 passed along).  A module whose outputs have sides `o_1, o_2` has reduction
 
-.. math:: r = \operatorname{round}\left(\frac{L_2 - L_1}{o_2 - o_1}\right),
+    r = round((L_2 - L_1) / (o_2 - o_1)),
 
 exact because `o = L/r - c` with a border `c` (padding, unpadded
 convolutions) that does not depend on `L`.  Normalization layers keep

@@ -14,7 +14,7 @@ AlexNet.  ``bn=True`` inserts batch normalization (Ioffe & Szegedy 2015) after
 every convolution, as torchvision's ``vgg*_bn``.
 
 VGG-16 (configuration D) at 224x224, as in the CS231n table (memory = number
-of activations of a block's convolution outputs)::
+of activations of a block's convolution outputs):
 
     block  layers                   output         memory     parameters
     1      2 x conv3-64, maxpool    224x224x64     3.2M       1 792 + 36 928

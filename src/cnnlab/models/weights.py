@@ -3,7 +3,7 @@
 cnnlab models name their layers after the structure of the network
 (``features`` then ``head``, blocks built from `ConvNormAct`),
 not after torchvision's attribute names.  A family that has a torchvision
-counterpart declares how the names correspond as a class attribute::
+counterpart declares how the names correspond as a class attribute:
 
     torchvision_keys = ((r"^conv1\\.", "features.stem.conv."), (r"^fc\\.", "head.fc."), ...)
 

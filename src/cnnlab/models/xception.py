@@ -6,7 +6,7 @@ The "extreme" Inception module (Fig. 4) maps cross-channel and spatial
 correlations separately: a 1x1 convolution, then one 3x3 convolution per
 channel, which is a depthwise separable convolution up to the order of the two
 operations.  Xception is a linear stack of such separable convolutions with
-residual connections (Fig. 5, input 299x299)::
+residual connections (Fig. 5, input 299x299):
 
     entry flow   conv 3x3/2 32, conv 3x3 64 (valid padding, 299 → 147)
                  3 modules: [ReLU] sep 128, ReLU sep 128, max pool 3x3/2  (+ 1x1/2 conv)

@@ -3,7 +3,7 @@
 Pure functions on integers, one spatial dimension at a time.  The output size
 of a convolution with input size W, kernel F, stride S, padding P and dilation
 D is (CS231n, "Convolutional Neural Networks", and Dumoulin & Visin 2016,
-"A guide to convolution arithmetic for deep learning", relationship 15)::
+"A guide to convolution arithmetic for deep learning", relationship 15):
 
     W_out = (W − F_eff + 2·P) / S + 1,    F_eff = D·(F − 1) + 1
 
@@ -14,7 +14,7 @@ for PyTorch's floor semantics.
 
 Receptive fields follow the recurrence of Araujo, Norris & Sim (2019),
 "Computing receptive fields of convolutional neural networks", Distill,
-eqs. for a chain of layers l = 1..L::
+eqs. for a chain of layers l = 1..L:
 
     r_l = r_{l−1} + (k_l − 1)·d_l·j_{l−1}      (receptive field size)
     j_l = j_{l−1}·s_l                          (jump: input pixels per output step)

@@ -3,7 +3,7 @@
 What a CNN calls convolution is a cross-correlation (the CNN lecture, "Splot i korelacja
 wzajemna").  With the zero-padded input o (N, C, H, W), kernels w (K, C/G, F_h, F_w),
 stride S, dilation D and G groups (output map k sees the input channels c of its
-group), output pixel (i, j) of map k is::
+group), output pixel (i, j) of map k is:
 
     z[k, i, j] = Σ_c Σ_m Σ_n w[k, c, m, n] · o[c, i·S + m·D, j·S + n·D] + b[k]
 
@@ -11,7 +11,7 @@ group), output pixel (i, j) of map k is::
 stride and dilation written in).  Given the output error δ[k, i, j] = ∂E/∂z[k, i, j],
 the chain rule gives the three gradients of the lecture's slides "Wsteczna
 propagacja błędu w sieciach CNN" (after jefkine 2016, "Backpropagation in
-convolutional neural networks")::
+convolutional neural networks"):
 
     ∂E/∂b[k]          = Σ_i Σ_j δ[k, i, j]
     ∂E/∂w[k, c, m, n] = Σ_i Σ_j δ[k, i, j] · o[c, i·S + m·D, j·S + n·D]

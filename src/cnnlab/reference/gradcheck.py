@@ -1,6 +1,6 @@
 """Numerical gradients by central differences: the check every analytic backward pass must pass.
 
-For a scalar function E of an array x (CS231n, "Gradient checks")::
+For a scalar function E of an array x (CS231n, "Gradient checks"):
 
     ∂E/∂x[i] ≈ (E(x + h·e_i) − E(x − h·e_i)) / 2h
 

@@ -3,7 +3,7 @@
 The CNN lecture recalls backpropagation in an MLP ("Wsteczna propagacja w MLP"): a layer
 computes z_j = Σ_i w_ji o_i + b_j, the error of its inputs is the error of its
 outputs sent back through the same weights, and a weight's gradient is the error
-of its output times the value of its input::
+of its output times the value of its input:
 
     y = x·Wᵀ + b                (x: (N, I), W: (J, I), b: (J,); PyTorch's layout)
     ∂E/∂x = δ·W                 (δ_i = Σ_j δ_j w_ji)

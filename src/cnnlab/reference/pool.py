@@ -1,6 +1,6 @@
 """Pooling and unpooling forward and backward in NumPy.
 
-**Max pooling** (the CNN lecture, "Pooling") keeps the largest value of each window::
+**Max pooling** (the CNN lecture, "Pooling") keeps the largest value of each window:
 
     y[i, j] = max_{m, n} o[i·S + m·D, j·S + n·D]
 
@@ -9,7 +9,7 @@ there and nowhere else.  The forward pass remembers that input — the *switch*
 (Zeiler & Fergus 2014, "Visualizing and understanding convolutional networks",
 Sec. 2.1) — as a flat index s[i, j] = row·W + column into the input map
 (PyTorch's ``return_indices``).  Where windows overlap, one input can win
-several of them and collects all their errors::
+several of them and collects all their errors:
 
     ∂E/∂o[p] = Σ_{(i, j): s[i, j] = p} δ[i, j]
 

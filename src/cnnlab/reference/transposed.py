@@ -6,7 +6,7 @@ convolution ("deconvolution", the CNN lecture, "Unpooling i dekonwolucja"; Zeile
 2010; Long, Shelhamer & Darrell 2015) is that map, A(w)ᵀ, applied to a feature
 map to upsample it: every input pixel scatters a copy of the kernel, scaled by
 its value, S pixels apart, and overlapping copies add up.  So the forward pass
-here *is* ``conv2d_grad_input``, and the backward pass follows from (Aᵀ)ᵀ = A::
+here *is* ``conv2d_grad_input``, and the backward pass follows from (Aᵀ)ᵀ = A:
 
     y      = A(w)ᵀ·x + b
     ∂E/∂x  = A(w)·δ                    (a plain convolution of δ)
@@ -17,7 +17,7 @@ The weight has PyTorch's ``ConvTranspose2d`` layout (C_in, C_out/G, F_h, F_w),
 which is the layout of the convolution it transposes (that convolution maps
 C_out channels to C_in).  Padding removes rows from the output, as it added
 them to the convolution's input; the output size is (Dumoulin & Visin 2016,
-relationship 14, with the two sides apart)::
+relationship 14, with the two sides apart):
 
     H_out = (H − 1)·S − P_top − P_bottom + F_eff + output_padding
 

@@ -3,7 +3,7 @@
 Sizes follow the CNN lecture ("Rozmiar mapy cech") and Dumoulin & Visin
 (2016), "A guide to convolution arithmetic for deep learning", relationships
 15 and 14, written with the two sides of the padding apart so that uneven
-padding is expressed exactly::
+padding is expressed exactly:
 
     W_out = (W + P_before + P_after − F_eff)/S + 1,    F_eff = D·(F − 1) + 1
     W_out = (W − 1)·S − P_before − P_after + F_eff + output_padding   (transposed)

@@ -1,4 +1,4 @@
-"""The run directory's file names, written once (see DESIGN.md)::
+"""The run directory's file names, written once (see DESIGN.md):
 
     RUN/config.yaml        the TrainConfig, re-runnable
     RUN/model.safetensors  best weights (normalization included as buffers)

@@ -3,7 +3,7 @@
 Training, tasks, ``cnnlab explain`` and ``cnnlab attack`` record what they
 produced here (``RUN/sections.json`` and PNG files under ``RUN/figures/``);
 the report renders the run directory and nothing else, so it imports none of
-those packages and no section depends on import order.  ``sections.json``::
+those packages and no section depends on import order.  ``sections.json``:
 
     {"Explanations": [{"figure": "explain/saliency.png", "caption": "..."}, ...],
      "Attacks": [{"table": {"header": [...], "rows": [[...]]}, "caption": "..."}]}

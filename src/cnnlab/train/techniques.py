@@ -2,7 +2,7 @@
 
 A `Technique` overrides the hooks it needs; the Trainer calls every
 technique's hook at the same point of every step, so the loop itself has no
-branch for any of them.  Where the hooks sit in one step::
+branch for any of them.  Where the hooks sit in one step:
 
     batch = transform_batch(batch)          # global batch, data only: Mixup/CutMix
     batch = perturb(batch)                  # this process's shard, may use the model:

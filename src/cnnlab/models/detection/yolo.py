@@ -13,7 +13,7 @@ cell, ``w, h`` fractions of the image; the network predicts ``sqrt(w)`` and
 matter less than in small boxes").
 
 The loss is the paper's Eq. 3, a sum of squared errors over the cells ``i``
-and predictors ``j`` of each image, averaged over the batch::
+and predictors ``j`` of each image, averaged over the batch:
 
     λ_coord Σ 1obj_ij [(x_i - x̂_i)² + (y_i - ŷ_i)²]
   + λ_coord Σ 1obj_ij [(√w_i - √ŵ_i)² + (√h_i - √ĥ_i)²]
