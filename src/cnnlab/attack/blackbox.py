@@ -45,11 +45,16 @@ class Square(Attack):
 
     Parameters
     ----------
-    eps : radius of the L∞ ball.
-    queries : model evaluations per image (including the first one).
-    p_init : initial fraction of pixels changed per query (0.8 as in AutoAttack).
-    targeted : ``labels`` are targets; the loss is then their cross-entropy.
-    seed : seed or generator of the random search.
+    eps
+        radius of the L∞ ball.
+    queries
+        model evaluations per image (including the first one).
+    p_init
+        initial fraction of pixels changed per query (0.8 as in AutoAttack).
+    targeted
+        ``labels`` are targets; the loss is then their cross-entropy.
+    seed
+        seed or generator of the random search.
     """
 
     def __init__(

@@ -25,10 +25,14 @@ class AutoAttack(Attack):
 
     Parameters
     ----------
-    eps, norm : the threat model (``'linf'`` or ``'l2'``).
-    steps : iterations of each APGD run (100 in AutoAttack).
-    queries : query budget of Square (5000 in AutoAttack).
-    seed : seed or generator shared by the three attacks.
+    eps, norm
+        the threat model (``'linf'`` or ``'l2'``).
+    steps
+        iterations of each APGD run (100 in AutoAttack).
+    queries
+        query budget of Square (5000 in AutoAttack).
+    seed
+        seed or generator shared by the three attacks.
     """
 
     def __init__(

@@ -68,12 +68,17 @@ def evaluate_attack(
 
     Parameters
     ----------
-    model : classifier taking images in [0, 1].
-    attack : any `Attack`; targeted attacks need ``targets``
+    model
+        classifier taking images in [0, 1].
+    attack
+        any `Attack`; targeted attacks need ``targets``
         and untargeted ones take none (a ConfigError otherwise).
-    images, labels : the test images (N, C, H, W) in [0, 1] and true classes (N,).
-    targets : target classes (N,) of a targeted attack.
-    batch_size : images per attack call.
+    images, labels
+        the test images (N, C, H, W) in [0, 1] and true classes (N,).
+    targets
+        target classes (N,) of a targeted attack.
+    batch_size
+        images per attack call.
     """
     check_positive("batch_size", batch_size)
     images, labels = check_batch(images, labels)

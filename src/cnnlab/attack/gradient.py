@@ -49,16 +49,25 @@ class PGD(Attack):
 
     Parameters
     ----------
-    eps : radius of the ball (pixels are in [0, 1]: 8/255, 0.3 ...).
-    steps : iterations.
-    alpha : step size; default 2.5·ε/steps (Madry et al.: enough to reach the
+    eps
+        radius of the ball (pixels are in [0, 1]: 8/255, 0.3 ...).
+    steps
+        iterations.
+    alpha
+        step size; default 2.5·ε/steps (Madry et al.: enough to reach the
         border of the ball from any start).
-    norm : ``'linf'`` or ``'l2'``.
-    random_start : start from a uniform point of the ball instead of the image.
-    restarts : runs from new random starts for the images not yet fooled.
-    momentum : μ of MI-FGSM (Dong et al. 2018); 0 for plain PGD.
-    targeted : ``labels`` are the classes to reach (descend their cross-entropy).
-    seed : seed or generator of the random starts.
+    norm
+        ``'linf'`` or ``'l2'``.
+    random_start
+        start from a uniform point of the ball instead of the image.
+    restarts
+        runs from new random starts for the images not yet fooled.
+    momentum
+        μ of MI-FGSM (Dong et al. 2018); 0 for plain PGD.
+    targeted
+        ``labels`` are the classes to reach (descend their cross-entropy).
+    seed
+        seed or generator of the random starts.
     """
 
     def __init__(
@@ -215,15 +224,22 @@ class APGD(Attack):
 
     Parameters
     ----------
-    eps, norm : the threat model (``'linf'`` or ``'l2'``).
-    steps : iterations N (100 in AutoAttack).
-    loss : ``'ce'`` (cross-entropy, APGD-CE) or ``'dlr'`` (APGD-DLR, needs >= 3
+    eps, norm
+        the threat model (``'linf'`` or ``'l2'``).
+    steps
+        iterations N (100 in AutoAttack).
+    loss
+        ``'ce'`` (cross-entropy, APGD-CE) or ``'dlr'`` (APGD-DLR, needs >= 3
         classes, 4 when targeted).
-    restarts : random restarts for the images not yet fooled.
-    rho : the fraction ρ of condition (1); 0.75 in the paper.
-    targeted : ``labels`` are targets.  Targeted DLR leaves the model's clean
+    restarts
+        random restarts for the images not yet fooled.
+    rho
+        the fraction ρ of condition (1); 0.75 in the paper.
+    targeted
+        ``labels`` are targets.  Targeted DLR leaves the model's clean
         prediction (which equals the true class on the images that matter).
-    seed : seed or generator of the random starts.
+    seed
+        seed or generator of the random starts.
     """
 
     def __init__(

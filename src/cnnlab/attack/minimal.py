@@ -78,9 +78,12 @@ class DeepFool(Attack):
 
     Parameters
     ----------
-    steps : at most this many linearizations.
-    overshoot : the paper's η = 0.02, to cross the boundary rather than land on it.
-    candidates : the classes considered are the ``candidates`` most likely ones
+    steps
+        at most this many linearizations.
+    overshoot
+        the paper's η = 0.02, to cross the boundary rather than land on it.
+    candidates
+        the classes considered are the ``candidates`` most likely ones
         at the clean image (10 in the paper's code), besides the label.
     """
 

@@ -70,14 +70,22 @@ def universal_perturbation(
 
     Parameters
     ----------
-    model : classifier taking images in [0, 1].
-    images : the data X (N, C, H, W) the perturbation is fitted on.
-    xi : ξ, the radius of the ℓp ball v must stay in (pixel units).
-    norm : p, ``'linf'`` or ``'l2'``.
-    delta : δ; stop once the fooling rate on ``images`` reaches 1 − δ.
-    max_passes : at most this many passes over ``images``.
-    overshoot, deepfool_steps : of the inner DeepFool.
-    seed : seed or generator of the image order.
+    model
+        classifier taking images in [0, 1].
+    images
+        the data X (N, C, H, W) the perturbation is fitted on.
+    xi
+        ξ, the radius of the ℓp ball v must stay in (pixel units).
+    norm
+        p, ``'linf'`` or ``'l2'``.
+    delta
+        δ; stop once the fooling rate on ``images`` reaches 1 − δ.
+    max_passes
+        at most this many passes over ``images``.
+    overshoot, deepfool_steps
+        of the inner DeepFool.
+    seed
+        seed or generator of the image order.
 
     Returns
     -------

@@ -156,21 +156,31 @@ def load_data(
 
     Parameters
     ----------
-    name : one of `list_datasets`.
-    data_dir : folder with the data set files (default ``$CNNLAB_DATA/<name>``); for
+    name
+        one of `list_datasets`.
+    data_dir
+        folder with the data set files (default ``$CNNLAB_DATA/<name>``); for
         ``imagefolder`` the image folder or archive itself.
-    val_fraction : fraction of each class of the training pool held out for validation.
-    test_fraction : data sets without an official test split (digits, imagefolder) only:
+    val_fraction
+        fraction of each class of the training pool held out for validation.
+    test_fraction
+        data sets without an official test split (digits, imagefolder) only:
         the fraction of each class held out as ``test`` (default 0.2; 0 keeps no test set,
         e.g. CIFAR-10's usual 45k/5k train/validation split of its training images).
-    seed : chooses the validation split (the test split never depends on it).
-    download : fetch missing official files (mnist, fashion-mnist, kmnist, cifar10, cifar100).
-    image_size : ``imagefolder`` and ``segfolder`` only: resize every image (and mask) to
+    seed
+        chooses the validation split (the test split never depends on it).
+    download
+        fetch missing official files (mnist, fashion-mnist, kmnist, cifar10, cifar100).
+    image_size
+        ``imagefolder`` and ``segfolder`` only: resize every image (and mask) to
         ``image_size`` x ``image_size``.
-    classes : keep only these classes (relabelled in this order), in every split.
-    per_class : keep this many labelled images per class for training and validation
+    classes
+        keep only these classes (relabelled in this order), in every split.
+    per_class
+        keep this many labelled images per class for training and validation
         together (a seeded choice by ``seed``); the test split is left whole.
-    canvas_source : ``seg-canvas`` only: the data set its glyphs come from
+    canvas_source
+        ``seg-canvas`` only: the data set its glyphs come from
         (`cnnlab.data.canvas.CANVAS_SOURCES`; default the embedded digits),
         read from ``data_dir``.
     """

@@ -220,12 +220,18 @@ def smoothgrad(
 
     Parameters
     ----------
-    method : attribution function with the common call shape (default `saliency`).
-    samples : number of noisy copies n.
-    noise : σ / (x_max − x_min) of each image (the paper finds 10-20 % works best, Sec. 4.1).
-    batch_size : noisy images per call of ``method``.
-    seed : seeds the noise; the same seed gives the same map.
-    options : passed on to ``method``.
+    method
+        attribution function with the common call shape (default `saliency`).
+    samples
+        number of noisy copies n.
+    noise
+        σ / (x_max − x_min) of each image (the paper finds 10-20 % works best, Sec. 4.1).
+    batch_size
+        noisy images per call of ``method``.
+    seed
+        seeds the noise; the same seed gives the same map.
+    options
+        passed on to ``method``.
     """
     check_positive("samples", samples)
     check_positive("noise", noise, allow_zero=True)

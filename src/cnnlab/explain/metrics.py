@@ -79,10 +79,14 @@ def deletion_insertion(
 
     Parameters
     ----------
-    steps : points of each curve after the start; step k changes ⌊k·H·W/steps⌋ pixels.
-    baseline : value of deleted pixels.
-    blur_sigma : σ in pixels of the blur the insertion starts from (default: side / 16).
-    batch_size : perturbed images per forward pass.
+    steps
+        points of each curve after the start; step k changes ⌊k·H·W/steps⌋ pixels.
+    baseline
+        value of deleted pixels.
+    blur_sigma
+        σ in pixels of the blur the insertion starts from (default: side / 16).
+    batch_size
+        perturbed images per forward pass.
     """
     check_positive("steps", steps)
     check_positive("batch_size", batch_size)

@@ -57,10 +57,14 @@ def occlusion(
 
     Parameters
     ----------
-    window : side (or (height, width)) of the occluding square, in pixels.
-    stride : step between window positions; windows start at 0, stride, ...
-    baseline : value the occluded pixels take (0 is black).
-    batch_size : occluded images per forward pass.
+    window
+        side (or (height, width)) of the occluding square, in pixels.
+    stride
+        step between window positions; windows start at 0, stride, ...
+    baseline
+        value the occluded pixels take (0 is black).
+    batch_size
+        occluded images per forward pass.
     """
     (wh, ww), (sh, sw) = _pair(window, "window"), _pair(stride, "stride")
     check_positive("batch_size", batch_size)
@@ -167,13 +171,19 @@ def lime(
     segments : (H, W) or (N, H, W) integer labels 0..S−1, optional
         The interpretable features; computed by `superpixels` with
         ``superpixel`` and ``num_segments`` when omitted.
-    samples : perturbed images per input image (the first is the unperturbed one).
-    keep_probability : chance that a superpixel stays on in a sample.
-    kernel_width : σ of the weight π(z) = exp(−d(z)²/σ²), d the cosine distance
+    samples
+        perturbed images per input image (the first is the unperturbed one).
+    keep_probability
+        chance that a superpixel stays on in a sample.
+    kernel_width
+        σ of the weight π(z) = exp(−d(z)²/σ²), d the cosine distance
         of the on/off vector to all-on (LIME's image default, 0.25).
-    alpha : L1 penalty of the Lasso surrogate (captum's default, 0.01).
-    baseline : value of switched-off pixels.
-    seed : seeds the samples; the same seed gives the same attributions.
+    alpha
+        L1 penalty of the Lasso surrogate (captum's default, 0.01).
+    baseline
+        value of switched-off pixels.
+    seed
+        seeds the samples; the same seed gives the same attributions.
     """
     check_positive("samples", samples)
     check_positive("kernel_width", kernel_width)

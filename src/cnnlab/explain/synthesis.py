@@ -68,13 +68,18 @@ def class_model_visualization(
 
     Parameters
     ----------
-    steps : gradient-ascent steps; each step moves by ``lr`` times the
+    steps
+        gradient-ascent steps; each step moves by ``lr`` times the
         gradient divided by its mean magnitude (per image).
-    l2 : weight λ of the L2 penalty around mid-grey.
-    jitter : the image is shifted by up to this many pixels (random, circular)
+    l2
+        weight λ of the L2 penalty around mid-grey.
+    jitter
+        the image is shifted by up to this many pixels (random, circular)
         before each step (Yosinski et al. 2015, Sec. 3).
-    blur_every, blur_sigma : Gaussian blur of σ pixels every ``blur_every`` steps (0: never).
-    seed : seeds the jitter.
+    blur_every, blur_sigma
+        Gaussian blur of σ pixels every ``blur_every`` steps (0: never).
+    seed
+        seeds the jitter.
 
     Returns
     -------
@@ -197,15 +202,23 @@ def style_transfer(
 
     Parameters
     ----------
-    content : images in [0, 1]; the result starts from them.
-    style : one image (1, C, h, w) in [0, 1]; its size may differ (Gram matrices do not care).
-    extractor : module whose named layers give the features, on the device and dtype of
+    content
+        images in [0, 1]; the result starts from them.
+    style
+        one image (1, C, h, w) in [0, 1]; its size may differ (Gram matrices do not care).
+    extractor
+        module whose named layers give the features, on the device and dtype of
         ``content``; default `vgg19_features`.
-    weights : torchvision VGG-19 ``.pth`` file for the default extractor.
-    content_layer, style_layers : layer names in ``extractor``.
-    style_weight : β/α of eq. 7, the weight of the style loss (the content loss has weight 1).
-    steps, lr : Adam steps on the pixels, which are kept in [0, 1].
-    seed : start from the content plus noise of this seed instead of the content itself.
+    weights
+        torchvision VGG-19 ``.pth`` file for the default extractor.
+    content_layer, style_layers
+        layer names in ``extractor``.
+    style_weight
+        β/α of eq. 7, the weight of the style loss (the content loss has weight 1).
+    steps, lr
+        Adam steps on the pixels, which are kept in [0, 1].
+    seed
+        start from the content plus noise of this seed instead of the content itself.
 
     Returns
     -------

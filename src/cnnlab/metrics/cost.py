@@ -101,11 +101,16 @@ class ModuleCall:
 
     Attributes
     ----------
-    name : the module's name in ``model.named_modules()`` (``""``: the model itself).
-    module : the module.
-    input_shape : shape of its first positional argument; None if that is not a tensor.
-    output_shape : shape of its output; None if that is not a tensor.
-    macs : multiply-adds of the operations the call runs outside the calls of its
+    name
+        the module's name in ``model.named_modules()`` (``""``: the model itself).
+    module
+        the module.
+    input_shape
+        shape of its first positional argument; None if that is not a tensor.
+    output_shape
+        shape of its output; None if that is not a tensor.
+    macs
+        multiply-adds of the operations the call runs outside the calls of its
         submodules (its own ones), or what the module declares (see the module docstring).
     """
 

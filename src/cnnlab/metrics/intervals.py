@@ -24,9 +24,12 @@ def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tup
 
     Parameters
     ----------
-    successes : number of correct predictions, 0 <= successes <= total.
-    total : number of trials (test images), >= 1.
-    confidence : two-sided level, in (0, 1); 0.95 gives z = 1.96.
+    successes
+        number of correct predictions, 0 <= successes <= total.
+    total
+        number of trials (test images), >= 1.
+    confidence
+        two-sided level, in (0, 1); 0.95 gives z = 1.96.
     """
     if total < 1 or not 0 <= successes <= total:
         raise ConfigError(

@@ -116,10 +116,14 @@ def features_only(
 
     Parameters
     ----------
-    model : a cnnlab model (its trunk is ``model.features``, or the model itself).
-    in_chans : channels of the input images.
-    out_indices : stage numbers, 0 for the first; all stages when None.
-    name : the model's name, for messages.
+    model
+        a cnnlab model (its trunk is ``model.features``, or the model itself).
+    in_chans
+        channels of the input images.
+    out_indices
+        stage numbers, 0 for the first; all stages when None.
+    name
+        the model's name, for messages.
 
     Raises
     ------

@@ -214,9 +214,12 @@ def run_search(
 
     Parameters
     ----------
-    evaluate : ``(genotype, index) -> (accuracy, params)``; trains and scores one candidate.
-    out_dir : folder of ``candidates.jsonl`` (resumed when present) and ``search.json``.
-    progress : called with each candidate (evaluated or replayed).
+    evaluate
+        ``(genotype, index) -> (accuracy, params)``; trains and scores one candidate.
+    out_dir
+        folder of ``candidates.jsonl`` (resumed when present) and ``search.json``.
+    progress
+        called with each candidate (evaluated or replayed).
 
     Returns
     -------

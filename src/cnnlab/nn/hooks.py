@@ -93,10 +93,14 @@ def hooks(
 
     Parameters
     ----------
-    model : the network whose layers are named.
-    forward : ``{layer: f(module, args, output)}``, run after each call of the layer.
-    pre : ``{layer: f(module, args)}``, run before each call of the layer.
-    gradient : ``{layer: f(module, call, grad)}``, run by a backward pass inside the
+    model
+        the network whose layers are named.
+    forward
+        ``{layer: f(module, args, output)}``, run after each call of the layer.
+    pre
+        ``{layer: f(module, args)}``, run before each call of the layer.
+    gradient
+        ``{layer: f(module, call, grad)}``, run by a backward pass inside the
         block with ∂L/∂output of the layer's ``call``-th call in the block (counted
         from 1), for outputs that are tensors requiring grad.
 

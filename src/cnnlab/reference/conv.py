@@ -69,14 +69,24 @@ def conv2d(
 
     Parameters
     ----------
-    x : (N, C, H, W) input.  w : (K, C/groups, F_h, F_w) kernels.  b : (K,) or None.
-    stride, dilation : int or (height, width).
-    padding : zeros around the input: int, (ph, pw) or (top, bottom, left, right).
-    groups : G; map k sees input channels [g·C/G, (g+1)·C/G) of its group g = k // (K/G).
-    floor : allow a kernel that does not tile the padded input (PyTorch's
+    x
+        (N, C, H, W) input.
+    w
+        (K, C/groups, F_h, F_w) kernels.
+    b
+        (K,) or None.
+    stride, dilation
+        int or (height, width).
+    padding
+        zeros around the input: int, (ph, pw) or (top, bottom, left, right).
+    groups
+        G; map k sees input channels [g·C/G, (g+1)·C/G) of its group g = k // (K/G).
+    floor
+        allow a kernel that does not tile the padded input (PyTorch's
         semantics: the last rows are never seen); by default that is a
         `GeometryError` with the numbers.
-    method : "im2col" (one matrix product per group) or "direct" (loops).
+    method
+        "im2col" (one matrix product per group) or "direct" (loops).
 
     Returns
     -------

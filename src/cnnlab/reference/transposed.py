@@ -64,13 +64,23 @@ def conv_transpose2d(
 
     Parameters
     ----------
-    x : (N, C_in, H, W).  w : (C_in, C_out/groups, F_h, F_w).  b : (C_out,) or None.
-    stride, dilation, groups : those of the convolution being transposed.
-    padding : int, (ph, pw) or (top, bottom, left, right): rows cut from the output.
-    output_padding : int or pair in [0, max(S, D)): rows added after the last one.
-    output_size : (H_out, W_out) instead of ``output_padding``; a size that this
+    x
+        (N, C_in, H, W).
+    w
+        (C_in, C_out/groups, F_h, F_w).
+    b
+        (C_out,) or None.
+    stride, dilation, groups
+        those of the convolution being transposed.
+    padding
+        int, (ph, pw) or (top, bottom, left, right): rows cut from the output.
+    output_padding
+        int or pair in [0, max(S, D)): rows added after the last one.
+    output_size
+        (H_out, W_out) instead of ``output_padding``; a size that this
         geometry cannot produce raises `GeometryError`.
-    method : "im2col" or "direct", passed to the correlation that computes it.
+    method
+        "im2col" or "direct", passed to the correlation that computes it.
     """
     x = np.asarray(x, dtype=np.float64)
     out_hw = _output_hw(x, w, stride, padding, output_padding, dilation, groups, output_size)

@@ -91,18 +91,28 @@ class LayerStats:
 
     Attributes
     ----------
-    name : the module's name in ``model.named_modules()``; a second call of the same
+    name
+        the module's name in ``model.named_modules()``; a second call of the same
         module in one forward pass is named ``name#2``, and so on.
-    type : the module's class name.
-    shape : shape of the output.
-    is_activation : the module is one of `ACTIVATIONS`.
-    mean, std : mean and population standard deviation of the output.
-    zero_fraction : fraction of output values that are exactly 0.
-    dead_fraction : ReLU-like activations only (else None): fraction of units (dimension 1:
+    type
+        the module's class name.
+    shape
+        shape of the output.
+    is_activation
+        the module is one of `ACTIVATIONS`.
+    mean, std
+        mean and population standard deviation of the output.
+    zero_fraction
+        fraction of output values that are exactly 0.
+    dead_fraction
+        ReLU-like activations only (else None): fraction of units (dimension 1:
         channels or features) that are 0 for every example and position of the batch.
-    hist_counts, hist_edges : histogram of the output: ``bins`` counts and ``bins + 1`` edges.
-    grad_std : population std of ∂L/∂output; None if no gradient flows to the output.
-    grad_norm : L2 norm of ∂L/∂θ over the module's own trainable parameters (on its first
+    hist_counts, hist_edges
+        histogram of the output: ``bins`` counts and ``bins + 1`` edges.
+    grad_std
+        population std of ∂L/∂output; None if no gradient flows to the output.
+    grad_norm
+        L2 norm of ∂L/∂θ over the module's own trainable parameters (on its first
         call only); None without such parameters.
     """
 
@@ -196,15 +206,21 @@ def diagnose(
 
     Parameters
     ----------
-    model : the network; its parameters, gradients (``.grad``), buffers and mode are
+    model
+        the network; its parameters, gradients (``.grad``), buffers and mode are
         left as they were.
-    images : a batch of inputs, on the model's device.
-    labels : class indices for a cross-entropy loss; without them the loss is the sum
+    images
+        a batch of inputs, on the model's device.
+    labels
+        class indices for a cross-entropy loss; without them the loss is the sum
         of the outputs.
-    train : run in training mode (batch-norm on batch statistics, dropout on), as
+    train
+        run in training mode (batch-norm on batch statistics, dropout on), as
         the first training step sees the network; running statistics are restored.
-    bins : number of histogram bins.
-    hist_range : ``(low, high)`` of every histogram (values outside count in the end
+    bins
+        number of histogram bins.
+    hist_range
+        ``(low, high)`` of every histogram (values outside count in the end
         bins); default: each layer's minimum and maximum.
 
     Returns

@@ -52,10 +52,14 @@ class LRFindResult:
 
     Attributes
     ----------
-    lrs : the learning rate of each step taken (fewer than ``steps`` if the loss diverged).
-    losses : the smoothed, bias-corrected training loss after each of those steps.
-    suggestion : the rate of the steepest descent of ``losses`` against log lr.
-    min_loss_lr : the rate of the lowest smoothed loss, divided by 10.
+    lrs
+        the learning rate of each step taken (fewer than ``steps`` if the loss diverged).
+    losses
+        the smoothed, bias-corrected training loss after each of those steps.
+    suggestion
+        the rate of the steepest descent of ``losses`` against log lr.
+    min_loss_lr
+        the rate of the lowest smoothed loss, divided by 10.
     """
 
     lrs: list[float]
@@ -121,13 +125,18 @@ def lr_range_test(
 
     Parameters
     ----------
-    trainer : a `Trainer`, typically fresh (its initial weights are kept).
-    start_lr, end_lr : the first and last learning rate; with layer-wise (discriminative)
+    trainer
+        a `Trainer`, typically fresh (its initial weights are kept).
+    start_lr, end_lr
+        the first and last learning rate; with layer-wise (discriminative)
         rates every parameter group is scaled by the same factor and the rates reported
         are those of the first group.
-    steps : number of optimizer steps (each over ``config.accumulate`` batches).
-    beta : smoothing factor of the loss' exponential moving average.
-    divergence : stop once the smoothed loss exceeds ``divergence`` times its minimum.
+    steps
+        number of optimizer steps (each over ``config.accumulate`` batches).
+    beta
+        smoothing factor of the loss' exponential moving average.
+    divergence
+        stop once the smoothed loss exceeds ``divergence`` times its minimum.
 
     Returns
     -------
