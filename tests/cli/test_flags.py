@@ -9,6 +9,7 @@ import pytest
 
 from cnnlab.cli import build_parser
 from cnnlab.cli.flags import overrides
+from cnnlab.cli.train import LR_FIND_IGNORES
 from cnnlab.train.config import TrainConfig, parse_number
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "cnnlab"
@@ -43,9 +44,17 @@ def test_train_has_one_option_per_command_line_field_and_the_run_options():
     assert set(option_actions("train")) == {f.name for f in COMMAND_LINE} | RUN_OPTIONS
 
 
-@pytest.mark.parametrize("command", ["finetune", "distill", "lr-find"])
+@pytest.mark.parametrize("command", ["finetune", "distill"])
 def test_every_training_command_takes_every_command_line_field(command):
     assert {f.name for f in COMMAND_LINE} <= set(option_actions(command))
+
+
+def test_lr_find_takes_every_field_but_those_the_range_test_ignores():
+    used = {f.name for f in COMMAND_LINE} - LR_FIND_IGNORES
+    assert used | {"start_lr", "end_lr", "steps", "out", "config", "quiet"} == set(
+        option_actions("lr-find")
+    )
+    assert {f.name for f in COMMAND_LINE} >= LR_FIND_IGNORES  # no stale name
 
 
 @pytest.mark.parametrize("spec", COMMAND_LINE, ids=lambda f: f.name)

@@ -15,20 +15,35 @@ from cnnlab.train.config import TrainConfig
 from tests.cli.helpers import run_cli
 
 
-@pytest.mark.parametrize("command", ["train", "finetune", "distill", "lr-find"])
-def test_help_shows_the_training_defaults_of_train_config(capsys, command):
+def _help(capsys, command: str) -> str:
     with pytest.raises(SystemExit):
         main([command, "--help"])
-    help_text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+    return " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+
+
+@pytest.mark.parametrize("command", ["train", "finetune", "distill", "lr-find"])
+def test_help_shows_the_training_defaults_of_train_config(capsys, command):
+    help_text = _help(capsys, command)
     config = TrainConfig()
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    for name in ("epochs", "batch_size", "lr", "warmup_epochs", "label_smoothing"):
+    names = ["batch_size", "label_smoothing"]
+    if command != "lr-find":
+        names += ["epochs", "lr", "warmup_epochs"]
+    for name in names:
         flag = f"--{name.replace('_', '-')} {name.upper()}"
         described = f"{flag} {fields[name].metadata['help']}"
         assert f"{described} (default: {getattr(config, name)})" in help_text
     augment = ",".join(config.augment) or "none"
     assert f"('' for none) (default: {augment})" in help_text
     assert "default: False" not in help_text  # switches are off unless given
+
+
+def test_lr_find_help_lists_only_the_flags_the_range_test_uses(capsys):
+    help_text = _help(capsys, "lr-find")
+    for flag in ("--start-lr", "--end-lr", "--steps", "--model", "--optimizer", "--mixup"):
+        assert flag in help_text
+    for flag in ("--epochs", "--lr ", "--scheduler", "--warmup-epochs", "--ema", "--monitor"):
+        assert flag not in help_text
 
 
 def test_default_train_reaches_97_percent_on_digits_and_writes_a_complete_run(capsys, tmp_path):

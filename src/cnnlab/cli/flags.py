@@ -50,10 +50,13 @@ def field_default(spec: dataclasses.Field) -> Any:
     return spec.default
 
 
-def add_training_flags(parser: argparse.ArgumentParser) -> None:
-    """Add a flag for every command-line field of `TrainConfig`, a group per section."""
+def add_training_flags(parser: argparse.ArgumentParser, skip: frozenset[str] = frozenset()) -> None:
+    """Add a flag for every command-line field of `TrainConfig` but those named in
+    ``skip`` (fields the command does not use), a group per section."""
     groups: dict[str, argparse._ArgumentGroup] = {}
     for spec in command_line_fields():
+        if spec.name in skip:
+            continue
         section = spec.metadata["section"]
         if section not in groups:
             groups[section] = parser.add_argument_group(section)

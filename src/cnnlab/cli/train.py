@@ -26,6 +26,23 @@ from cnnlab.train.loggers import LOG_DIR, LOGGERS, Progress, build_loggers
 
 EXIT_INTERRUPTED = 130
 
+#: Training fields the range test does not read: it sets the rate of every step itself
+#: (no lr, schedule or warm-up), takes --steps optimizer steps (no epochs), and neither
+#: evaluates nor keeps weights (no early stopping, monitored metric or EMA).
+LR_FIND_IGNORES = frozenset(
+    {
+        "epochs",
+        "lr",
+        "scheduler",
+        "warmup_epochs",
+        "step_epochs",
+        "gamma",
+        "ema",
+        "early_stopping",
+        "monitor",
+    }
+)
+
 
 def add_parsers(subparsers: Any) -> None:
     """Add ``train``, ``finetune``, ``distill`` and ``lr-find``."""
@@ -62,8 +79,9 @@ def add_parsers(subparsers: Any) -> None:
         description=(
             "Train from the initial weights while the learning rate grows geometrically "
             "from --start-lr to --end-lr (Smith 2017, Sec. 3.3); print the suggested rate "
-            "and plot the loss against the rate. Takes the model, data and optimizer flags "
-            "of `cnnlab train`; nothing is trained or saved."
+            "and plot the loss against the rate. Takes the model, data, optimizer and "
+            "regularization flags of `cnnlab train` (not those of the schedule, the epochs "
+            "or the evaluation, which the test does not use); nothing is trained or saved."
         ),
     )
     lr_find.add_argument("--start-lr", type=float, default=1e-7, help="first rate (default 1e-7)")
@@ -74,7 +92,7 @@ def add_parsers(subparsers: Any) -> None:
     )
     lr_find.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
     lr_find.add_argument("--quiet", action="store_true", help="no progress output")
-    add_training_flags(lr_find)
+    add_training_flags(lr_find, skip=LR_FIND_IGNORES)
     lr_find.set_defaults(func=lr_find_command)
 
 
