@@ -17,7 +17,8 @@ from cnnlab.models import list_models
 from cnnlab.models.registry import create_model_for_input
 
 SIZES = (28, 32, 64, 96, 128, 224, 299)
-FAMILIES = ["resnet20", "squeezenet1_1"]  # LeNet-5: tests/deploy/test_export.py
+# LeNet-5: tests/deploy/test_export.py; SegNet: tests/cli/test_task_commands.py
+FAMILIES = ["resnet20", "squeezenet1_1", "fcn8s"]
 
 
 def smallest_input_model(name: str) -> tuple[torch.nn.Module, tuple[int, int, int]]:
@@ -55,19 +56,10 @@ def test_onnxruntime_agrees_with_pytorch_on_a_handful_of_families(name):
     assert_onnxruntime_agrees(name)
 
 
-# Families that do not export yet, and why (strict: a fix turns the xfail into a failure to update).
-_HOOKED = (
-    "its backbone's feature maps come from forward hooks that stop the pass early "
-    "(models.features.FeatureListNet), which torch.export cannot trace"
-)
-_UNPOOL = "max_unpool2d's switch indices are data-dependent sizes to torch.export (u0 guard)"
-NOT_EXPORTED = {
-    "fcn8s": _HOOKED,
-    "fcn16s": _HOOKED,
-    "fcn32s": _HOOKED,
-    "segnet": _UNPOOL,
-    "segnet_small": _UNPOOL,
-}
+# Families that do not export, and why (strict: a fix turns the xfail into a failure to update).
+# FCN and SegNet export since issue 30's follow-up: FCN's backbone runs its whole trunk
+# (no early stop), and max unpooling skips its switch range check while exporting.
+NOT_EXPORTED: dict[str, str] = {}
 
 
 def _zoo_params():

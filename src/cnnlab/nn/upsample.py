@@ -89,7 +89,10 @@ class MaxUnpool(nn.Module):
                 "max pooling that produced this map's size."
             )
         height, width = output_size[-2:]
-        if x.numel() and not x.is_meta and int(indices.max()) >= height * width:
+        # The range check reads the switches' values, which a traced graph (torch.export,
+        # ONNX) cannot branch on; a model's own pooling gives switches in range.
+        checked = x.numel() and not x.is_meta and not torch.compiler.is_exporting()
+        if checked and int(indices.max()) >= height * width:
             raise GeometryError(
                 f"a switch points at position {int(indices.max())}, outside the "
                 f"{height}x{width} output; give the size of the map that was pooled."
