@@ -106,17 +106,62 @@ def test_yolo_labels_become_pixel_boxes(tmp_path):
     assert len(train.targets(1)[0]) == 0  # no label file: no objects
 
 
-def test_yolo_images_of_other_sizes_are_resized_with_their_boxes(tmp_path):
-    (tmp_path / "classes.txt").write_text("cat\n")
-    write_png(tmp_path / "images" / "a.png", 20, 30)
-    write_png(tmp_path / "images" / "b.png", 40, 60)
+def yolo_folder_of_two_sizes(root):
+    """a.png 20x30 (height x width) and b.png 60x20, white, each with one centred box of half
+    its width and height."""
+    (root / "classes.txt").write_text("cat\n")
+    write_png(root / "images" / "a.png", 20, 30, value=255)
+    write_png(root / "images" / "b.png", 60, 20, value=255)
+    (root / "labels").mkdir()
     for stem in ("a", "b"):
-        (tmp_path / "labels").mkdir(exist_ok=True)
-        (tmp_path / "labels" / f"{stem}.txt").write_text("0 0.5 0.5 0.5 0.5\n")
-    train, test = load_yolo(tmp_path)
-    both = torch.cat([train.labels, test.labels])
-    assert train.image_shape == (1, 20, 30)
-    torch.testing.assert_close(both[:, 0, :4], torch.tensor([[7.5, 5, 22.5, 15]] * 2))
+        (root / "labels" / f"{stem}.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+
+
+def test_yolo_images_of_different_sizes_are_refused_naming_both(tmp_path):
+    yolo_folder_of_two_sizes(tmp_path)
+    with pytest.raises(DataError, match=r"b\.png is 20x60 .*a\.png is 30x20.*image_size"):
+        load_yolo(tmp_path)
+
+
+def test_image_size_letterboxes_each_image_and_its_boxes(tmp_path):
+    """Into 60 x 60: a (20x30) is scaled by 2 to 40x60, 10 rows of black above and below;
+    its box (7.5, 5, 22.5, 15) becomes (15, 20, 45, 40). b (60x20) keeps its scale, 20
+    black columns each side; its box (5, 15, 15, 45) becomes (25, 15, 35, 45)."""
+    yolo_folder_of_two_sizes(tmp_path)
+    splits = load_data("yolo", tmp_path, image_size=60, val_fraction=0.5)
+    everything = [splits.train, splits.val, splits.test]
+    images = torch.cat([part.images for part in everything if len(part)])
+    labels = torch.cat([part.labels for part in everything if len(part)])
+    assert images.shape[1:] == (1, 60, 60)
+    by_height = {
+        int((image[0, :, 30] > 0).sum()): row for image, row in zip(images, labels, strict=True)
+    }
+    torch.testing.assert_close(by_height[40][0, :4], torch.tensor([15.0, 20, 45, 40]))
+    torch.testing.assert_close(by_height[60][0, :4], torch.tensor([25.0, 15, 35, 45]))
+    for image in images:
+        ink = image[0] > 0
+        rows, cols = ink.any(1).nonzero()[:, 0], ink.any(0).nonzero()[:, 0]
+        bounds = (rows.min().item(), rows.max().item(), cols.min().item(), cols.max().item())
+        assert bounds in {(10, 49, 0, 59), (0, 59, 20, 39)}
+
+
+def test_image_size_letterboxes_coco_images_too(tmp_path):
+    write_png(tmp_path / "images" / "a.png", 20, 30)
+    write_png(tmp_path / "images" / "b.png", 60, 20)
+    coco_file(
+        tmp_path / "train.json", [{"id": 1, "image_id": 0, "category_id": 3, "bbox": [3, 4, 6, 8]}]
+    )
+    coco_file(
+        tmp_path / "val.json",
+        [{"id": 1, "image_id": 0, "category_id": 7, "bbox": [5, 15, 10, 30]}],
+        images=("b.png",),
+    )
+    train, test = load_coco(tmp_path, image_size=60)
+    # a: scale 2, 10 rows down; b: scale 1, 20 columns right
+    torch.testing.assert_close(train.targets(0)[0], torch.tensor([[6.0, 18, 18, 34]]))
+    torch.testing.assert_close(test.targets(0)[0], torch.tensor([[25.0, 15, 35, 45]]))
+    with pytest.raises(DataError, match="share one size"):
+        load_coco(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,13 @@ COCO (Lin et al. 2014, "Data format"):
 
 The ``val`` part (``val.json`` / ``test.json`` for COCO) becomes the test split;
 without one, a fixed 20 % of the images is held out (the seed of
-`TEST_SPLIT_SEED`).  Every image is resized to the
-size of the first one (boxes scaled with it) and read grey when the first one
-is grey, RGB otherwise; an image without a label file has no objects.  Boxes
+`TEST_SPLIT_SEED`).  Images keep their size, which they must then all share
+(an image of another size is refused, naming both sizes), unless
+``image_size`` is given: then each image is letterboxed into ``image_size`` x
+``image_size`` (scaled by one factor to fit, keeping its aspect ratio,
+centred on a black square; its boxes scaled and shifted with it, YOLOv5's
+"letterbox").  Images are read grey when the first one is grey, RGB
+otherwise; an image without a label file has no objects.  Boxes
 that leave their image, have x2 < x1, or name a class that is not in the list
 are refused with the file that holds them.
 """
@@ -58,25 +62,66 @@ def _folder(data_dir: str | os.PathLike | None, kind: str) -> Path:
 
 
 class _Images:
-    """Decodes images to the size and channels of the first one read."""
+    """Decodes images to the first one's channels, and to ``size`` x ``size`` by letterbox
+    when ``size`` is given, otherwise to their own size, which must be the first one's."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int | None = None) -> None:
+        if size is not None and size < 1:
+            raise DataError(f"image_size must be a positive number of pixels, got {size}.")
+        self.size = size
         self.channels: int | None = None
-        self.size: tuple[int, int] | None = None
+        self.first: tuple[Path, tuple[int, int]] | None = None
 
     def read(self, path: Path) -> tuple[torch.Tensor, tuple[int, int]]:
-        """``(image resized to the common size, its own (height, width))``."""
+        """``(image at the common size, its own (height, width))``."""
         if self.channels is None:
             first = read_image(path, 3)
-            grey = bool((first == first[:1]).all())
-            self.channels, self.size = (1 if grey else 3), tuple(first.shape[-2:])
+            self.channels = 1 if bool((first == first[:1]).all()) else 3
         image = read_image(path, self.channels)
         own = (image.shape[1], image.shape[2])
-        return resize(image, self.size), own
+        if self.first is None:
+            self.first = (path, own)
+        if self.size is not None:
+            return letterbox(image, self.size)[0], own
+        if own != self.first[1]:
+            raise DataError(
+                f"{path} is {own[1]}x{own[0]} pixels but {self.first[0]} is "
+                f"{self.first[1][1]}x{self.first[1][0]}: the images of a detection data set "
+                "are batched together, so they must share one size. Resize them to one size, "
+                "or load them with image_size=N (load_data(..., image_size=N)) to letterbox "
+                "every image into N x N."
+            )
+        return image, own
 
-    def scale(self, own: tuple[int, int]) -> torch.Tensor:
-        """Factors (x, y, x, y) from an image's own pixels to the common size."""
-        return torch.tensor([self.size[1] / own[1], self.size[0] / own[0]] * 2)
+    def place(self, boxes: torch.Tensor, own: tuple[int, int]) -> torch.Tensor:
+        """Boxes ``(K, 4)`` in an image's own pixels → in its pixels as :meth:`read` returns it."""
+        if self.size is None:
+            return boxes
+        return letterbox_boxes(boxes, own, self.size)
+
+
+def _letterbox_geometry(own: tuple[int, int], size: int) -> tuple[int, int, int, int]:
+    """``(height, width, top, left)`` of an image of ``own`` size inside the square."""
+    height, width = own
+    scale = min(size / height, size / width)
+    inner_h, inner_w = max(round(height * scale), 1), max(round(width * scale), 1)
+    return inner_h, inner_w, (size - inner_h) // 2, (size - inner_w) // 2
+
+
+def letterbox(image: torch.Tensor, size: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """A uint8 ``(C, H, W)`` image scaled to fit ``size`` x ``size`` with its aspect ratio,
+    centred on a black square; also its ``(top, left)`` offset in the square."""
+    inner_h, inner_w, top, left = _letterbox_geometry(tuple(image.shape[-2:]), size)
+    square = torch.zeros(image.shape[0], size, size, dtype=torch.uint8)
+    square[:, top : top + inner_h, left : left + inner_w] = resize(image, (inner_h, inner_w))
+    return square, (top, left)
+
+
+def letterbox_boxes(boxes: torch.Tensor, own: tuple[int, int], size: int) -> torch.Tensor:
+    """Boxes ``(K, 4)`` xyxy of an image of ``own`` (height, width) → in its letterbox."""
+    inner_h, inner_w, top, left = _letterbox_geometry(own, size)
+    scale = torch.tensor([inner_w / own[1], inner_h / own[0]] * 2)
+    return boxes * scale + torch.tensor([left, top] * 2, dtype=boxes.dtype)
 
 
 def _dataset(images, boxes, classes, names) -> DetectionDataset:
@@ -141,18 +186,20 @@ def _yolo_part(root: Path, part: str | None, names: list[str], reader: _Images):
         image, own = reader.read(path)
         found, labels = _yolo_labels(label_dir / f"{path.stem}.txt", names, own)
         images.append(image)
-        boxes.append(found * reader.scale(own))
+        boxes.append(reader.place(found, own))
         classes.append(labels)
     return _dataset(images, boxes, classes, names)
 
 
-def load_yolo(data_dir: str | os.PathLike | None) -> tuple[DetectionDataset, DetectionDataset]:
+def load_yolo(
+    data_dir: str | os.PathLike | None, *, image_size: int | None = None
+) -> tuple[DetectionDataset, DetectionDataset]:
     """Train and test sets of a YOLO-format folder (see the module docstring)."""
     root = _folder(data_dir, "yolo")
     if not (root / "images").is_dir():
         raise DataError(f"{root} has no images/ folder; a YOLO data set keeps its images there.")
     names = _yolo_names(root)
-    reader = _Images()
+    reader = _Images(image_size)
     if (root / "images" / "train").is_dir():
         train = _yolo_part(root, "train", names, reader)
         held = next((p for p in ("val", "test") if (root / "images" / p).is_dir()), None)
@@ -194,17 +241,19 @@ def _coco_part(path: Path, root: Path, reader: _Images, names: list[str] | None)
         xyxy = torch.cat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1)
         check_boxes(xyxy, own[0], own[1], f"{path}, image {entry['file_name']}")
         images.append(image)
-        boxes.append(xyxy * reader.scale(own))
+        boxes.append(reader.place(xyxy, own))
         classes.append(torch.tensor([ids[a["category_id"]] for a in anns], dtype=torch.int64))
     return _dataset(images, boxes, classes, part_names)
 
 
-def load_coco(data_dir: str | os.PathLike | None) -> tuple[DetectionDataset, DetectionDataset]:
+def load_coco(
+    data_dir: str | os.PathLike | None, *, image_size: int | None = None
+) -> tuple[DetectionDataset, DetectionDataset]:
     """Train and test sets of a COCO-format folder (see the module docstring)."""
     root = _folder(data_dir, "coco")
     if not (root / "train.json").is_file():
         raise DataError(f"{root} has no train.json (COCO annotations of the training images).")
-    reader = _Images()
+    reader = _Images(image_size)
     train = _coco_part(root / "train.json", root, reader, None)
     held = next((root / f for f in ("val.json", "test.json") if (root / f).is_file()), None)
     if held is None:

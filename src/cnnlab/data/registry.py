@@ -56,11 +56,11 @@ def _canvases(
 
 
 def _yolo(data_dir, *, download: bool, image_size: int | None):
-    return load_yolo(data_dir)
+    return load_yolo(data_dir, image_size=image_size)
 
 
 def _coco(data_dir, *, download: bool, image_size: int | None):
-    return load_coco(data_dir)
+    return load_coco(data_dir, image_size=image_size)
 
 
 def _detection_canvases(
@@ -173,7 +173,8 @@ def load_data(
         fetch missing official files (mnist, fashion-mnist, kmnist, cifar10, cifar100).
     image_size
         ``imagefolder`` and ``segfolder`` only: resize every image (and mask) to
-        ``image_size`` x ``image_size``.
+        ``image_size`` x ``image_size``; ``yolo`` and ``coco``: letterbox every image
+        (and its boxes) into ``image_size`` x ``image_size``.
     classes
         keep only these classes (relabelled in this order), in every split.
     per_class
@@ -185,9 +186,9 @@ def load_data(
         read from ``data_dir``.
     """
     check_choice("data set", name, DATASETS)
-    if image_size is not None and name not in ("imagefolder", "segfolder"):
+    if image_size is not None and name not in ("imagefolder", "segfolder", "yolo", "coco"):
         raise ConfigError(
-            f"image_size only applies to imagefolder and segfolder, not {name!r}; "
+            f"image_size only applies to imagefolder, segfolder, yolo and coco, not {name!r}; "
             "resize inside the model or with a transform instead."
         )
     if test_fraction is not None and DATASETS[name].official_test:

@@ -13,6 +13,12 @@
   ``positive``, negative below ``negative``, ignored in between; each object's
   best anchors are positive whatever their IoU ("the anchor with the highest
   IoU overlap with a ground-truth box"), so that no object goes unassigned.
+* Coverage: the share of objects whose best anchor reaches an IoU of 0.5,
+  i.e. that get a positive anchor by the threshold rather than only by the
+  best-anchor rule. Anchors sized for other objects leave it low and the
+  detector learns from few, poorly placed positives (the anchor design
+  question of YOLOv2, Redmon & Farhadi 2017, Sec. 2 "Dimension Clusters",
+  which measures the average best IoU of the priors).
 """
 
 from __future__ import annotations
@@ -102,3 +108,11 @@ def match_anchors(
     _, anchor = ((ious == object_best) & (object_best > 0)).nonzero(as_tuple=True)
     matches[anchor] = best_box[anchor]
     return matches
+
+
+def anchor_coverage(anchors: torch.Tensor, boxes: torch.Tensor, iou: float = 0.5) -> float:
+    """Share of ``boxes`` ``(K, 4)`` whose best anchor of ``anchors`` ``(A, 4)`` (both xyxy,
+    in the same image) has an IoU of at least ``iou``; 1.0 when there are no boxes."""
+    if len(boxes) == 0:
+        return 1.0
+    return (box_iou(boxes, anchors).max(1).values >= iou).float().mean().item()
