@@ -9,7 +9,7 @@ from tests.data.conftest import _write_image_folder
 
 from cnnlab import TrainConfig, Trainer, runs
 from cnnlab.cli import main
-from cnnlab.data import load_data
+from cnnlab.data import load_data, make_loader
 from cnnlab.errors import CheckpointError, ConfigError, DataError
 from cnnlab.metrics.verification import nway_kshot_accuracy
 from cnnlab.nn.metric_losses import LOSSES
@@ -145,3 +145,63 @@ def test_options_that_do_not_fit_are_refused(digits_run):
 def test_evaluation_refuses_tta(embedding_run):
     with pytest.raises(ConfigError, match="drop --tta"):
         evaluate_run(embedding_run, tta="flip")
+
+
+def test_val_eer_monitors_the_lowest_equal_error_rate(tmp_path):
+    """val_eer is minimized: the saved epoch is the one with the lowest validation EER."""
+    run_dir = tmp_path / "eer"
+    config = TrainConfig(**RECIPE, epochs=3, per_class=40, monitor="val_eer")
+    Trainer(config, run_dir, quiet=True).fit()
+    history = runs.read_history(run_dir)
+    eers = [row["val_eer"] for row in history]
+    best = min(range(len(eers)), key=eers.__getitem__)
+    meta = runs.read_meta(run_dir)
+    assert meta["metric"] == {"name": "val_eer", "value": eers[best]}
+    assert meta["epoch"] == history[best]["epoch"]
+    rows = [{"epoch": e, "val_eer": v} for e, v in ((1, 0.3), (2, 0.1), (3, 0.2))]
+    assert runs.best_epoch(rows, "val_eer") == 2
+
+
+def test_triplet_training_batches_are_pk_batches():
+    """The pair losses train on P identities x K images (auto: all 5 digits, K = 64 // 5)."""
+    config = TrainConfig(**{**RECIPE, "loss": "triplet"})
+    data = load_data("digits", holdout_classes=HOLDOUT)
+    task = create_task(config, data)
+    loader = make_loader(data.train, config.batch_size, shuffle=True, seed=0)
+    batches = list(task.batches(loader, torch.Generator().manual_seed(0), 0))
+    assert len(batches) == len(loader)
+    for batch in batches:
+        rows = batch.labels.view(5, 12)
+        assert (rows == rows[:, :1]).all() and len(rows[:, 0].unique()) == 5
+    explicit = TrainConfig(**{**RECIPE, "loss": "arcface", "pk": "4,16"})
+    batch = next(iter(create_task(explicit, data).batches(loader, torch.Generator(), 0)))
+    assert len(batch.labels.view(4, 16)[:, 0].unique()) == 4
+    with pytest.raises(ConfigError, match="pass --batch-size 32"):
+        create_task(TrainConfig(**{**RECIPE, "pk": "4,8"}), data)
+
+
+def test_the_embedding_pools_the_last_feature_maps():
+    """embedding_scales=2 puts the pooled last two maps of the trunk under the linear map."""
+    config = TrainConfig(**RECIPE, model="simple_cnn", model_kwargs={"channels": [8, 16, 32]})
+    two = TrainConfig(
+        **{**RECIPE, "embedding_scales": 2},
+        model="simple_cnn",
+        model_kwargs={"channels": [8, 16, 32]},
+    )
+    shape, mean, std = (1, 8, 8), torch.tensor([0.5]), torch.tensor([0.25])
+    classes = [str(i) for i in range(10)]
+    one_net = build_embedding_net(config, classes, shape, mean, std)
+    two_net = build_embedding_net(two, classes, shape, mean, std)
+    channels = one_net.net.trunk.feature_info.channels()
+    assert one_net.net.fc.in_features == channels[-1]
+    assert two_net.net.fc.in_features == channels[-1] + channels[-2]
+    images = torch.rand(6, 1, 8, 8)
+    two_net.eval()
+    maps = two_net.net.trunk(two_net.normalize(images))
+    pooled = torch.cat([maps[-2].mean((2, 3)), maps[-1].mean((2, 3))], dim=1)
+    expected = torch.nn.functional.normalize(two_net.net.bn(two_net.net.fc(pooled)), dim=1)
+    assert torch.allclose(two_net(images), expected, atol=1e-6)
+    with pytest.raises(ConfigError, match="embedding_scales 9"):
+        build_embedding_net(
+            TrainConfig(**{**RECIPE, "embedding_scales": 9}), classes, shape, mean, std
+        )

@@ -3,7 +3,8 @@
 One rule, used by `Trainer` to choose ``model.safetensors``,
 by the learning-curve figure to mark that epoch, and by anyone reading a
 history.  The monitored metric is maximized (``val_acc``, ``val_miou`` ...) or
-minimized (a name ending in ``loss`` or ``error``); ties of a maximized metric
+minimized (a name ending in ``loss``, ``error`` or ``eer``, the equal error
+rate of verification); ties of a maximized metric
 (common on small validation sets, where accuracy saturates at 1.0 early) are
 broken by the lower validation loss when the row has one.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 def minimized(monitor: str) -> bool:
     """Whether lower values of ``monitor`` are better."""
-    return monitor.endswith(("loss", "error"))
+    return monitor.endswith(("loss", "error", "eer"))
 
 
 def score(row: dict[str, Any], monitor: str) -> tuple[float, ...]:

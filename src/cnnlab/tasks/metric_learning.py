@@ -27,6 +27,7 @@ from torch import nn
 
 from cnnlab.data import DataSplits
 from cnnlab.data.loader import Loader
+from cnnlab.data.pk_sampler import PKLoader, pk_shape
 from cnnlab.data.splits import spread_subset
 from cnnlab.data.transforms import Augment, Samples, training_images
 from cnnlab.errors import ConfigError, DataError
@@ -51,7 +52,7 @@ class Embedding:
     """Metric learning (see the module docstring)."""
 
     name = "embedding"
-    monitors = ("val_acc", "val_loss")
+    monitors = ("val_acc", "val_loss", "val_eer")  # val_eer is minimized (cnnlab.runs.best)
 
     def __init__(self, config: TrainConfig, data: DataSplits):
         if data.train.labels.ndim != 1:
@@ -80,6 +81,12 @@ class Embedding:
                 "give more identities."
             )
         check_shots(data.val.labels, 1, data.classes)
+        self.pk = pk_shape(
+            config.pk,
+            pairs=config.loss in PAIR_LOSSES,
+            batch_size=config.batch_size,
+            identities=int((counts > 0).sum()),
+        )
         self.augment = Augment(config.augment)
         if self.augment.lighting_std is not None:
             self.augment.fit(training_images(data.train))
@@ -91,6 +98,8 @@ class Embedding:
         return self.model
 
     def batches(self, loader: Loader, generator: torch.Generator, epoch: int) -> Iterator[Batch]:
+        if self.pk is not None:
+            loader = PKLoader(loader, *self.pk)
         for images, labels, indices in loader.with_indices():
             if self.augment:
                 images = self.augment(images, generator, Samples(indices, epoch, self.seed))

@@ -30,6 +30,7 @@ import yaml
 
 from cnnlab.data.canvas import CANVAS_SOURCES
 from cnnlab.data.noise import parse_noise
+from cnnlab.data.pk_sampler import parse_pk
 from cnnlab.data.transforms import Augment
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.fileio import read_yaml_mapping
@@ -41,6 +42,7 @@ from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
 NORMALIZATIONS = ("channel", "image", "none")
 MONITORS = ("val_acc", "val_loss", "val_miou", "val_psnr", "val_ssim")  # val_miou: segmentation
 MONITORS += ("val_map50", "val_map")  # detection
+MONITORS += ("val_eer",)  # embedding: equal error rate, minimized (cnnlab.runs.best)
 PRECISIONS = ("fp32", "bf16", "fp16")
 FREEZE_MODES = ("none", "partial", "features")  # see cnnlab.train.transfer
 ADVERSARIAL_TRAINING = ("none", "fgsm-rs", "pgd", "trades")  # see cnnlab.attack.defense
@@ -147,6 +149,12 @@ def model_options(name: str, value: dict[str, Any]) -> None:
 def noise_model(name: str, value: str) -> None:
     """A noise model ``kind:param`` (`cnnlab.data.noise.parse_noise`)."""
     parse_noise(value)
+
+
+def pk_batches_spec(name: str, value: str) -> None:
+    """``auto``, ``off`` or ``P,K`` (`cnnlab.data.pk_sampler.parse_pk`)."""
+    if value not in ("auto", "off"):
+        parse_pk(value)
 
 
 def odd_window(name: str, value: int) -> None:
@@ -488,6 +496,13 @@ class TrainConfig:
         section="embedding",
         check=positive,
     )
+    embedding_scales: int = knob(
+        1,
+        "embedding task: how many of the network's last feature maps are pooled and "
+        "concatenated under the embedding",
+        section="embedding",
+        check=positive,
+    )
     margin: float | None = knob(
         None,
         "embedding task: the loss's margin (contrastive 1.0, triplet 0.2, arcface 0.5 rad, "
@@ -506,6 +521,15 @@ class TrainConfig:
         "embedding task: triplet mining (batch-hard can collapse early, FaceNet Sec. 3.2)",
         section="embedding",
         choices=MININGS,
+    )
+    pk: str = knob(
+        "auto",
+        "embedding task: batches of P identities x K images, 'P,K' with P*K = --batch-size "
+        "(Hermans et al. 2017); auto: on for contrastive and triplet (P = min(identities, "
+        "batch/4)), off for the others; off: random batches",
+        section="embedding",
+        check=pk_batches_spec,
+        metavar="P,K",
     )
     # run
     early_stopping: int | None = knob(
