@@ -94,7 +94,7 @@ class _Images:
         return image, own
 
     def place(self, boxes: torch.Tensor, own: tuple[int, int]) -> torch.Tensor:
-        """Boxes ``(K, 4)`` in an image's own pixels → in its pixels as :meth:`read` returns it."""
+        """Boxes ``(K, 4)`` in an image's own pixels → in its pixels as `read` returns it."""
         if self.size is None:
             return boxes
         return letterbox_boxes(boxes, own, self.size)

@@ -23,7 +23,12 @@ highest-scoring boxes above 0.05, decoded; NMS at 0.5 over all of them.
 cnnlab's configuration for small images: the pyramid has 3 levels (P6/P7 left
 out), the subnets ``depth`` 2 (the paper: 4) and ``width`` 64 (the paper:
 256), and the base anchor size is ``anchor_scale`` (2) times the stride (the
-paper: 4, for objects of 32-512 pixels in 800-pixel images).
+paper: 4, for objects of 32-512 pixels in 800-pixel images).  On the glyphs of
+``det-canvas`` (11-40 pixels on 96x96) these anchors give 97 % of the boxes an
+anchor of IoU >= 0.5 (`anchors.anchor_coverage`;
+the paper's scale: 55 %), about 7 positive anchors per object, 84 % of them on
+P3 (stride 8) and none on P5, whose anchors (64-101 pixels) are for objects
+that fill the image.
 """
 
 from __future__ import annotations
