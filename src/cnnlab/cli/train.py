@@ -18,6 +18,8 @@ from cnnlab.cli.evaluate import print_report
 from cnnlab.cli.flags import add_field_flag, add_training_flags, overrides
 from cnnlab.compose import lr_find
 from cnnlab.errors import ConfigError
+from cnnlab.models.pretrained import find_weights_file, is_weights_name, pretrained_weights
+from cnnlab.models.registry import model_info
 from cnnlab.report.figures import save_figure
 from cnnlab.report.lr_range import plot_lr_find
 from cnnlab.runs import evaluation_finished, read_meta
@@ -52,9 +54,21 @@ def add_parsers(subparsers: Any) -> None:
     add_training_flags(train)
     train.set_defaults(func=train_command)
 
-    finetune = subparsers.add_parser("finetune", help="transfer a trained run to a new data set")
-    finetune.add_argument("pretrained", metavar="RUN", help="the pretrained run directory")
+    finetune = subparsers.add_parser(
+        "finetune",
+        help="transfer a trained run, or torchvision's pretrained weights, to a new data set",
+    )
+    finetune.add_argument(
+        "pretrained", metavar="RUN", nargs="?", help="the pretrained run directory"
+    )
     transfer = finetune.add_argument_group("transfer")
+    transfer.add_argument(
+        "--weights",
+        metavar="NAME|FILE",
+        help="start from these weights of --model instead of a RUN: torchvision's by name "
+        "(DEFAULT, IMAGENET1K_V1, ...; looked up in $CNNLAB_WEIGHTS, then "
+        "$TORCH_HOME/hub/checkpoints, never downloaded) or a state-dict file",
+    )
     add_field_flag(transfer, "freeze", default="partial")
     add_field_flag(transfer, "lr_decay")
     add_field_flag(transfer, "refit_normalization")
@@ -170,9 +184,22 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def finetune_command(args: argparse.Namespace) -> int:
-    """``cnnlab finetune``: a trained run's model and weights, a new data set, frozen blocks."""
-    meta = read_meta(args.pretrained)
-    config = _config(args, {"model": meta["model"], "model_kwargs": meta["model_kwargs"]})
+    """``cnnlab finetune``: a trained run's model and weights (or ``--weights`` of
+    ``--model``), a new data set, frozen blocks."""
+    if (args.pretrained is None) == (args.weights is None):
+        raise ConfigError(
+            "finetune starts from a run directory (cnnlab finetune RUN ...) or from weights "
+            "of a model (cnnlab finetune --model resnet18 --weights DEFAULT ...): give one "
+            "of the two."
+        )
+    if args.weights is None:
+        meta = read_meta(args.pretrained)
+        config = _config(args, {"model": meta["model"], "model_kwargs": meta["model_kwargs"]})
+    else:
+        config = _config(args, {"pretrained": args.weights})
+        if is_weights_name(args.weights):  # a missing file fails before the data loads
+            info = model_info(config.model)
+            find_weights_file(pretrained_weights(config.model, info.torchvision, args.weights))
     return _fit_and_report(_trainer(config, args))
 
 

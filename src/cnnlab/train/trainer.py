@@ -244,7 +244,7 @@ class Trainer:
     def _load_pretrained(self, model: nn.Module, source: str) -> None:
         cfg = self.config
         keep = cfg.freeze != "none" and not cfg.refit_normalization
-        report = load_pretrained(model, source, keep_normalization=keep)
+        report = load_pretrained(model, source, keep_normalization=keep, model_name=cfg.model)
         source_meta = Path(source) / runs.META
         if source_meta.is_file() and runs.read_meta(source)["classes"] != self.data.classes:
             reset_head(model)  # a new label set: the old head means nothing

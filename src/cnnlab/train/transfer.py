@@ -29,27 +29,43 @@ from torch import nn
 
 from cnnlab import runs
 from cnnlab.errors import CheckpointError, ConfigError, check_choice
+from cnnlab.models.pretrained import find_weights_file, is_weights_name, pretrained_weights
+from cnnlab.models.registry import model_info
 from cnnlab.models.weights import LoadReport, load_torchvision_weights, read_state_dict
 from cnnlab.train.config import FREEZE_MODES
 
 
 def load_pretrained(
-    model: nn.Module, source: str | os.PathLike, keep_normalization: bool = False
+    model: nn.Module,
+    source: str | os.PathLike,
+    keep_normalization: bool = False,
+    model_name: str | None = None,
 ) -> LoadReport:
-    """Load the network weights of a run directory (its best weights) or a weights file.
+    """Load the network weights of a run directory (its best weights), a weights file,
+    or torchvision's weights of ``model_name`` by name (``"DEFAULT"``, ``"IMAGENET1K_V1"``:
+    the local file `cnnlab.models.pretrained` finds, nothing is downloaded).
 
     The head is re-initialised when the number of classes differs and the first
     convolution adapted when the number of channels does.  The input
     normalization of ``model`` (fitted to the new data) is kept, unless
-    ``keep_normalization``: then the source's mean and std replace it where
-    their shapes fit, so that frozen features see inputs scaled as in their
-    training (re-fitting it would shift every input the frozen layers see).
+    ``keep_normalization``: then the source's mean and std (a run's, or the
+    named weights' preprocessing, ImageNet's) replace it where their shapes
+    fit, so that frozen features see inputs scaled as in their training
+    (re-fitting it would shift every input the frozen layers see).
     """
-    source = Path(source)
-    if source.is_dir():
+    named = None
+    if is_weights_name(source):
+        named = pretrained_weights(str(model_name), model_info(str(model_name)).torchvision, source)
+        source = find_weights_file(named)
+        state = dict(read_state_dict(source))
+        for key, values in (("mean", named.preprocessing.mean), ("std", named.preprocessing.std)):
+            state[f"normalize.{key}"] = torch.tensor(values).view(-1, 1, 1)  # Normalize's shape
+    elif Path(source).is_dir():
+        source = Path(source)
         meta = runs.read_meta(source)
         state = runs.load_best(source, meta)
     else:
+        source = Path(source)
         state = read_state_dict(source)
     net_state = {
         k.removeprefix("net."): v for k, v in state.items() if not k.startswith("normalize.")
@@ -59,9 +75,14 @@ def load_pretrained(
     try:
         return load_torchvision_weights(_net(model), net_state)
     except CheckpointError as exc:
+        advice = (
+            "torchvision's weights are for its ImageNet architecture, and on images of at "
+            "most 64 pixels cnnlab builds the CIFAR stem: add --model-arg stem=imagenet."
+            if named
+            else "Fine-tune with the same --model (and --model-arg) the pretrained run used."
+        )
         raise CheckpointError(
-            f"The pretrained weights in {source} do not fit this model: {exc} Fine-tune with "
-            "the same --model (and --model-arg) the pretrained run used."
+            f"The pretrained weights in {source} do not fit this model: {exc} {advice}"
         ) from exc
 
 
