@@ -107,16 +107,24 @@ class PGD(Attack):
                     break
         return adversarial
 
+    def clip(self, x: torch.Tensor) -> torch.Tensor:
+        """Back into the image box [0, 1] (dense attacks on noisy inputs override it)."""
+        return x.clamp(0, 1)
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The per-image loss the attack ascends: cross-entropy (dense attacks override it)."""
+        return cross_entropy(logits, labels)
+
     def _run(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         sign = -1.0 if self.targeted else 1.0
 
         def objective(logits: torch.Tensor) -> torch.Tensor:
-            return sign * cross_entropy(logits, labels)
+            return sign * self.loss(logits, labels)
 
         adversarial = images
         if self.random_start:
             start = random_in_ball(images, self.eps, self.norm, self.generator)
-            adversarial = (images + start).clamp(0, 1)
+            adversarial = self.clip(images + start)
         velocity = torch.zeros_like(images)
         for _ in range(self.steps):
             _, grad = input_gradient(model, adversarial, objective)
@@ -124,7 +132,7 @@ class PGD(Attack):
                 l1 = per_sample_norm(grad, "l1").view(-1, *([1] * (grad.ndim - 1)))
                 grad = velocity = self.momentum * velocity + grad / (l1 + 1e-12)
             delta = adversarial - images + self.alpha * steepest_ascent(grad, self.norm)
-            adversarial = (images + project(delta, self.eps, self.norm)).clamp(0, 1)
+            adversarial = self.clip(images + project(delta, self.eps, self.norm))
         return adversarial
 
 

@@ -17,11 +17,14 @@ import torch
 from cnnlab import runs
 from cnnlab.attack.evaluate import attack_split
 from cnnlab.attack.registry import ATTACKS, create_attack, parse_eps
+from cnnlab.cli.attack_dense import attack_dense_command, check_dense_options
 from cnnlab.cli.flags import DEVICE_HELP, device
+from cnnlab.cli.run_kind import run_task
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.report import build_report
 from cnnlab.report.attack_figures import plot_adversarial_examples
 from cnnlab.report.figures import figure_to_png
+from cnnlab.runs.run import IMAGE_TASKS
 
 AUTOATTACK_NOTE = (
     "note: cnnlab's autoattack is the untargeted half of AutoAttack (APGD-CE, APGD-DLR, "
@@ -29,6 +32,15 @@ AUTOATTACK_NOTE = (
     "should come from the reference implementation, the `autoattack` package (Croce & Hein "
     "2020, github.com/fra31/auto-attack), run on the same model."
 )
+
+# What to use instead, for the tasks attack does not handle.
+UNATTACKED = {
+    "detection": "A detector's loss mixes boxes and classes; attacking it (e.g. a DAG-style "
+    "dense adversary, Xie et al. 2017) is not implemented. Measure it with "
+    "`cnnlab evaluate RUN` (mAP).",
+    "embedding": "An embedding has no class to flip; attacking verification is not "
+    "implemented. Measure it with `cnnlab evaluate RUN` (EER, N-way accuracy).",
+}
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -80,6 +92,15 @@ def attack_command(args: argparse.Namespace) -> int:
     check_positive("--batch-size", args.batch_size)
     check_positive("--examples", args.examples, allow_zero=True)
     eps = None if args.eps is None else parse_eps(args.eps)
+    task = run_task(args.run, "attack")
+    if task in ("segmentation", *IMAGE_TASKS):
+        check_dense_options(args, task)
+        return attack_dense_command(args, eps, _attack_name(args, args.norm or "linf", None))
+    if task != "classification":
+        raise ConfigError(
+            f"{args.run} was trained with --task {task}; `cnnlab attack` attacks "
+            f"classification, segmentation and reconstruction runs. {UNATTACKED.get(task, '')}"
+        )
     run = runs.load_run(args.run)
     target = None if args.targeted is None else _target_index(args.targeted, run.classes)
     attack = create_attack(
