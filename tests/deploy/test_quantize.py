@@ -82,3 +82,26 @@ def test_qat_fine_tunes_and_keeps_the_accuracy(run_copy):
     result = quantize_run(run_copy, qat_epochs=1, limit=200)
     assert result.method == "qat"
     assert result.int8_accuracy >= result.fp32_accuracy - 0.03
+
+
+@pytest.mark.slow
+def test_frozen_compile_lowers_the_int8_program_onto_onednn_and_keeps_its_outputs():
+    """``compile_frozen`` on an int8 program: torchao's freezing passes pre-pack the int8
+    weights (the convolution becomes ``onednn.qconv_pointwise``) and the outputs stay those
+    of the uncompiled program, to one activation quantization step."""
+    from torch._dynamo.utils import counters
+
+    from cnnlab.deploy.inference import compile_frozen
+    from cnnlab.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("resnet20", num_classes=10).eval()
+    int8 = quantize_ptq(model, (3, 32, 32), [torch.rand(16, 3, 32, 32)])
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    counters.clear()
+    with torch.inference_mode():
+        expected = int8(x)
+        got = compile_frozen(int8)(x)
+    assert counters["inductor"]["qconv_weight_prepack_matcher_count"] >= 19
+    torch.testing.assert_close(got, expected, atol=0.05 * expected.abs().max().item(), rtol=0)
+    assert (got.argmax(1) == expected.argmax(1)).float().mean() >= 0.75

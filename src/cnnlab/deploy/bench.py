@@ -97,9 +97,10 @@ def engines_for(
     """The engines to compare, each as (call on a batch, model size in MB).
 
     ``int8`` adds the PT2E int8 model (calibrated on random images: its speed,
-    not its accuracy; ``cnnlab quantize`` measures that), compiled with
-    inductor, which lowers it onto oneDNN's int8 kernels (inductor's weight
-    freezing fails on them in torch 2.14: ``onednn.qconv_prepack`` unsupported)."""
+    not its accuracy; ``cnnlab quantize`` measures that), compiled by inductor
+    with weight freezing: torchao's freezing passes pre-pack the int8 weights
+    and lower each quantize/conv/dequantize group onto one oneDNN int8
+    convolution.  Without freezing the weights are re-quantized on every call."""
     from cnnlab.deploy.inference import prepare
 
     engines: dict[str, tuple[Engine, float]] = {}
@@ -124,12 +125,13 @@ def engines_for(
 
 
 def _int8_engine(model: nn.Module, input_shape: tuple[int, int, int]) -> tuple[Engine, float]:
+    from cnnlab.deploy.inference import compile_frozen
     from cnnlab.deploy.quantize import quantize_ptq
 
     calibration = torch.rand(16, *input_shape, generator=torch.Generator().manual_seed(1))
     quantized = quantize_ptq(model, input_shape, [calibration])
     size = state_size_mb(quantized)
-    return torch.compile(quantized), size
+    return compile_frozen(quantized), size
 
 
 def _timed(engine: Engine, x: torch.Tensor) -> float:

@@ -42,6 +42,36 @@ def prepare(
         In eval mode, without gradients, with the same outputs as ``model.eval()``.
     """
     prepared = inference_copy(model, channels_last=channels_last, fuse=fuse)
-    if compile:
-        prepared = torch.compile(prepared, options={"freezing": True})
-    return prepared
+    return compile_frozen(prepared) if compile else prepared
+
+
+class _FrozenCompiled(nn.Module):
+    """Runs a ``torch.compile``'d module with inductor's ``freezing`` switched on.
+
+    The switch must be the global inductor config at the call that compiles:
+    passed as ``torch.compile(options={"freezing": True})`` it does not reach
+    the freezing passes that torchao registers for int8 (the int8 convolution's
+    weight pre-packing then fails with ``onednn.qconv_prepack`` unsupported).
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.compiled = torch.compile(module, dynamic=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch._inductor.config as inductor_config
+
+        with inductor_config.patch(freezing=True):
+            return self.compiled(x)
+
+
+def compile_frozen(module: nn.Module) -> nn.Module:
+    """``module`` compiled by inductor with weight freezing, one static graph per batch size.
+
+    Freezing folds the weights in as constants: pre-packed for oneDNN, and for
+    an int8 program each quantize/convolution/dequantize group becomes one
+    oneDNN int8 convolution.  Call the result under ``torch.no_grad()`` or
+    ``torch.inference_mode()``.
+    """
+    return _FrozenCompiled(module)
