@@ -15,6 +15,7 @@ one's best epoch, so that they hold on a noisy machine.
 Usage::
 
     python benchmarks/lenet.py --data-dir ../shared/datasets/fashion-mnist [--epochs 15]
+    python benchmarks/lenet.py --data-dir ../shared/datasets/fashion-mnist --fast --threads 1
 
 Prints a Markdown section for ``benchmarks/RESULTS.md``.
 """
@@ -39,6 +40,7 @@ from cnnlab.data import load_data
 from cnnlab.models import create_model
 from cnnlab.models.lenet import C3_TABLE
 from cnnlab.tasks import evaluate_run
+from lenet_fast import race
 from recipes import PREVIOUS_DEFAULTS, TUTORIAL_RECIPE
 
 
@@ -210,9 +212,26 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=3, help="alternated epochs per loop")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="instead: the tutorial baseline against `--recipe fast`, time to accuracy "
+        "(benchmarks/lenet_fast.py), on --threads threads, for each of --seeds",
+    )
+    parser.add_argument("--seeds", default="0,1,2", help="--fast: comma-separated seeds")
+    parser.add_argument("--threads", type=int, default=1, help="--fast: torch threads")
+    parser.add_argument(
+        "--no-cli", action="store_true", help="--fast: skip the end-to-end `cnnlab train` run"
+    )
     args = parser.parse_args()
-    torch.set_num_threads(2)
     idx_dir = Path(args.data_dir)
+    if args.fast:
+        torch.set_num_threads(args.threads)
+        with tempfile.TemporaryDirectory() as tmp:
+            seeds = [int(seed) for seed in args.seeds.split(",")]
+            race(idx_dir, seeds, args.epochs, Path(tmp), cli=not args.no_cli)
+        return
+    torch.set_num_threads(2)
     fmnist = load_data("fashion-mnist", idx_dir, seed=args.seed)
     results = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,6 +19,7 @@ from cnnlab.tasks import create_task
 from cnnlab.train import trainer
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.lr_find import LRFindResult, lr_range_test
+from cnnlab.train.recipes import get_recipe
 from cnnlab.train.techniques import build_techniques
 
 
@@ -41,6 +42,8 @@ class Trainer(trainer.Trainer):
         data = data or load_data(
             config.dataset, config.data_dir, download=config.download, **config.data_options()
         )
+        if config.recipe is not None:
+            get_recipe(config.recipe).check_data(data.input_shape, config.dataset)
         techniques = build_techniques(config, adversarial=adversarial_training(config))
         super().__init__(
             config,

@@ -31,6 +31,7 @@ import yaml
 
 from cnnlab.errors import ConfigError
 from cnnlab.train.config import TrainConfig, auto_device, device_name, parse_number
+from cnnlab.train.recipes import get_recipe
 
 
 def command_line_fields() -> list[dataclasses.Field]:
@@ -107,12 +108,15 @@ def add_field_flag(
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The `TrainConfig` fields that ``args`` sets: the flags given, the defaults a
     subcommand gives its own flags (``finetune --freeze``) and its positional arguments
-    named after a field (``finetune RUN`` is ``pretrained``)."""
+    named after a field (``finetune RUN`` is ``pretrained``).  ``--recipe NAME`` stands
+    for the recipe's settings, under the other flags given."""
     given = {}
     for spec in dataclasses.fields(TrainConfig):
         value = getattr(args, spec.name, None)
         if value is not None:
             given[spec.name] = value
+    if given.get("recipe") is not None:
+        given = {**get_recipe(given["recipe"]).settings, **given}
     return given
 
 

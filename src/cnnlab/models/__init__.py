@@ -12,6 +12,7 @@ from cnnlab.models import (  # noqa: F401  (registers the builders)
     densenet,
     detection,
     efficientnet,
+    fastcnn,
     fcn,
     googlenet,
     highway,

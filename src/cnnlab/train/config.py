@@ -38,6 +38,7 @@ from cnnlab.nn.metric_losses import LOSSES, MININGS
 from cnnlab.runs.run import IMAGE_TASKS
 from cnnlab.train.init import INITS
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULERS
+from cnnlab.train.recipes import RECIPES, get_recipe
 
 NORMALIZATIONS = ("channel", "image", "none")
 MONITORS = ("val_acc", "val_loss", "val_miou", "val_psnr", "val_ssim")  # val_miou: segmentation
@@ -219,6 +220,13 @@ class TrainConfig:
     Longer runs and larger data sets want more epochs and augmentation.
     """
 
+    recipe: str | None = knob(
+        None,
+        "start from a named recipe's settings (fast: airbench-style, 28x28 grey images; "
+        "see cnnlab.train.recipes); the other flags override them",
+        section="model",
+        choices=tuple(RECIPES),
+    )
     # model
     task: str = knob("classification", "what is learned", section="model", choices=TASKS)
     model: str = knob("lenet5", "model name (see `cnnlab models`)", section="model")
@@ -660,6 +668,11 @@ class TrainConfig:
             return cls(**values)
         except TypeError as exc:
             raise ConfigError(f"Bad configuration: {exc}.") from exc
+
+    @classmethod
+    def from_recipe(cls, name: str, **overrides: Any) -> TrainConfig:
+        """The settings of recipe ``name`` (:mod:`cnnlab.train.recipes`), then ``overrides``."""
+        return cls.from_dict({**get_recipe(name).settings, "recipe": name, **overrides})
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> TrainConfig:
