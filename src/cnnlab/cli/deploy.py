@@ -96,10 +96,11 @@ def export_command(args: argparse.Namespace) -> int:
             )
         return _quantize(args.run, out=args.out, limit=args.limit)
     result = export_run(args.run, args.format, args.out, limit=args.limit)
+    same = ", identical predictions" if result.same_predictions else ""
     print(
         f"{result.format}: {result.path} ({result.path.stat().st_size / 1e6:.1f} MB); "
-        f"checked on {result.num_images} test images: largest logit difference "
-        f"{result.max_abs_diff:.2e}, identical predictions"
+        f"checked on {result.num_images} test images: largest output difference "
+        f"{result.max_abs_diff:.2e}{same}"
     )
     return 0
 

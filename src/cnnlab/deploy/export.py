@@ -10,6 +10,12 @@ needs no run directory.
 ONNX goes through ``torch.onnx.export(..., dynamo=True)`` (the ``torch.export``
 based exporter) and is checked with onnxruntime on a sample of the run's test
 split: logits within ``atol`` of PyTorch's and identical predictions.
+
+Every task whose model returns one tensor exports (:data:`OUTPUTS` names it):
+classification and segmentation (``logits``; segmentation's predictions are
+compared pixel by pixel), reconstruction (``restored`` images) and embedding
+runs (``embeddings``; unit vectors, compared within ``atol``).  A detector
+returns boxes through data-dependent post-processing (NMS) and is refused.
 """
 
 from __future__ import annotations
@@ -26,13 +32,24 @@ import torch
 from torch import nn
 
 from cnnlab.data import make_loader
+from cnnlab.data.splits import spread_subset
 from cnnlab.deploy.optional import require
 from cnnlab.errors import CnnlabError, ConfigError, check_choice
 from cnnlab.fileio import write_bytes
 from cnnlab.nn.norm import Normalize
-from cnnlab.runs import Run, fit_to_input, load_run
+from cnnlab.runs import Run, fit_to_input, load_run, read_meta
+from cnnlab.tasks.embedding_run import EmbeddingRun, load_embedding_run
 
 FORMATS = ("onnx", "exported-program")
+#: The ONNX output of each exported task; whether predictions (arg-max over dim 1) are compared.
+OUTPUTS = {
+    "classification": ("logits", True),
+    "segmentation": ("logits", True),
+    "autoencoder": ("restored", False),
+    "denoise": ("restored", False),
+    "noise2void": ("restored", False),
+    "embedding": ("embeddings", False),
+}
 SUFFIXES = {"onnx": ".onnx", "exported-program": ".pt2"}
 METADATA_PREFIX = "cnnlab."
 PROGRAM_METADATA = "cnnlab.json"
@@ -51,15 +68,16 @@ class ExportResult:
     format: str
     num_images: int = 0
     max_abs_diff: float = 0.0
-    same_predictions: bool = True
+    same_predictions: bool | None = True  # None: the task has no predictions to compare
     metadata: dict[str, str] = field(default_factory=dict)
 
 
 def model_metadata(run: Run) -> dict[str, str]:
-    """Class names, input shape and preprocessing of ``run`` as string key/value pairs."""
+    """Task, class names, input shape and preprocessing of ``run`` as string key/value pairs."""
     normalize = _normalize_of(run.model)
     values: dict[str, Any] = {
-        "classes": run.classes,
+        "task": run.meta.get("task", "classification"),
+        "classes": run.meta["classes"],
         "input_shape": list(run.input_shape),
         "input_range": [0.0, 1.0],
         "model": run.meta.get("model"),
@@ -120,6 +138,7 @@ def export_onnx(
     model: nn.Module,
     input_shape: tuple[int, int, int],
     metadata: dict[str, str] | None = None,
+    output_name: str = "logits",
 ) -> bytes:
     """The ONNX model (serialized) of ``model`` for images of ``input_shape``, any batch size."""
     for module in ("onnx", "onnxscript"):
@@ -129,7 +148,7 @@ def export_onnx(
             model.eval(),
             (example_input(input_shape),),
             input_names=["images"],
-            output_names=["logits"],
+            output_names=[output_name],
             dynamic_shapes=dynamic_batch(),
             opset_version=ONNX_OPSET,
             dynamo=True,
@@ -144,12 +163,27 @@ def export_onnx(
     return proto.SerializeToString()
 
 
-def _sample(run: Run, limit: int) -> torch.Tensor:
-    split = run.load_split("test", limit=limit)
-    batches = [
-        fit_to_input(x, run.input_shape) for x, _ in make_loader(split.images, 256, shuffle=False)
-    ]
+def _sample(run: Run | EmbeddingRun, limit: int) -> torch.Tensor:
+    if isinstance(run, EmbeddingRun):  # the held-out identities' test images
+        test = run.load_data().test
+        images = test.subset(spread_subset(len(test), limit))
+    else:
+        images = run.load_split("test", limit=limit).images
+    batches = [fit_to_input(x, run.input_shape) for x, _ in make_loader(images, 256, shuffle=False)]
     return torch.cat(batches)
+
+
+def _load(run_dir: str | os.PathLike) -> tuple[Run | EmbeddingRun, str]:
+    """The run and its task; a task whose model does not return one tensor is refused."""
+    task = read_meta(run_dir).get("task", "classification")
+    if task not in OUTPUTS:
+        raise ConfigError(
+            f"{run_dir} was trained with --task {task}, whose model returns boxes through "
+            "data-dependent post-processing (non-maximum suppression), so it is not exported. "
+            f"Run it with PyTorch: cnnlab predict {run_dir} IMAGE..."
+        )
+    run = load_embedding_run(run_dir) if task == "embedding" else load_run(run_dir)
+    return run, task
 
 
 def export_run(
@@ -174,25 +208,34 @@ def export_run(
             "file that torch.export.load reads) or --format onnx."
         )
     check_choice("export format", format, FORMATS)
-    run = load_run(run_dir)
+    run, task = _load(run_dir)
+    output, predictions = OUTPUTS[task]
     path = Path(out) if out is not None else run.path / ("model" + SUFFIXES[format])
     metadata = model_metadata(run)
     images = _sample(run, limit)
     with torch.inference_mode():
-        expected = run.model(images)
+        expected = run.model.eval()(images)
     if format == "onnx":
         from cnnlab.deploy.onnx_model import OnnxClassifier
 
-        data = export_onnx(run.model, run.input_shape, metadata)
+        data = export_onnx(run.model, run.input_shape, metadata, output)
         got = OnnxClassifier.from_bytes(data, threads=threads).logits(images)
     else:
         program = export_program(run.model, run.input_shape)
         got = program.module()(images).detach()
         data = _save_program(program, metadata)
-    result = _compare(path, format, expected, got, atol)
+    result = _compare(path, format, expected, got, atol, predictions)
     write_bytes(path, data)
     result.metadata = metadata
     return result
+
+
+def _same_predictions(expected: torch.Tensor, got: torch.Tensor, atol: float) -> bool:
+    if expected.shape[1] < 2:
+        return True
+    top = expected.topk(2, dim=1).values
+    decided = (top[:, 0] - top[:, 1]) > 2 * atol
+    return bool(torch.equal(got.argmax(1)[decided], expected.argmax(1)[decided]))
 
 
 def _save_program(program: torch.export.ExportedProgram, metadata: dict[str, str]) -> bytes:
@@ -202,17 +245,26 @@ def _save_program(program: torch.export.ExportedProgram, metadata: dict[str, str
 
 
 def _compare(
-    path: Path, format: str, expected: torch.Tensor, got: torch.Tensor, atol: float
+    path: Path,
+    format: str,
+    expected: torch.Tensor,
+    got: torch.Tensor,
+    atol: float,
+    predictions: bool = True,
 ) -> ExportResult:
+    """Outputs within ``atol``; with ``predictions``, the same arg-max over dim 1 (the class
+    of each image, or of each pixel of a segmentation map) wherever PyTorch's two highest
+    outputs are more than 2·atol apart: closer ones are ties within the tolerance (an
+    untrained segmentation net has pixels with exactly tied scores)."""
     diff = (got - expected).abs().max().item() if len(expected) else 0.0
-    same = bool(torch.equal(got.argmax(1), expected.argmax(1)))
+    same = not predictions or _same_predictions(expected, got, atol)
     if diff > atol or not same:
         raise ExportError(
             f"The {format} export disagrees with PyTorch on the run's test images: largest "
-            f"logit difference {diff:.3g} (allowed {atol:g}), predictions "
+            f"output difference {diff:.3g} (allowed {atol:g}), predictions "
             f"{'identical' if same else 'differ'}. The file was not written."
         )
-    return ExportResult(path, format, len(expected), diff, same)
+    return ExportResult(path, format, len(expected), diff, same if predictions else None)
 
 
 __all__ = [

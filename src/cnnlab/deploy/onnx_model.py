@@ -68,6 +68,15 @@ class OnnxClassifier:
                 f"{path} has no cnnlab metadata (class names, input shape); export it "
                 "with cnnlab export RUN --format onnx."
             )
+        task = model.metadata.get("task", "classification")
+        if task != "classification":
+            output = model.session.get_outputs()[0].name
+            raise CheckpointError(
+                f"{path} holds a {task} model; predicting from an ONNX file works for "
+                f"classifiers. Run it with onnxruntime (input {model.input_name!r}: images in "
+                f"[0, 1], N x {' x '.join(map(str, model.input_shape))}; output {output!r}), "
+                "or predict from its run directory: cnnlab predict RUN IMAGE..."
+            )
         return model
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:

@@ -65,9 +65,6 @@ class FCN(nn.Module):
     ):
         super().__init__()
         channels, reductions = backbone.feature_info.channels(), backbone.feature_info.reduction()
-        # The whole trunk runs (it ends at the coarsest stage, which the FCN reads anyway):
-        # stopping early raises inside the forward pass, which torch.export cannot follow.
-        backbone.stop_early = False
         self.stages = _fused_stages(reductions, skips)
         self.backbone = backbone
         self.head = nn.Sequential(

@@ -57,7 +57,10 @@ class FeatureExtractor(nn.Module):
     def _recorder(self, name: str, outputs: dict[str, torch.Tensor]):
         def hook(module: nn.Module, inputs, output) -> torch.Tensor | None:
             outputs[name] = output
-            if self.stop_early and len(outputs) == len(self.layers):
+            # Stopping raises inside the forward pass, which torch.export (and so ONNX)
+            # cannot follow: while exporting, the rest of the trunk runs.
+            last = self.stop_early and len(outputs) == len(self.layers)
+            if last and not torch.compiler.is_exporting():
                 raise _AllFeaturesSeen
             # A later in-place activation (ReLU(inplace=True)) would overwrite the
             # kept features; the rest of the network computes on a copy instead.
