@@ -77,7 +77,8 @@ def main() -> None:
     best = max(history, key=lambda r: r["val_map50"])["epoch"]
     print(
         f"`python benchmarks/detection.py --model {args.model} --epochs {args.epochs} "
-        f"--batch-size {args.batch_size} --lr {args.lr:g} --threads {args.threads}` "
+        f"--batch-size {args.batch_size} --lr {args.lr:g} --seed {args.seed} "
+        f"--threads {args.threads}` "
         f"(started {started} on {platform.node()} ({os.cpu_count()} cores), {args.threads} "
         f"thread(s), load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at "
         "the end)"
