@@ -3,6 +3,7 @@
 cnnlab experiment init --out experiments/init
 cnnlab experiment activation --data-dir ../shared/datasets/cifar10 --epochs 30
 cnnlab experiment imbalance --data-dir ../shared/datasets/fashion-mnist
+cnnlab experiment backdoor --poison-rate 0.05 --target 0
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ def add_parsers(subparsers: Any) -> None:
     parser.add_argument(
         "--classes", help="imbalance: MAJORITY,MINORITY class names (default: the first two)"
     )
+    parser.add_argument(
+        "--poison-rate",
+        type=float,
+        help="backdoor: share of the training images poisoned (default 0.05)",
+    )
+    parser.add_argument(
+        "--target", type=int, help="backdoor: index of the class the trigger leads to (default 0)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.set_defaults(func=experiment_command)
 
@@ -47,6 +56,9 @@ def experiment_command(args: argparse.Namespace) -> int:
             options["epochs"] = args.epochs
     if args.name in ("activation", "depth") and args.per_class:
         options["per_class"] = args.per_class
+    if args.name == "backdoor":
+        given = (("rate", args.poison_rate), ("target", args.target))
+        options.update({key: value for key, value in given if value is not None})
     if args.name == "imbalance" and args.classes:
         options["classes"] = [name.strip() for name in args.classes.split(",")]
     out = Path(args.out or Path("experiments") / args.name)
@@ -63,4 +75,6 @@ def _headline(name: str, metrics: dict[str, Any]) -> Any:
         return {k: metrics[k] for k in ("epoch_reaching_target", "speedup", "verdict")}
     if name == "imbalance":
         return {k: metrics[k] for k in ("counts", "majority", "model")}
+    if name == "backdoor":
+        return {k: metrics[k] for k in ("models", "detection")}
     return {label: [round(v, 4) for v in stds] for label, stds in metrics.items()}

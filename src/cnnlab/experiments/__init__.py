@@ -11,7 +11,9 @@ sit above `cnnlab.compose` in the layers.
   N(0, 0.01²), Xavier and He initialisation (`.init`);
 * ``activation``: Krizhevsky et al. (2012), Fig. 1: ReLU against tanh in a
   four-layer convolutional network without normalization (`.activation`);
-* ``imbalance``: accuracy against balanced accuracy on a 95/5 split (`.imbalance`).
+* ``imbalance``: accuracy against balanced accuracy on a 95/5 split (`.imbalance`);
+* ``backdoor``: a BadNets backdoor by data poisoning, and the recall and
+  precision of spectral signatures and activation clustering (`.backdoor`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from typing import Any
 
 from cnnlab.errors import UnknownNameError
 from cnnlab.experiments.activation import activation_experiment
+from cnnlab.experiments.backdoor import backdoor_experiment
 from cnnlab.experiments.depth import depth_experiment
 from cnnlab.experiments.imbalance import imbalance_experiment
 from cnnlab.experiments.init import init_experiment_folder
 
 EXPERIMENTS: dict[str, Callable[..., dict[str, Any]]] = {
     "activation": activation_experiment,
+    "backdoor": backdoor_experiment,
     "depth": depth_experiment,
     "imbalance": imbalance_experiment,
     "init": init_experiment_folder,
