@@ -13,9 +13,14 @@
 * ``poisoning``: BadNets (Gu et al. 2017) with 1 % of the training set poisoned:
   clean accuracy, attack success rate, what spectral signatures (Tran et al.
   2018) flag, retraining without the flagged images, and fine-pruning (Liu et
-  al. 2018).
+  al. 2018); the recall and precision of spectral signatures and of activation
+  clustering (Chen et al. 2019) as detectors of the planted poison.
+* ``detection``: only that detection table, on the same poisoned run.
 * ``ood``: out-of-distribution detection of scikit-learn's digits (resized to
   28x28) by a Fashion-MNIST model, maximum softmax probability vs energy score.
+* ``autoattack``: cnnlab's strongest attacks (PGD-50 with restarts, APGD-CE, its
+  AutoAttack-style ensemble) against the reference AutoAttack of torchattacks
+  (Croce & Hein 2020, "standard") on the same model, ε and test images.
 
 Trained runs are kept under ``--work`` and reused (or resumed) by later
 sections and later invocations.  Each section prints a Markdown section for
@@ -31,13 +36,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from cnnlab import TrainConfig, Trainer, load_run
-from cnnlab.attack import FGSM, PGD, AutoAttack, DeepFool, evaluate_attack, rho_adv
+from cnnlab.attack import APGD, FGSM, PGD, AutoAttack, DeepFool, evaluate_attack, rho_adv
 from cnnlab.attack.clustering import activation_clustering
 from cnnlab.attack.evaluate import accuracy_curve, predict
 from cnnlab.attack.ood import ood_detection
@@ -56,7 +62,16 @@ from cnnlab.fileio import atomic_path
 from cnnlab.report.attack_figures import plot_accuracy_curves
 from recipes import PREVIOUS_DEFAULTS
 
-SECTIONS = ("training", "curves", "universal", "deepfool", "poisoning", "ood")
+SECTIONS = (
+    "training",
+    "curves",
+    "universal",
+    "deepfool",
+    "poisoning",
+    "detection",
+    "ood",
+    "autoattack",
+)
 EPS = 0.1
 CNN = {"channels": [32, 64, 128]}
 DEFENCES = {"standard": "none", "FGSM-RS": "fgsm-rs", "PGD-AT": "pgd"}
@@ -107,15 +122,18 @@ def base_config(args: argparse.Namespace, **overrides) -> TrainConfig:
     return TrainConfig(**options)
 
 
+def defended_run(args: argparse.Namespace, name: str) -> Path:
+    """The simple CNN trained with defence ``name`` (a key of DEFENCES)."""
+    method = DEFENCES[name]
+    return train(
+        args.work,
+        f"cnn-{method}",
+        base_config(args, adv_train=method, adv_eps=EPS, adv_steps=args.adv_steps),
+    )
+
+
 def defended_runs(args: argparse.Namespace) -> dict[str, Path]:
-    return {
-        name: train(
-            args.work,
-            f"cnn-{method}",
-            base_config(args, adv_train=method, adv_eps=EPS, adv_steps=args.adv_steps),
-        )
-        for name, method in DEFENCES.items()
-    }
+    return {name: defended_run(args, name) for name in DEFENCES}
 
 
 def training_section(args, test) -> None:
@@ -266,13 +284,57 @@ def cifar_images(run, limit: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
     return images_of(split.subset(spread_subset(len(split), limit)))
 
 
+TRIGGER, TARGET = Trigger("patch", size=3), 0
+
+
+def poisoned_run(args, data: DataSplits) -> tuple[Path, DataSplits, torch.Tensor]:
+    """The standard CNN trained on the BadNets-poisoned training set: its run directory,
+    the poisoned splits and the indices of the poisoned training images."""
+    train_set, chosen = poison_dataset(
+        data.train, TRIGGER, TARGET, args.poison_fraction, seed=args.seed
+    )
+    poisoned = DataSplits(data.name, train_set, data.val, data.test, data.classes)
+    return train(args.work, "cnn-badnets", base_config(args), data=poisoned), poisoned, chosen
+
+
+def spectral_flags(model, images, labels, chosen) -> tuple[torch.Tensor, float]:
+    """Tran et al.'s flags, with ε the poisoned share of the target label; and that ε."""
+    scores = spectral_signature_scores(model, images, labels)
+    bound = len(chosen) / (labels == TARGET).sum().item()
+    return flag_outliers(scores, labels, bound), bound
+
+
+def detection_section(args, data: DataSplits, test) -> None:
+    """The poisoned run of ``poisoning`` (trained or reused) and the detection table only."""
+    run, poisoned, chosen = poisoned_run(args, data)
+    model = load_run(run).model.eval()
+    images, labels = test
+    clean = (predict(model, images) == labels).float().mean().item()
+    success = attack_success_rate(model, images, labels, TRIGGER, TARGET)
+    train_images, train_labels = images_of(poisoned.train)
+    is_poisoned = torch.zeros(len(train_labels), dtype=torch.bool)
+    is_poisoned[chosen] = True
+    flagged, _ = spectral_flags(model, train_images, train_labels, chosen)
+    print(f"\n## Backdoor detection ({args.poison_fraction:.0%} BadNets poisoning)\n")
+    print(
+        f"The poisoned run `{run.name}`: clean test accuracy {clean:.4f}, attack success rate "
+        f"{success:.4f}; {len(chosen):,} poisoned training images."
+    )
+    print_detections(
+        [
+            ("spectral signatures (⌈1.5·ε·n⌉ highest scores of each label)", flagged),
+            *clustering_detections(model, train_images, train_labels, seed=args.seed),
+        ],
+        is_poisoned,
+        train_labels,
+    )
+
+
 def poisoning_section(args, data: DataSplits, test) -> None:
-    target, fraction = 0, args.poison_fraction
-    trigger = Trigger("patch", size=3)
-    clean_run = defended_runs(args)["standard"]
-    poisoned_train, chosen = poison_dataset(data.train, trigger, target, fraction, seed=args.seed)
-    poisoned = DataSplits(data.name, poisoned_train, data.val, data.test, data.classes)
-    run = train(args.work, "cnn-badnets", base_config(args), data=poisoned)
+    target, fraction, trigger = TARGET, args.poison_fraction, TRIGGER
+    clean_run = defended_run(args, "standard")
+    run, poisoned, chosen = poisoned_run(args, data)
+    poisoned_train = poisoned.train
     model = load_run(run).model.eval()
     images, labels = test
 
@@ -283,10 +345,8 @@ def poisoning_section(args, data: DataSplits, test) -> None:
     baseline_clean, baseline_asr = measure(load_run(clean_run).model.eval())
     poisoned_clean, poisoned_asr = measure(model)
     train_images, train_labels = images_of(poisoned_train)
-    scores = spectral_signature_scores(model, train_images, train_labels)
     # Tran et al.'s ε bounds the poisoned share of a label: here that of the target label.
-    bound = len(chosen) / (train_labels == target).sum().item()
-    flagged = flag_outliers(scores, train_labels, bound)
+    flagged, bound = spectral_flags(model, train_images, train_labels, chosen)
     is_poisoned = torch.zeros(len(train_labels), dtype=torch.bool)
     is_poisoned[chosen] = True
     caught = (flagged & is_poisoned).sum().item()
@@ -328,26 +388,128 @@ def poisoning_section(args, data: DataSplits, test) -> None:
         f"precision {caught / flagged.sum().item():.3f} overall, "
         f"{caught / in_target.sum().item():.3f} in the target label)."
     )
-    clusters = activation_clustering(
-        model, train_images, train_labels, seed=args.seed, reduce="ica"
+    print_detections(
+        [
+            ("spectral signatures (⌈1.5·ε·n⌉ highest scores of each label)", flagged),
+            *clustering_detections(model, train_images, train_labels, seed=args.seed),
+        ],
+        is_poisoned,
+        train_labels,
     )
-    minor = clusters.smaller & (train_labels == target)
-    minor_poisoned = (minor & is_poisoned).sum().item()
-    others = [c for c in range(len(data.classes)) if c != target]
-    sizes, silhouettes = clusters.relative_size[others], clusters.silhouette[others]
-    size_flagged = clusters.flagged()
+
+
+def clustering_detections(model, images, labels, seed: int) -> list[tuple[str, torch.Tensor]]:
+    """What activation clustering (Chen et al. 2019) flags, by reduction and by rule.
+
+    Size rule: the smaller cluster of every label whose smaller cluster is at most
+    35 % of it (the paper's default).  Silhouette rule: the smaller cluster of the
+    one label whose split has the highest silhouette score (no threshold to tune).
+    """
+    detections = []
+    for reduce in ("pca", "ica"):
+        clusters = activation_clustering(model, images, labels, seed=seed, reduce=reduce)
+        name = f"activation clustering, {reduce.upper()}-10 + 2-means"
+        best = int(torch.nan_to_num(clusters.silhouette, nan=-2.0).argmax())
+        detections.append((f"{name}, size rule (≤ 35 %)", clusters.flagged()))
+        detections.append(
+            (
+                f"{name}, silhouette rule (label {best}, silhouette "
+                f"{clusters.silhouette[best]:.3f}, size {clusters.relative_size[best]:.3f})",
+                clusters.smaller & (labels == best),
+            )
+        )
+    return detections
+
+
+def print_detections(
+    detections: list[tuple[str, torch.Tensor]], is_poisoned: torch.Tensor, labels: torch.Tensor
+) -> None:
+    """The detection table: flagged images, recall and precision against the planted poison."""
     print(
-        f"\nActivation clustering (Chen et al. 2019: FastICA to 10 dimensions, 2-means per "
-        f"label): the target label's smaller cluster holds {minor.sum().item():,} images, "
-        f"{minor_poisoned} of them poisoned (recall "
-        f"{minor_poisoned / len(chosen):.3f}); its relative size is "
-        f"{clusters.relative_size[target]:.3f} and its silhouette "
-        f"{clusters.silhouette[target]:.3f}, against {sizes.min():.3f}-{sizes.max():.3f} "
-        f"and {silhouettes.min():.3f}-{silhouettes.max():.3f} for the other labels. The "
-        f"size rule (smaller cluster ≤ 35 %) flags labels "
-        f"{clusters.suspicious_labels().tolist()} ({size_flagged.sum().item():,} images, "
-        f"{(size_flagged & is_poisoned).sum().item()} poisoned)."
+        "\nDetection on the poisoned training set (the same poisoned run; recall = share of "
+        "the poisoned images flagged, precision = share of the flagged images that are "
+        "poisoned):\n"
     )
+    print(
+        "| detector | labels flagged | images flagged | poisoned among them | recall | precision |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, flagged in detections:
+        caught = (flagged & is_poisoned).sum().item()
+        count = flagged.sum().item()
+        precision = f"{caught / count:.3f}" if count else "–"
+        print(
+            f"| {name} | {labels[flagged].unique().tolist()} | {count:,} | {caught} "
+            f"| {caught / is_poisoned.sum().item():.3f} | {precision} |"
+        )
+
+
+def robust_mask(model, attack, images, labels) -> tuple[torch.Tensor, float, float]:
+    """Which images ``attack(images, labels)`` leaves correctly classified; wall and CPU s."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    adversarial = attack(images, labels)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return predict(model, adversarial) == labels, wall, cpu
+
+
+def reference_run(args, data: DataSplits, name: str) -> Path:
+    """A model of the autoattack section: a DEFENCES name, or ``BadNets`` (the standard
+    CNN trained on the 1 %-poisoned training set of ``poisoning``)."""
+    return poisoned_run(args, data)[0] if name == "BadNets" else defended_run(args, name)
+
+
+def autoattack_section(args, data: DataSplits, test) -> None:
+    """cnnlab's strongest attacks against torchattacks' AutoAttack ("standard": APGD-CE,
+    APGD-T, FAB-T, Square) on the same model, ε and images."""
+    import torchattacks
+
+    images, labels = test[0][: args.reference_images], test[1][: args.reference_images]
+    eps = args.reference_eps
+    print(f"\n## cnnlab's attacks against the reference AutoAttack (ε = {eps:g}, L∞)\n")
+    print(
+        f"The first {len(labels):,} Fashion-MNIST test images; robust accuracy = share still "
+        "classified correctly. cnnlab: PGD-50 (α = 2.5ε/50) with 5 random restarts, APGD-CE "
+        "(100 steps) and cnnlab's AutoAttack-style ensemble (APGD-CE, APGD-DLR, Square 5,000 "
+        "queries: the untargeted half). Reference: `torchattacks.AutoAttack(version="
+        f"'standard', seed={args.seed})` (APGD-CE, APGD-T over 9 target classes, FAB-T, "
+        "Square 5,000 queries; Croce & Hein 2020). One thread; wall and CPU seconds.\n"
+    )
+    print("| model | attack | robust accuracy | wall (s) | CPU (s) |")
+    print("|---|---|---|---|---|")
+    for name in args.reference_models:
+        model = load_run(reference_run(args, data, name)).model.eval()
+        attacks = {
+            "cnnlab PGD-50, 5 restarts": partial(
+                PGD(eps, steps=50, restarts=5, seed=args.seed), model
+            ),
+            "cnnlab APGD-CE": partial(APGD(eps, steps=100, seed=args.seed), model),
+            "cnnlab AutoAttack-style": partial(AutoAttack(eps, seed=args.seed), model),
+            "torchattacks AutoAttack (standard)": torchattacks.AutoAttack(
+                model, norm="Linf", eps=eps, version="standard", n_classes=10, seed=args.seed
+            ),
+        }
+        clean = predict(model, images) == labels
+        print(f"| {name} | clean | {clean.float().mean().item():.4f} | – | – |")
+        robust = {}
+        for attack_name, attack in attacks.items():
+            robust[attack_name], wall, cpu = robust_mask(model, attack, images, labels)
+            accuracy = robust[attack_name].float().mean().item()
+            print(
+                f"| {name} | {attack_name} | {accuracy:.4f} | {wall:.0f} | {cpu:.0f} |", flush=True
+            )
+        reference = robust.pop("torchattacks AutoAttack (standard)")
+        ours = torch.stack(list(robust.values())).all(0)
+        for attack_name, mask in (
+            ("worst case over cnnlab's three", ours),
+            ("worst case over all four", ours & reference),
+        ):
+            print(f"| {name} | {attack_name} | {mask.float().mean().item():.4f} | – | – |")
+        print(
+            f"\n{name}: the reference breaks {(ours & ~reference).sum().item()} image(s) that "
+            f"all of cnnlab's attacks leave correct; cnnlab's attacks break "
+            f"{(reference & ~ours).sum().item()} that the reference leaves correct.\n",
+            flush=True,
+        )
 
 
 def ood_section(args, test) -> None:
@@ -378,6 +540,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--adv-steps", type=int, default=10)
     parser.add_argument("--autoattack-images", type=int, default=1000)
+    parser.add_argument(
+        "--reference-images", type=int, default=500, help="images of the autoattack section"
+    )
+    parser.add_argument(
+        "--reference-models",
+        nargs="+",
+        default=["FGSM-RS"],
+        choices=[*DEFENCES, "BadNets"],
+        help="models of the autoattack section",
+    )
+    parser.add_argument(
+        "--reference-eps", type=float, default=EPS, help="L∞ radius of the autoattack section"
+    )
     parser.add_argument("--curve-images", type=int, default=1000)
     parser.add_argument("--universal-images", type=int, default=2000)
     parser.add_argument("--deepfool-images", type=int, default=1000)
@@ -387,6 +562,7 @@ def main() -> None:
     parser.add_argument("--test-images", type=int, help="evaluate on the first N test images")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    torch.set_num_threads(1)
     unknown = sorted(set(args.sections) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown sections {unknown}; choose from {', '.join(SECTIONS)}")
@@ -405,6 +581,10 @@ def main() -> None:
             deepfool_section(args, test)
         elif section == "poisoning":
             poisoning_section(args, data, test)
+        elif section == "detection":
+            detection_section(args, data, test)
+        elif section == "autoattack":
+            autoattack_section(args, data, test)
         else:
             ood_section(args, test)
         print(f"\n({section}: {time.perf_counter() - started:.0f} s)", flush=True)
