@@ -10,6 +10,10 @@
                    [--vgg-weights FILE] [--steps N] [--size PX]
     cnnlab explain RUN --evaluate [--limit N] [--methods a,b,...]
     cnnlab explain RUN --shape-bias FOLDER
+    cnnlab explain SEGRUN IMAGE... --method grad-cam --target-class C [--region x0,y0,x1,y1]
+
+Segmentation, embedding, reconstruction and detection runs get what is meaningful
+for them (`cnnlab.cli.explain_tasks`); the rest is refused, naming what works.
 
 Figures go to ``RUN/figures/explain/`` (shown in the report's "Explanations"
 section); each written path is printed.  Style transfer uses VGG-19, not the
@@ -30,6 +34,7 @@ from typing import Any
 import torch
 
 from cnnlab.cli.flags import DEVICE_HELP, device
+from cnnlab.cli.run_kind import run_task
 from cnnlab.data import load_image, make_loader
 from cnnlab.data.image import read_image, resize
 from cnnlab.errors import ConfigError, check_choice, check_positive
@@ -94,6 +99,18 @@ def add_parsers(subparsers: Any) -> None:
         help="class index or name (default: the predicted class); "
         "class-model: one or more (default: every class)",
     )
+    parser.add_argument(
+        "--target-class",
+        metavar="C",
+        help="segmentation runs: the class (index or name) whose logits are explained "
+        "(default: the class predicted on most pixels, background aside)",
+    )
+    parser.add_argument(
+        "--region",
+        metavar="x0,y0,x1,y1",
+        help="segmentation runs: sum the class's logits over this rectangle of the model "
+        "input (x1, y1 exclusive) instead of over its predicted pixels (Seg-Grad-CAM)",
+    )
     parser.add_argument("--layer", help="layer name (cam methods, activations, patches)")
     parser.add_argument(
         "--unit",
@@ -149,6 +166,18 @@ def explain_command(args: argparse.Namespace) -> int:
     """Run ``cnnlab explain``; returns the exit status."""
     if args.method is not None:  # a misspelt method fails before the run loads
         check_choice("explanation method", args.method.replace("_", "-"), METHODS)
+    task = run_task(args.run, "explain")
+    if task != "classification":
+        from cnnlab.cli.explain_tasks import explain_task  # it imports this module's helpers
+
+        return explain_task(args, task)
+    if args.region is not None:
+        raise ConfigError(
+            "--region explains a segmentation run's class over a rectangle; this is a "
+            "classification run. Drop --region (--target picks the class)."
+        )
+    if args.target_class is not None:
+        args.target = [*(args.target or []), args.target_class]
     run = load_run(args.run)
     run.model.to(args.device)
     if args.limit is not None and args.limit < 1:
