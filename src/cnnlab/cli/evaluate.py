@@ -13,6 +13,7 @@ import torch
 from cnnlab.cli.detection import predict_boxes_command
 from cnnlab.cli.embedding import predict_identities_command
 from cnnlab.cli.flags import DEVICE_HELP, count, device
+from cnnlab.cli.ood import add_ood_arguments, ood_command
 from cnnlab.cli.segmentation import predict_masks_command
 from cnnlab.data import load_image
 from cnnlab.deploy import OnnxClassifier, prepare
@@ -53,6 +54,7 @@ def add_parsers(subparsers: Any) -> None:
         help="several runs: the ensemble folder (metrics.json, figures, report.html; "
         "default: ensemble-<first run's name>-<count> beside the first run)",
     )
+    add_ood_arguments(evaluate)
     evaluate.set_defaults(func=evaluate_command)
 
     predict = subparsers.add_parser(
@@ -98,7 +100,10 @@ def add_parsers(subparsers: Any) -> None:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    """``cnnlab evaluate``: one run's metrics, or the ensemble of several runs."""
+    """``cnnlab evaluate``: one run's metrics, or the ensemble of several runs
+    (``--ood DATASET``: out-of-distribution detection instead, `cnnlab.cli.ood`)."""
+    if args.ood:
+        return ood_command(args)
     options = dict(
         dataset=args.dataset,
         data_dir=args.data_dir,
