@@ -142,7 +142,9 @@ def race(idx_dir: Path, seeds: list[int], epochs: int, out: Path, cli: bool) -> 
         baseline = run_baseline_clocked(idx_dir, out / f"tutorial-{seed}", epochs, seed)
         fast = run_fast(idx_dir, seed, out)
         rows.append((seed, baseline, fast))
-        print(f"seed {seed} done: {os.getloadavg()}", file=sys.stderr, flush=True)
+        for run in (baseline, fast):  # on stderr as it comes: a long race keeps its part
+            print(f"{run['name']}: {run['curve']}", file=sys.stderr, flush=True)
+        print(f"load average: {os.getloadavg()}", file=sys.stderr, flush=True)
     load = os.getloadavg()
     print("## `--recipe fast` against the tutorial baseline, time to accuracy\n")
     print(f"threads: {torch.get_num_threads()}; load average at the end: {load}\n")
