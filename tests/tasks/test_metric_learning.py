@@ -182,12 +182,9 @@ def test_triplet_training_batches_are_pk_batches():
 
 def test_the_embedding_pools_the_last_feature_maps():
     """embedding_scales=2 puts the pooled last two maps of the trunk under the linear map."""
-    config = TrainConfig(**RECIPE, model="simple_cnn", model_kwargs={"channels": [8, 16, 32]})
-    two = TrainConfig(
-        **{**RECIPE, "embedding_scales": 2},
-        model="simple_cnn",
-        model_kwargs={"channels": [8, 16, 32]},
-    )
+    trunk = {"model": "simple_cnn", "model_kwargs": {"channels": [8, 16, 32]}}
+    config = TrainConfig(**{**RECIPE, **trunk})
+    two = TrainConfig(**{**RECIPE, **trunk, "embedding_scales": 2})
     shape, mean, std = (1, 8, 8), torch.tensor([0.5]), torch.tensor([0.25])
     classes = [str(i) for i in range(10)]
     one_net = build_embedding_net(config, classes, shape, mean, std)
