@@ -18,6 +18,12 @@ from cnnlab import runs
 from cnnlab.attack.evaluate import attack_split
 from cnnlab.attack.registry import ATTACKS, create_attack, parse_eps
 from cnnlab.cli.attack_dense import attack_dense_command, check_dense_options
+from cnnlab.cli.attack_sweeps import (
+    add_universal_arguments,
+    curve_command,
+    is_eps_list,
+    universal_command,
+)
 from cnnlab.cli.flags import DEVICE_HELP, device
 from cnnlab.cli.run_kind import run_task
 from cnnlab.errors import ConfigError, check_choice, check_positive
@@ -50,9 +56,16 @@ def add_parsers(subparsers: Any) -> None:
     )
     parser.add_argument("run", help="run directory (from `cnnlab train`)")
     parser.add_argument(
-        "--method", default="pgd", help=f"attack: {', '.join(ATTACKS)} (default pgd)"
+        "--method",
+        default="pgd",
+        help=f"attack: {', '.join(ATTACKS)}, or universal (one perturbation for every "
+        "image; classification runs) (default pgd)",
     )
-    parser.add_argument("--eps", help="radius of bounded attacks, e.g. 0.1 or 8/255")
+    parser.add_argument(
+        "--eps",
+        help="radius of bounded attacks, e.g. 0.1 or 8/255; several (0,2/255,8/255): the "
+        "accuracy-ε curve of a classification run",
+    )
     parser.add_argument("--steps", type=int, help="iterations (Square: queries)")
     parser.add_argument("--norm", help="linf or l2 (default: the attack's own)")
     parser.add_argument(
@@ -80,19 +93,29 @@ def add_parsers(subparsers: Any) -> None:
         "--seed", type=int, default=0, help="seed of the attack's random starts (default 0)"
     )
     parser.add_argument("--device", default="auto", type=device, help=DEVICE_HELP)
+    add_universal_arguments(parser)
     parser.set_defaults(func=attack_command)
 
 
 def attack_command(args: argparse.Namespace) -> int:
     """``cnnlab attack``: attack a fixed draw of a split, record and print the metrics."""
-    check_choice("attack", args.method, ATTACKS)  # before the run loads
+    sweep = args.method == "universal" or is_eps_list(args.eps)
+    if not sweep:
+        check_choice("attack", args.method, ATTACKS)  # before the run loads
     if args.method == "autoattack":
         print(AUTOATTACK_NOTE, file=sys.stderr)
     check_positive("--limit", args.limit)
     check_positive("--batch-size", args.batch_size)
     check_positive("--examples", args.examples, allow_zero=True)
-    eps = None if args.eps is None else parse_eps(args.eps)
     task = run_task(args.run, "attack")
+    if sweep and task == "classification":
+        return (universal_command if args.method == "universal" else curve_command)(args)
+    if sweep:
+        raise ConfigError(
+            f"{args.run} was trained with --task {task}; universal perturbations and the "
+            "accuracy-ε curve (several --eps) are for classification runs."
+        )
+    eps = None if args.eps is None else parse_eps(args.eps)
     if task in ("segmentation", *IMAGE_TASKS):
         check_dense_options(args, task)
         return attack_dense_command(args, eps, _attack_name(args, args.norm or "linf", None))
