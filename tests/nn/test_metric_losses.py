@@ -58,6 +58,15 @@ def test_batch_hard_triplet_is_pml(seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+def test_soft_margin_batch_hard_triplet_is_pml(seed):
+    """Hermans et al.'s soft margin ln(1 + exp(d_ap - d_an)) on the batch-hard triplets."""
+    x, y = batch(seed)
+    ours = TripletLoss(margin=0.3, mining="batch-hard-soft")(x, y)
+    pml = pml_losses.TripletMarginLoss(0.0, smooth_loss=True, reducer=reducers.MeanReducer())
+    torch.testing.assert_close(ours, pml(x, y, miners.BatchHardMiner()(x, y)), rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_semi_hard_triplet_is_pml(seed):
     x, y = batch(seed)
     ours = TripletLoss(margin=0.3, mining="semi-hard")(x, y)
@@ -76,6 +85,9 @@ def test_triplet_on_a_hand_made_batch():
     assert hard == pytest.approx((0.1 + 0.6 + 1.5 + 0.1) / 4)
     # semi-hard (0 < d_an - d_ap <= 0.2): (0,1,2) and (3,2,1), gap 0.1 each -> 0.2 - 0.1
     assert TripletLoss(0.2, "semi-hard")(x, y).item() == pytest.approx(0.1)
+    # soft margin on the batch-hard gaps -0.1, 0.4, 1.3, -0.1: ln(1 + e^gap)
+    soft = TripletLoss(0.2, "batch-hard-soft")(x, y).item()
+    assert soft == pytest.approx(np.mean(np.log1p(np.exp([-0.1, 0.4, 1.3, -0.1]))))
 
 
 def test_batch_without_negatives_gives_a_zero_that_backpropagates():

@@ -9,8 +9,10 @@ labels ``(N,)`` and returns a scalar:
 - `TripletLoss` (Schroff et al. 2015, FaceNet, Eq. 1):
   ``L = max(0, m + d(A,P) - d(A,N))`` over triplets mined in the batch:
   ``batch-hard`` (the farthest positive and the nearest negative of each anchor;
-  Hermans, Beyer & Leibe 2017, Eq. 5) or ``semi-hard`` (every triplet with
-  ``d(A,P) < d(A,N) <= d(A,P) + m``, FaceNet Sec. 3.2).
+  Hermans, Beyer & Leibe 2017, Eq. 5), ``batch-hard-soft`` (the same triplets
+  with Hermans et al.'s soft margin ``ln(1 + exp(d(A,P) - d(A,N)))``, Sec. 3.1)
+  or ``semi-hard`` (every triplet with ``d(A,P) < d(A,N) <= d(A,P) + m``,
+  FaceNet Sec. 3.2).
 - `AngularMarginLoss`: softmax over scaled cosines to class centres with
   the combined margin ``cos(m1·θ + m2) - m3`` on the true class (Deng et al.
   2019, ArcFace, Eq. 4): ArcFace is ``m2``, CosFace ``m3`` (Wang et al. 2018,
@@ -37,7 +39,7 @@ from torch import nn
 from cnnlab.errors import ConfigError
 
 LOSSES = ("softmax", "contrastive", "triplet", "arcface", "cosface", "sphereface")
-MININGS = ("batch-hard", "semi-hard")
+MININGS = ("batch-hard", "semi-hard", "batch-hard-soft")
 DEFAULT_MARGINS = {
     "contrastive": 1.0,  # negative pairs beyond distance 1 (unit vectors: 0..2)
     "triplet": 0.2,  # FaceNet's α
@@ -91,7 +93,11 @@ class TripletLoss(nn.Module):
 
     ``batch-hard``: one triplet per anchor that has a positive and a negative in
     the batch, its farthest positive and nearest negative (Hermans et al. 2017,
-    Eq. 5; pml's BatchHardMiner).  ``semi-hard`` (the default): every
+    Eq. 5; pml's BatchHardMiner).  ``batch-hard-soft``: the same triplets with the
+    soft margin ``softplus(d(A,P) - d(A,N))`` in place of the hinge, which keeps
+    pulling satisfied triplets closer and has no margin to tune (Hermans et al.
+    2017, Sec. 3.1; pml's ``TripletMarginLoss(margin=0, smooth_loss=True)``); the
+    margin is not used.  ``semi-hard`` (the default): every
     ``(A, P, N)`` with ``0 < d(A,N) - d(A,P) <= m`` (FaceNet Sec. 3.2; pml's
     ``TripletMarginMiner(type_of_triplets="semihard")``).  The hardest negatives
     "can in practice lead to ... a collapsed model (i.e. f(x) = 0)" early in
@@ -110,12 +116,13 @@ class TripletLoss(nn.Module):
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         dist = _distances(embeddings)
         positive, negative = _pair_masks(labels)
-        if self.mining == "batch-hard":
+        if self.mining.startswith("batch-hard"):
             usable = positive.any(1) & negative.any(1)
             hardest_pos = dist.masked_fill(~positive, -math.inf).amax(1)
             hardest_neg = dist.masked_fill(~negative, math.inf).amin(1)
-            losses = F.relu(self.margin + hardest_pos - hardest_neg)[usable]
-            return _mean(losses, embeddings)
+            gap = (hardest_pos - hardest_neg)[usable]
+            soft = self.mining == "batch-hard-soft"
+            return _mean(F.softplus(gap) if soft else F.relu(self.margin + gap), embeddings)
         gap = dist[:, None, :] - dist[:, :, None]  # [a, p, n] = d(a, n) - d(a, p)
         valid = positive[:, :, None] & negative[:, None, :]
         semi_hard = valid & (gap > 0) & (gap <= self.margin)
