@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlab.errors import ConfigError, DataError, check_choice
+from cnnlab.nn.quantized import refuse_quantized
 
 NORMS = ("linf", "l2")
 
@@ -58,7 +59,11 @@ class Attack:
 
 @contextlib.contextmanager
 def frozen(model: nn.Module, eval_mode: bool = True) -> Iterator[nn.Module]:
-    """Run ``model`` with ``requires_grad=False`` parameters (and in eval mode); restore both."""
+    """Run ``model`` with ``requires_grad=False`` parameters (and in eval mode); restore both.
+
+    An int8 model is refused: attacks need gradients (:mod:`cnnlab.nn.quantized`).
+    """
+    refuse_quantized(model, "An attack")
     was_training = model.training
     flags = [(p, p.requires_grad) for p in model.parameters()]
     try:

@@ -18,6 +18,7 @@ from torch import nn
 
 from cnnlab.errors import ConfigError
 from cnnlab.nn.hooks import trace_outputs
+from cnnlab.nn.quantized import refuse_quantized
 
 
 @contextlib.contextmanager
@@ -27,8 +28,10 @@ def explaining(model: nn.Module) -> Iterator[nn.Module]:
     Eval mode makes the explanation deterministic (dropout off, batch norm with
     its running statistics, so images in a batch do not influence each other);
     frozen parameters keep ``.grad`` of the weights untouched and save the memory
-    of their gradients.  Both are restored on exit, also on error.
+    of their gradients.  Both are restored on exit, also on error.  An int8 model
+    is refused (:func:`cnnlab.nn.quantized.refuse_quantized`).
     """
+    refuse_quantized(model, "An explanation")
     modes = [(module, module.training) for module in model.modules()]
     flags = [(param, param.requires_grad) for param in model.parameters()]
     try:
