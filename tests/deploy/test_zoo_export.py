@@ -57,8 +57,8 @@ def test_onnxruntime_agrees_with_pytorch_on_a_handful_of_families(name):
 
 
 # Families that do not export, and why (strict: a fix turns the xfail into a failure to update).
-# FCN and SegNet export since issue 30's follow-up: FCN's backbone runs its whole trunk
-# (no early stop), and max unpooling skips its switch range check while exporting.
+# FCN and SegNet export since issue 30's follow-up: while exporting, a features_only trunk
+# does not stop early by raising, and max unpooling skips its switch range check.
 NOT_EXPORTED: dict[str, str] = {}
 
 
