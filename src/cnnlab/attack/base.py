@@ -61,7 +61,7 @@ class Attack:
 def frozen(model: nn.Module, eval_mode: bool = True) -> Iterator[nn.Module]:
     """Run ``model`` with ``requires_grad=False`` parameters (and in eval mode); restore both.
 
-    An int8 model is refused: attacks need gradients (:mod:`cnnlab.nn.quantized`).
+    An int8 model is refused: attacks need gradients (`cnnlab.nn.quantized`).
     """
     refuse_quantized(model, "An attack")
     was_training = model.training

@@ -1,6 +1,6 @@
 """Attacks on dense prediction: segmentation maps and restored images.
 
-The same projected gradient ascent as :class:`cnnlab.attack.gradient.PGD`
+The same projected gradient ascent as `cnnlab.attack.gradient.PGD`
 (Madry et al. 2018, eq. 2; FGSM, Goodfellow et al. 2015, as one step of size ε
 from the image), with the per-image loss of the task in place of the
 classifier's cross-entropy:
@@ -9,10 +9,10 @@ classifier's cross-entropy:
   true mask, as in the dense adversary of Xie et al. (2017, "Adversarial
   examples for semantic segmentation and object detection", ICCV) and the
   segmentation robustness study of Arnab, Miksik & Torr (2018, CVPR); the
-  damage is the drop in mean IoU (:func:`attack_segmentation`);
+  damage is the drop in mean IoU (`attack_segmentation`);
 * reconstruction (autoencoders, denoising, Noise2Void): the mean squared error
   between the model's output and the clean image; the damage is the drop in
-  PSNR of the restored image (:func:`attack_reconstruction`).
+  PSNR of the restored image (`attack_reconstruction`).
 
 Both are untargeted, in pixel space [0, 1], inside an L∞ or L2 ball.
 """
@@ -53,7 +53,7 @@ class DensePGD(PGD):
     (targets: the clean images the output should equal).  ``box=False`` keeps
     the adversarial input in the ε-ball only, not in [0, 1]: for noisy inputs,
     which Gaussian noise takes out of [0, 1].  The other parameters are
-    :class:`~cnnlab.attack.gradient.PGD`'s.
+    `cnnlab.attack.gradient.PGD`'s.
     """
 
     def __init__(
@@ -132,7 +132,7 @@ def attack_segmentation(
 
     Metrics: ``num_images``, ``miou_clean``, ``miou_adversarial``,
     ``pixel_accuracy_clean``, ``pixel_accuracy_adversarial`` (the pixel
-    confusion matrices over all images, :mod:`cnnlab.metrics.segmentation`),
+    confusion matrices over all images, `cnnlab.metrics.segmentation`),
     ``mean_linf``, ``mean_l2`` and ``seconds``.
     """
     start = time.perf_counter()

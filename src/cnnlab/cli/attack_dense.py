@@ -1,4 +1,4 @@
-"""``cnnlab attack`` on segmentation and reconstruction runs (:mod:`cnnlab.attack.dense`).
+"""``cnnlab attack`` on segmentation and reconstruction runs (`cnnlab.attack.dense`).
 
 Segmentation: FGSM or PGD ascending the mean per-pixel cross-entropy; prints
 and records the mean IoU and pixel accuracy on the clean and on the

@@ -1,12 +1,12 @@
 """``cnnlab explain`` on runs of tasks other than classification.
 
-* segmentation: Seg-Grad-CAM (:mod:`cnnlab.explain.segmentation`) with
+* segmentation: Seg-Grad-CAM (`cnnlab.explain.segmentation`) with
   ``--method grad-cam`` or ``grad-cam++``, and the gradient attributions on the
   same score: class ``--target-class`` summed over ``--region x0,y0,x1,y1`` (in
   the model input's pixels, x1 and y1 exclusive) or over the pixels predicted as
   that class;
 * embedding: the attributions of the similarity to a gallery identity
-  (:mod:`cnnlab.explain.embedding`), ``--target IDENTITY`` or the nearest one;
+  (`cnnlab.explain.embedding`), ``--target IDENTITY`` or the nearest one;
 * every task but embedding: the model views ``--method filters`` and ``activations``.
 
 Everything else is refused with a ConfigError naming the task and what works.

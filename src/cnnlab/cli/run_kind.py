@@ -2,7 +2,7 @@
 
 ``explain`` and ``attack`` need the model's gradients, so an exported file (ONNX,
 a ``.pt2`` program) and above all an int8 program (``cnnlab quantize``) are
-refused with what to use instead; :func:`run_task` reads the task of a run
+refused with what to use instead; `run_task` reads the task of a run
 directory so that each command can route it or name what works on it.
 """
 

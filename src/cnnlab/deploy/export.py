@@ -11,7 +11,7 @@ ONNX goes through ``torch.onnx.export(..., dynamo=True)`` (the ``torch.export``
 based exporter) and is checked with onnxruntime on a sample of the run's test
 split: logits within ``atol`` of PyTorch's and identical predictions.
 
-Every task whose model returns one tensor exports (:data:`OUTPUTS` names it):
+Every task whose model returns one tensor exports (`OUTPUTS` names it):
 classification and segmentation (``logits``; segmentation's predictions are
 compared pixel by pixel), reconstruction (``restored`` images) and embedding
 runs (``embeddings``; unit vectors, compared within ``atol``).  A detector

@@ -29,7 +29,7 @@ def explaining(model: nn.Module) -> Iterator[nn.Module]:
     its running statistics, so images in a batch do not influence each other);
     frozen parameters keep ``.grad`` of the weights untouched and save the memory
     of their gradients.  Both are restored on exit, also on error.  An int8 model
-    is refused (:func:`cnnlab.nn.quantized.refuse_quantized`).
+    is refused (`cnnlab.nn.quantized.refuse_quantized`).
     """
     refuse_quantized(model, "An explanation")
     modes = [(module, module.training) for module in model.modules()]

@@ -1,7 +1,7 @@
 """Explaining an embedding: the gradient of the similarity to an enrolled identity.
 
 An embedding network has no class scores; what it decides is which enrolled
-identity an image is nearest to (the gallery of :mod:`cnnlab.runs.gallery`:
+identity an image is nearest to (the gallery of `cnnlab.runs.gallery`:
 the Euclidean distance to the identity's nearest enrolled embedding).  Its
 embeddings are unit vectors, so that distance is ‖f(x) − g‖² = 2 − 2·cos(f(x), g),
 and the score explained is the cosine similarity to the identity's nearest
@@ -12,7 +12,7 @@ enrolled embedding,
 as in the similarity-based saliency of Stylianou, Souvenir & Pless (2019,
 "Visualizing deep similarity networks", WACV), and Grad-CAM on it as in
 Chen et al. (2020, "Adapting Grad-CAM for embedding networks", WACV).  Any
-attribution method takes it as its target (:mod:`cnnlab.explain.target`).
+attribution method takes it as its target (`cnnlab.explain.target`).
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ set M of pixels,
 and the map is Grad-CAM's: α^c_k = mean_ij ∂y^c/∂A^k_ij, L = relu(Σ_k α^c_k A^k)
 (Selvaraju et al. 2017, eqs. 1-2).  M is a rectangle of the image or, without
 one, every pixel the network assigns to class c.  The score is a target
-callable (:mod:`cnnlab.explain.target`), so :func:`cnnlab.explain.cam.grad_cam`
+callable (`cnnlab.explain.target`), so `cnnlab.explain.cam.grad_cam`
 computes the map unchanged, and every other attribution method accepts the same
 score (``saliency(model, x, RegionScore(...))``).
 
-The default layer is the network's bottleneck (:func:`bottleneck_layer`), the
+The default layer is the network's bottleneck (`bottleneck_layer`), the
 layer the paper explains; the last spatial layer of a segmentation network is
 its score map itself, whose Grad-CAM only repeats the logits.
 """
@@ -130,7 +130,7 @@ def seg_grad_cam(
 
     ``region`` is ``(x0, y0, x1, y1)`` in input pixels (x1, y1 exclusive); without
     it, the pixels predicted as ``index``.  ``layer`` defaults to
-    :func:`bottleneck_layer`.  Returns (N, 1, H, W) maps, or the layer's size with
+    `bottleneck_layer`.  Returns (N, 1, H, W) maps, or the layer's size with
     ``upsample=False``.  An image with no pixel in the set gets a zero map.
     """
     if region is None:

@@ -1,10 +1,10 @@
 """Recognising an int8 model, which is for inference only.
 
-A model quantized with the PT2E flow (:mod:`cnnlab.deploy.quantize`) is a
+A model quantized with the PT2E flow (`cnnlab.deploy.quantize`) is a
 ``torch.fx.GraphModule`` whose graph calls quantize/dequantize operators
 (``quantized_decomposed.*``, torchao's); they have no gradients, and the
 module cannot switch between train and eval mode.  Methods that need either
-(explanations, attacks) call :func:`refuse_quantized` first, so that the user
+(explanations, attacks) call `refuse_quantized` first, so that the user
 reads why and what to use, not PyTorch's "Calling eval() is not supported yet".
 """
 
