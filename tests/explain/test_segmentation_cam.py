@@ -16,6 +16,7 @@ from cnnlab.explain.segmentation import (
     region_mask,
     seg_grad_cam,
 )
+from cnnlab.models.registry import create_model_for_input
 from cnnlab.models.segnet import SegNet
 
 CLASSES = 4
@@ -84,6 +85,12 @@ def test_it_is_grad_cam_with_a_region_score_and_is_upsampled_to_the_input(segnet
 
 def test_the_bottleneck_is_the_first_decoder_stage_not_the_score_map(segnet, images):
     assert bottleneck_layer(segnet, images) == "decoder.0"
+
+
+def test_the_fcn_bottleneck_is_its_features_before_the_coarse_scores():
+    torch.manual_seed(0)
+    fcn = create_model_for_input("fcn8s", CLASSES, (1, 32, 32)).eval()
+    assert bottleneck_layer(fcn, torch.rand(1, 1, 32, 32)) == "head.0"  # not dropout, not scores
 
 
 def test_per_image_masks_are_tiled_for_methods_that_evaluate_copies(segnet, images):

@@ -70,11 +70,11 @@ def _split_tensors(run: runs.Run, args: argparse.Namespace):
 
 
 def attack_dense_command(args: argparse.Namespace, eps: float | None, key: str) -> int:
-    """Attack a segmentation or reconstruction run; record and print the damage."""
+    """Attack a segmentation or reconstruction run (options checked by
+    `check_dense_options`); record and print the damage."""
     run = runs.load_run(args.run)
     run.model.to(args.device)
     task = run.meta["task"]
-    check_dense_options(args, task)
     images, targets, indices = _split_tensors(run, args)
     if task == "segmentation":
         attack = _attack(args, eps, "pixel-ce", box=True)

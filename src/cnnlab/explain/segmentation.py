@@ -99,7 +99,8 @@ def predicted_mask(model: nn.Module, x: torch.Tensor, index: int) -> torch.Tenso
 
 def bottleneck_layer(model: nn.Module, x: torch.Tensor) -> str:
     """Name of the deepest layer (in execution order) with the smallest spatial output that is
-    not a class-score map (its channels differ from the model's number of classes).
+    not a class-score map (its channels differ from the model's number of classes) nor a
+    dropout layer.
 
     An encoder-decoder's bottleneck (SegNet: the first decoder stage, at the deepest
     resolution), an FCN's features before its coarse score layer.
@@ -108,7 +109,8 @@ def bottleneck_layer(model: nn.Module, x: torch.Tensor) -> str:
         classes = model(x[:1]).shape[1]
 
     def features(module: nn.Module, output: torch.Tensor) -> bool:
-        return output.dim() == 4 and output.shape[1] != classes
+        dropout = isinstance(module, nn.modules.dropout._DropoutNd)  # the identity in eval mode
+        return output.dim() == 4 and output.shape[1] != classes and not dropout
 
     calls = trace_outputs(model, x[:1], features)
     if not calls:
