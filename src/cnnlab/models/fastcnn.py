@@ -9,7 +9,7 @@ features.  For 28x28 grey images on a CPU each block has one 3x3 convolution
 (64-256-256) or less, so that a training epoch of 60,000 images takes seconds on
 one core; three poolings leave 3x3 maps, which the head flattens (the spatial
 layout of a garment or a digit is part of its class).  It is the model of the
-``fast`` recipe (:mod:`cnnlab.train.recipes`).
+``fast`` recipe (`cnnlab.train.recipes`).
 """
 
 from __future__ import annotations

@@ -671,7 +671,7 @@ class TrainConfig:
 
     @classmethod
     def from_recipe(cls, name: str, **overrides: Any) -> TrainConfig:
-        """The settings of recipe ``name`` (:mod:`cnnlab.train.recipes`), then ``overrides``."""
+        """The settings of recipe ``name`` (`cnnlab.train.recipes`), then ``overrides``."""
         return cls.from_dict({**get_recipe(name).settings, "recipe": name, **overrides})
 
     @classmethod

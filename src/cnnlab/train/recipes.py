@@ -3,10 +3,10 @@
 ``cnnlab train --recipe fast --dataset fashion-mnist`` starts from the recipe's
 settings; every flag given on the command line (or key of ``--config``) that the
 recipe also sets is overridden by it, as a flag overrides a config file.  In
-Python, :meth:`cnnlab.train.config.TrainConfig.from_recipe` does the same.
+Python, `cnnlab.train.config.TrainConfig.from_recipe` does the same.
 
-A recipe is tuned for images of one shape; :meth:`Recipe.check_data` refuses
-others with a :class:`~cnnlab.errors.ConfigError` before anything trains.
+A recipe is tuned for images of one shape; `Recipe.check_data` refuses
+others with a `ConfigError` before anything trains.
 
 ``fast`` follows K. Jordan, "94 % on CIFAR-10 in 3.29 seconds on a single GPU"
 (arXiv:2404.00498, 2024; "airbench"), scaled down to 28x28 grey images on one
@@ -35,7 +35,7 @@ from cnnlab.errors import ConfigError
 
 @dataclass(frozen=True)
 class Recipe:
-    """A named set of :class:`~cnnlab.train.config.TrainConfig` settings.
+    """A named set of `TrainConfig` settings.
 
     ``input_shape`` is the ``(C, H, W)`` of the images it is made for (None: any).
     """
@@ -87,7 +87,7 @@ RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (FAST,)}
 
 
 def get_recipe(name: str) -> Recipe:
-    """The recipe called ``name``, or a :class:`ConfigError` listing the recipes."""
+    """The recipe called ``name``, or a `ConfigError` listing the recipes."""
     if name not in RECIPES:
         raise ConfigError(f"Unknown recipe {name!r}; choose one of {', '.join(RECIPES)}.")
     return RECIPES[name]
