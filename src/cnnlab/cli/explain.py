@@ -26,16 +26,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from cnnlab.cli.explain_io import load_files, save_explanation
+from cnnlab.cli.explain_tasks import MODEL_VIEWS, explain_task
 from cnnlab.cli.flags import DEVICE_HELP, device
 from cnnlab.cli.run_kind import run_task
-from cnnlab.data import load_image, make_loader
+from cnnlab.data import make_loader
 from cnnlab.data.image import read_image, resize
 from cnnlab.errors import ConfigError, check_choice, check_positive
 from cnnlab.explain import features
@@ -59,8 +60,8 @@ from cnnlab.report.explain_figures import (
     plot_style_transfer,
     plot_tsne,
 )
-from cnnlab.report.figures import figure_to_png, image_grid
-from cnnlab.runs import METRICS, Run, add_figure, fit_to_input, load_run, update_metrics
+from cnnlab.report.figures import image_grid
+from cnnlab.runs import METRICS, Run, fit_to_input, load_run, update_metrics
 
 VIEWS = ("filters", "activations", "patches", "neighbours", "tsne")
 SYNTHESIS = ("class-model", "style-transfer")
@@ -167,9 +168,12 @@ def explain_command(args: argparse.Namespace) -> int:
     if args.method is not None:  # a misspelt method fails before the run loads
         check_choice("explanation method", args.method.replace("_", "-"), METHODS)
     task = run_task(args.run, "explain")
+    method_name = (args.method or "").replace("_", "-")
     if task != "classification":
-        from cnnlab.cli.explain_tasks import explain_task  # it imports this module's helpers
-
+        if method_name in MODEL_VIEWS and task != "embedding":
+            run = load_run(args.run)
+            run.model.to(args.device)
+            return _view(run, args)
         return explain_task(args, task)
     if args.region is not None:
         raise ConfigError(
@@ -205,10 +209,6 @@ def explain_command(args: argparse.Namespace) -> int:
     return _attribute(run, args, method)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text.replace("+", "p"))
-
-
 def _parse_target(text: str | None, classes: list[str]) -> int | None:
     if text is None:
         return None
@@ -238,12 +238,6 @@ def _steps(args: argparse.Namespace) -> dict[str, int]:
     return {"steps": int(check_positive("--steps", args.steps))}
 
 
-def _load_files(run: Run, paths: list[str], device: str) -> torch.Tensor:
-
-    channels, height, width = run.input_shape
-    return torch.stack([load_image(p, channels, (height, width)) for p in paths]).to(device)
-
-
 def _dataset_images(run: Run, args: argparse.Namespace, limit: int) -> torch.Tensor:
     """Up to ``limit`` images of the chosen split (a fixed draw over all of it), fitted to the
     model input."""
@@ -256,22 +250,9 @@ def _dataset_images(run: Run, args: argparse.Namespace, limit: int) -> torch.Ten
     )
 
 
-def _save(fig, run: Run, name: str) -> Path:
-    """Record ``fig`` in the run's "Explanations" report section (``cnnlab report`` shows it)."""
-    path = add_figure(
-        run.path,
-        "Explanations",
-        f"explain/{_slug(name)}.png",
-        figure_to_png(fig),
-        name.replace("_", " "),
-    )
-    print(path)
-    return path
-
-
 def _attribute(run: Run, args: argparse.Namespace, method: str) -> int:
 
-    x = _load_files(run, args.images, args.device)
+    x = load_files(run, args.images, args.device)
     probs = run.predict_proba(x)
     chosen = _parse_target(_single_target(args, method), run.classes)
     target = probs.argmax(1).clone() if chosen is None else torch.full((len(x),), chosen)
@@ -293,7 +274,7 @@ def _attribute(run: Run, args: argparse.Namespace, method: str) -> int:
         if note:
             title += "\n= the plain gradient: this model has no ReLU"
         fig = plot_attributions(x[i : i + 1], attributions[i : i + 1], [title])
-        _save(fig, run, f"{method}_{Path(path).stem}")
+        save_explanation(fig, run, f"{method}_{Path(path).stem}")
     return 0
 
 
@@ -301,16 +282,18 @@ def _view(run: Run, args: argparse.Namespace) -> int:
 
     model = run.model
     if args.method == "filters":
-        _save(plot_filters(features.first_layer_filters(model)), run, "filters")
+        save_explanation(plot_filters(features.first_layer_filters(model)), run, "filters")
         return 0
     if args.method == "activations":
         x = (
-            _load_files(run, args.images[:1], args.device)
+            load_files(run, args.images[:1], args.device)
             if args.images
             else _dataset_images(run, args, 1)
         )
         layers = [args.layer] if args.layer else None
-        _save(plot_activations(features.layer_activations(model, x, layers)), run, "activations")
+        save_explanation(
+            plot_activations(features.layer_activations(model, x, layers)), run, "activations"
+        )
         return 0
     limit = args.limit or DEFAULT_LIMIT[args.method]
     images = _dataset_images(run, args, limit)
@@ -319,17 +302,17 @@ def _view(run: Run, args: argparse.Namespace) -> int:
         channels = features.layer_activations(model, images[:1], [layer])[layer].shape[1]
         units = args.unit or list(range(min(UNITS, channels)))
         found = features.max_activating_patches(model, images, layer, units)
-        _save(plot_patches(found), run, f"patches_{layer}")
+        save_explanation(plot_patches(found), run, f"patches_{layer}")
     elif args.method == "neighbours":
-        queries = _load_files(run, args.images, args.device) if args.images else images[:QUERIES]
+        queries = load_files(run, args.images, args.device) if args.images else images[:QUERIES]
         database = images if args.images else images[QUERIES:]
         index, _ = features.nearest_neighbours(
             features.codes(model, queries), features.codes(model, database), NEIGHBOURS
         )
-        _save(plot_neighbours(queries, database, index), run, "neighbours")
+        save_explanation(plot_neighbours(queries, database, index), run, "neighbours")
     else:
         points = features.tsne_embedding(features.codes(model, images))
-        _save(plot_tsne(points, images), run, "tsne")
+        save_explanation(plot_tsne(points, images), run, "tsne")
     return 0
 
 
@@ -365,7 +348,7 @@ def _class_model(run: Run, args: argparse.Namespace) -> int:
     probs = run.predict_proba(images)
     titles = [f"{run.classes[c]}\np = {float(probs[i, c]):.3f}" for i, c in enumerate(targets)]
     names = [run.classes[c] for c in targets] if args.target else []
-    _save(image_grid(images.cpu(), titles), run, "_".join(["class-model", *names]))
+    save_explanation(image_grid(images.cpu(), titles), run, "_".join(["class-model", *names]))
     return 0
 
 
@@ -411,7 +394,7 @@ def _style_transfer(run: Run, args: argparse.Namespace) -> int:
     for path, content in zip(args.images, contents, strict=True):
         result = style_transfer(content, style, extractor, **_steps(args))
         figure = plot_style_transfer(content[0], style[0], result[0])
-        _save(figure, run, f"style-transfer_{Path(path).stem}_{Path(args.style).stem}")
+        save_explanation(figure, run, f"style-transfer_{Path(path).stem}_{Path(args.style).stem}")
     return 0
 
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import torch
 
-from cnnlab.cli.explain import _load_files, _save, _view
-from cnnlab.data import load_image
+from cnnlab.cli.explain_io import load_files, save_explanation
 from cnnlab.errors import ConfigError
 from cnnlab.explain.context import last_spatial_layer
 from cnnlab.explain.embedding import identity_score
@@ -56,17 +55,14 @@ def _refuse(task: str, what: str, why: str) -> ConfigError:
 
 
 def explain_task(args: argparse.Namespace, task: str) -> int:
-    """Route ``cnnlab explain`` for a ``task`` run (not classification)."""
+    """Route ``cnnlab explain`` for a ``task`` run (not classification; the model views are
+    `cnnlab.cli.explain`'s)."""
     if args.evaluate or args.shape_bias is not None:
         what = "--evaluate" if args.evaluate else "--shape-bias"
         raise _refuse(task, what, "it measures a classifier's decisions.")
     if args.method is None:
         raise ConfigError(f"Pass --method: on a {task} run explain offers {works_on(task)}.")
     method = args.method.replace("_", "-")
-    if method in MODEL_VIEWS and task != "embedding":
-        run = load_run(args.run)
-        run.model.to(args.device)
-        return _view(run, args)
     if task == "segmentation" and method in DENSE_METHODS:
         return _segmentation(args, method)
     if task == "embedding" and method in DENSE_METHODS:
@@ -127,7 +123,7 @@ def _segmentation(args: argparse.Namespace, method: str) -> int:
     _images(args, method)
     run = load_run(args.run)
     run.model.to(args.device)
-    x = _load_files(run, args.images, args.device)
+    x = load_files(run, args.images, args.device)
     with torch.no_grad():
         predicted = run.model(x).argmax(1)
     text = args.target_class or (args.target[0] if args.target else None)
@@ -154,7 +150,7 @@ def _segmentation(args: argparse.Namespace, method: str) -> int:
             )
         title = f"seg-{method}{where}: class {name} over {over} ({pixels} px)"
         figure = plot_attributions(x[i : i + 1], maps[i : i + 1], [title])
-        _save(figure, run, f"seg-{method}_{name}_{Path(path).stem}")
+        save_explanation(figure, run, f"seg-{method}_{name}_{Path(path).stem}")
     return 0
 
 
@@ -169,9 +165,7 @@ def _embedding(args: argparse.Namespace, method: str) -> int:
     run = load_embedding_run(args.run)
     run.model.to(args.device)
     gallery = load_gallery(run.path, run.meta["weights_sha256"])
-    channels, height, width = run.input_shape
-    x = torch.stack([load_image(p, channels, (height, width)) for p in args.images])
-    x = x.to(args.device)
+    x = load_files(run, args.images, args.device)
     with torch.no_grad():
         nearest = gallery.nearest(run.model.eval()(x).cpu(), k=1)
     options = {}
@@ -192,5 +186,5 @@ def _embedding(args: argparse.Namespace, method: str) -> int:
             similarity = float(score(run.model(x[i : i + 1]))[0])
         title = f"{method}{where}: similarity to {identity} (cos {similarity:.3f})"
         figure = plot_attributions(x[i : i + 1], attribution, [title])
-        _save(figure, run, f"{method}_{identity}_{Path(path).stem}")
+        save_explanation(figure, run, f"{method}_{identity}_{Path(path).stem}")
     return 0
