@@ -39,7 +39,7 @@ import yaml
 from cnnlab.data.detection import DetectionDataset, check_boxes, pad_targets
 from cnnlab.data.image import IMAGE_SUFFIXES, read_image, resize
 from cnnlab.data.splits import TEST_FRACTION, TEST_SPLIT_SEED, random_split
-from cnnlab.errors import DataError
+from cnnlab.errors import ConfigError, DataError
 from cnnlab.fileio import read_regular
 
 MAX_LABEL_BYTES = 64 * 2**20
@@ -67,7 +67,7 @@ class _Images:
 
     def __init__(self, size: int | None = None) -> None:
         if size is not None and size < 1:
-            raise DataError(f"image_size must be a positive number of pixels, got {size}.")
+            raise ConfigError(f"image_size must be a positive number of pixels, got {size}.")
         self.size = size
         self.channels: int | None = None
         self.first: tuple[Path, tuple[int, int]] | None = None
@@ -82,7 +82,7 @@ class _Images:
         if self.first is None:
             self.first = (path, own)
         if self.size is not None:
-            return letterbox(image, self.size)[0], own
+            return letterbox(image, self.size), own
         if own != self.first[1]:
             raise DataError(
                 f"{path} is {own[1]}x{own[0]} pixels but {self.first[0]} is "
@@ -108,13 +108,13 @@ def _letterbox_geometry(own: tuple[int, int], size: int) -> tuple[int, int, int,
     return inner_h, inner_w, (size - inner_h) // 2, (size - inner_w) // 2
 
 
-def letterbox(image: torch.Tensor, size: int) -> tuple[torch.Tensor, tuple[int, int]]:
+def letterbox(image: torch.Tensor, size: int) -> torch.Tensor:
     """A uint8 ``(C, H, W)`` image scaled to fit ``size`` x ``size`` with its aspect ratio,
-    centred on a black square; also its ``(top, left)`` offset in the square."""
+    centred on a black square (`letterbox_boxes` moves its boxes the same way)."""
     inner_h, inner_w, top, left = _letterbox_geometry(tuple(image.shape[-2:]), size)
     square = torch.zeros(image.shape[0], size, size, dtype=torch.uint8)
     square[:, top : top + inner_h, left : left + inner_w] = resize(image, (inner_h, inner_w))
-    return square, (top, left)
+    return square
 
 
 def letterbox_boxes(boxes: torch.Tensor, own: tuple[int, int], size: int) -> torch.Tensor:
