@@ -12,6 +12,16 @@ the extracted folder or inside the official ``.tar.gz``:
 The pickles are read with `SafeUnpickler`, which can rebuild plain
 containers and numpy arrays but refuses every other class, so a tampered file
 cannot run code.
+
+Why not ``torchvision.datasets.CIFAR10``/``CIFAR100`` (0.29): they call
+``pickle.load`` on the batches, which runs whatever a pickle asks for; their
+guard is the MD5 of each official file, so they load only those exact files
+(any other copy is "corrupted"), only from the extracted folder (not the
+``.tar.gz`` in place), and without a bound on what a batch may allocate.
+This reader takes the archive or the folder, bounds every file
+(``MAX_FILE_BYTES``) and every batch's shape before building arrays.
+tests/data/test_torchvision_readers.py checks that both give the same arrays
+on batches in the official format.
 """
 
 from __future__ import annotations

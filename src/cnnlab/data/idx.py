@@ -4,6 +4,18 @@ Format (LeCun et al., http://yann.lecun.com/exdb/mnist/): a 4-byte magic number
 ``0x00 0x00 <dtype code> <number of dimensions>``, then one big-endian uint32
 per dimension, then the data in C order, big-endian.  Dtype codes: 0x08 uint8,
 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64.
+
+Why not ``torchvision.datasets.MNIST``/``FashionMNIST``/``KMNIST`` (0.29):
+they read only the uncompressed files under ``root/<Class>/raw/`` (their
+download step decompresses them there), so the ``.gz`` files as distributed,
+in any folder, would have to be copied and inflated first; and their reader
+(``read_sn3_pascalvincent_tensor``) reads the whole file into memory and
+checks the header against the data only with ``assert`` (off under ``python
+-O``; ``strict=False`` for images and labels), so a corrupt or hostile file
+gives a bare AssertionError or RuntimeError instead of a `DataError`, and a
+gzip bomb has no bound.  This reader inflates at most the size the header
+declares.  tests/data/test_torchvision_readers.py checks that both give the
+same arrays on the Fashion-MNIST files.
 """
 
 from __future__ import annotations
