@@ -13,7 +13,7 @@ others with a `ConfigError` before anything trains.
 CPU core: a small network of conv-pool-BN-GELU blocks (``fastcnn28``, BN with a
 high momentum), batches of 256 held in memory as uint8 and normalised on the fly
 (cnnlab's loader: no DataLoader workers), bf16 autocast (AVX512-BF16/AMX CPUs;
-1.3-1.45x on this network), a short warm-up and a linear decay to zero, label
+1.3-1.45x on networks of this size), a short warm-up and a linear decay to zero, label
 smoothing, and 2 % of the training images for validation.  AdamW replaces
 airbench's Nesterov SGD: after one epoch it was half a point ahead on
 Fashion-MNIST (88.6 % against 88.2 %).  There is no augmentation: flips change
