@@ -8,12 +8,15 @@ Sec. 3) with a metric-learning loss (`cnnlab.nn.metric_losses`), and
 recognition compares embeddings: verification by thresholding a similarity,
 identification by the nearest enrolled identity.
 
-`Embedding` is the `Task`: a zoo network
-embedding onto the unit sphere with the loss's parameters beside it
-(`EmbeddingNet`).  Validation (new images of the
+`Embedding` is the `Task`: a zoo network's pooled features embedded onto the
+unit sphere, with the loss's parameters beside it (`EmbeddingNet`).  The pair
+and triplet losses train on PK batches by default (P identities x K images,
+Hermans et al. 2017, Sec. 3; `cnnlab.data.pk_sampler`), so that every anchor
+has positives and negatives in its batch.  Validation (new images of the
 training identities) measures ``val_acc``, the N-way 1-shot identification
-accuracy (N = 5, or the number of identities when fewer), ``val_eer`` and
-``val_loss``.  The final evaluation is `cnnlab.tasks.metric_learning_eval`.
+accuracy (N = 5, or the number of identities when fewer), ``val_eer`` (a
+monitor that is minimized) and ``val_loss``.  The final evaluation is
+`cnnlab.tasks.metric_learning_eval`.
 """
 
 from __future__ import annotations
