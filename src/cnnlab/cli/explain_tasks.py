@@ -15,6 +15,7 @@ Everything else is refused with a ConfigError naming the task and what works.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -118,6 +119,19 @@ def _images(args: argparse.Namespace, method: str) -> None:
         )
 
 
+def _layer_options(
+    args: argparse.Namespace, method: str, default_layer: Callable[[], str]
+) -> tuple[dict[str, str], str]:
+    """The CAM methods' ``layer`` option (``--layer``, else ``default_layer()``) and the
+    figure title's " at LAYER"; ``--layer`` on any other method is refused."""
+    if method in CAM_METHODS:
+        layer = args.layer or default_layer()
+        return {"layer": layer}, f" at {layer}"
+    if args.layer:
+        raise ConfigError(f"--layer applies to {', '.join(CAM_METHODS)}, not to {method}.")
+    return {}, ""
+
+
 def _segmentation(args: argparse.Namespace, method: str) -> int:
     """Seg-Grad-CAM (or a gradient method) of one class over a region, per image file."""
     _images(args, method)
@@ -130,14 +144,7 @@ def _segmentation(args: argparse.Namespace, method: str) -> int:
     index = _class_index(text, run.classes, predicted)
     region = parse_region(args.region)
     mask = predicted == index if region is None else region_mask(region, run.input_shape[1:])
-    options = {}
-    where = ""
-    if method in CAM_METHODS:
-        layer = args.layer or bottleneck_layer(run.model, x)
-        options["layer"] = layer
-        where = f" at {layer}"
-    elif args.layer:
-        raise ConfigError(f"--layer applies to {', '.join(CAM_METHODS)}, not to {method}.")
+    options, where = _layer_options(args, method, lambda: bottleneck_layer(run.model, x))
     maps = get_method(method)(run.model, x, RegionScore(index, mask.to(args.device)), **options)
     name = run.classes[index]
     for i, path in enumerate(args.images):
@@ -168,14 +175,7 @@ def _embedding(args: argparse.Namespace, method: str) -> int:
     x = load_files(run, args.images, args.device)
     with torch.no_grad():
         nearest = gallery.nearest(run.model.eval()(x).cpu(), k=1)
-    options = {}
-    where = ""
-    if method in CAM_METHODS:
-        layer = args.layer or last_spatial_layer(run.model, x)
-        options["layer"] = layer
-        where = f" at {layer}"
-    elif args.layer:
-        raise ConfigError(f"--layer applies to {', '.join(CAM_METHODS)}, not to {method}.")
+    options, where = _layer_options(args, method, lambda: last_spatial_layer(run.model, x))
     if args.target and len(args.target) > 1:
         raise ConfigError(f"Explain one identity per call; got --target {' '.join(args.target)}.")
     for i, path in enumerate(args.images):
