@@ -28,6 +28,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -142,31 +143,55 @@ def tutorial_epoch(model, optimizer, loader) -> float:
     return time.perf_counter() - started
 
 
-def run_baseline(idx_dir: Path, root: Path, epochs: int, seed: int) -> dict:
-    """The PyTorch MNIST example's loop and recipe with the hand-written LeNet-5."""
+class TutorialSetup(NamedTuple):
+    """The PyTorch MNIST example's data, model and recipe (Adadelta 1.0, step decay 0.7)."""
+
+    train_loader: torch.utils.data.DataLoader
+    test_loader: torch.utils.data.DataLoader
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+
+
+def tutorial_setup(idx_dir: Path, root: Path, seed: int) -> TutorialSetup:
+    """The baseline's loaders, hand-written LeNet-5, optimizer and schedule, seeded."""
     torch.manual_seed(seed)
     train_set = tutorial_dataset(idx_dir, root, train=True)
     test_set = tutorial_dataset(idx_dir, root, train=False)
-    train_loader = torch.utils.data.DataLoader(train_set, batch_size=64, shuffle=True)
-    test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000)
     model = TutorialLeNet5()
     optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+    return TutorialSetup(
+        torch.utils.data.DataLoader(train_set, batch_size=64, shuffle=True),
+        torch.utils.data.DataLoader(test_set, batch_size=1000),
+        model,
+        optimizer,
+        torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7),
+    )
+
+
+def tutorial_test_accuracy(model: nn.Module, test_loader: torch.utils.data.DataLoader) -> float:
+    """The baseline's test accuracy, as the tutorial computes it."""
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for images, target in test_loader:
+            correct += (model(images).argmax(1) == target).sum().item()
+    return correct / len(test_loader.dataset)
+
+
+def run_baseline(idx_dir: Path, root: Path, epochs: int, seed: int) -> dict:
+    """The PyTorch MNIST example's loop and recipe with the hand-written LeNet-5."""
+    setup = tutorial_setup(idx_dir, root, seed)
     train_time, curve, started = 0.0, [], time.perf_counter()
     for epoch in range(1, epochs + 1):
-        train_time += tutorial_epoch(model, optimizer, train_loader)
-        scheduler.step()
-        model.eval()
-        correct = 0
-        with torch.no_grad():
-            for data, target in test_loader:
-                correct += (model(data).argmax(1) == target).sum().item()
-        curve.append((epoch, train_time, correct / len(test_set)))
+        train_time += tutorial_epoch(setup.model, setup.optimizer, setup.train_loader)
+        setup.scheduler.step()
+        curve.append((epoch, train_time, tutorial_test_accuracy(setup.model, setup.test_loader)))
     return {
         "name": "baseline: tutorial loop and recipe, hand-written LeNet-5",
         "epochs": epochs,
         "test_acc": curve[-1][2],
-        "images_per_s": len(train_set) * epochs / train_time,
+        "images_per_s": len(setup.train_loader.dataset) * epochs / train_time,
         "wall_s": time.perf_counter() - started,
         "curve": curve,
     }

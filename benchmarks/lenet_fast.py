@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -80,32 +81,17 @@ def run_fast(data_dir: Path, seed: int, out: Path) -> dict:
 
 def run_baseline_clocked(idx_dir: Path, root: Path, epochs: int, seed: int) -> dict:
     """The tutorial baseline (``lenet.run_baseline``'s loop) with wall and CPU clocks."""
-    from lenet import TutorialLeNet5, tutorial_dataset, tutorial_epoch
+    from lenet import tutorial_epoch, tutorial_setup, tutorial_test_accuracy
 
-    torch.manual_seed(seed)
-    train_set = tutorial_dataset(idx_dir, root, train=True)
-    test_set = tutorial_dataset(idx_dir, root, train=False)
-    train_loader = torch.utils.data.DataLoader(train_set, batch_size=64, shuffle=True)
-    test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000)
-    model = TutorialLeNet5()
-    optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+    setup = tutorial_setup(idx_dir, root, seed)
     clock, curve = Clock(), []
-
-    def test_accuracy() -> float:
-        model.eval()
-        correct = 0
-        with torch.no_grad():
-            for images, target in test_loader:
-                correct += (model(images).argmax(1) == target).sum().item()
-        return correct / len(test_set)
-
     clock.start()
     for epoch in range(1, epochs + 1):
-        tutorial_epoch(model, optimizer, train_loader)
-        scheduler.step()
+        tutorial_epoch(setup.model, setup.optimizer, setup.train_loader)
+        setup.scheduler.step()
         wall, cpu = clock.read()
-        curve.append((epoch, wall, cpu, clock.pause_around(test_accuracy)))
+        accuracy = partial(tutorial_test_accuracy, setup.model, setup.test_loader)
+        curve.append((epoch, wall, cpu, clock.pause_around(accuracy)))
     return {"name": f"baseline, seed {seed}", "curve": curve, "test_acc": curve[-1][3]}
 
 
